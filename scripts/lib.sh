@@ -1,0 +1,47 @@
+# Shared set-up for scripts/demo and scripts/test. Sourced, not run.
+# Installs what the project needs on a fresh Debian machine with Python 3.11:
+# Debian packages (when missing and we are root), a virtual environment in
+# .venv, and the project with its Python dependencies.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+
+log() { printf '[branchlive] %s\n' "$*" >&2; }
+
+apt_ensure() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        log "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
+        return 1
+    fi
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+venv_ensure() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating virtual environment in .venv"
+        if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+            apt_ensure python3-venv
+            "$PY" -m venv "$VENV"
+        fi
+    fi
+    # Reinstall only when the dependency list changed.
+    local stamp="$VENV/.branchlive-installed"
+    local want
+    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        log "installing Python packages (first run takes a minute)"
+        "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+        "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+        echo "$want" > "$stamp"
+    fi
+}
