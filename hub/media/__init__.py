@@ -1,0 +1,1 @@
+"""The hub's media plane: WHIP ingest, recording, WHEP relay, talkback."""
