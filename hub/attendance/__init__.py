@@ -1,0 +1,1 @@
+"""Attendance: check-ins (one per member per meeting) and leave requests."""

@@ -1,0 +1,1 @@
+"""The audit trail: who logged in, watched, talked, exported, changed what."""

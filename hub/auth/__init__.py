@@ -1,0 +1,1 @@
+"""Operators, sessions, roles and subtree scopes."""

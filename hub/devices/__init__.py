@@ -1,0 +1,1 @@
+"""Edge devices (one agent per village hall): registration, enrolment, tokens."""

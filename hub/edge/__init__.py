@@ -1,0 +1,1 @@
+"""The edge gateway: one WebSocket per hall agent (docs/protocols/edge-ws.md)."""

@@ -1,0 +1,1 @@
+"""Meetings (组织生活): types, schedule, start/end, quorum."""

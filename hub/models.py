@@ -1,0 +1,16 @@
+"""Imports every domain's tables so Alembic and create_all see one metadata."""
+
+from hub.attendance.models import CheckIn, LeaveRequest
+from hub.audit.models import AuditEntry
+from hub.auth.models import Operator, OperatorSession
+from hub.db import Base
+from hub.devices.models import Device
+from hub.edge.models import EdgeMessage
+from hub.meetings.models import Meeting
+from hub.members.models import Member
+from hub.organisations.models import OrgUnit
+
+__all__ = [
+    "AuditEntry", "Base", "CheckIn", "Device", "EdgeMessage", "LeaveRequest",
+    "Meeting", "Member", "Operator", "OperatorSession", "OrgUnit",
+]

@@ -1,0 +1,1 @@
+"""The organisation tree: county -> township -> branch (any depth)."""
