@@ -1,0 +1,136 @@
+"""Blocking audio backends (tone, file, microphone) producing 20 ms PCM chunks.
+
+They plug into CaptureSource like the video backends, so audio gets the
+same thread hand-off, health states and reopen-with-backoff.
+"""
+
+from __future__ import annotations
+
+import time
+
+import av
+import numpy as np
+
+from .backends import _Pacer
+from .errors import CaptureError
+from .frames import AudioChunk
+from .pattern import tone_samples
+
+SAMPLE_RATE = 48000
+CHUNK_S = 0.02
+CHUNK_SAMPLES = int(SAMPLE_RATE * CHUNK_S)
+
+
+class _ChunkMaker:
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def make(self, samples: np.ndarray) -> AudioChunk:
+        self.seq += 1
+        return AudioChunk(samples=samples, sample_rate=SAMPLE_RATE, mono_ts=time.monotonic(), seq=self.seq)
+
+
+class ToneBackend:
+    """A continuous sine, paced to real time: the test signal for the hall's audio."""
+
+    def __init__(self, frequency: float = 440.0, amplitude: float = 0.2) -> None:
+        self.frequency, self.amplitude = frequency, amplitude
+        self.description = f"tone {frequency:g} Hz"
+        self._pacer = _Pacer(1 / CHUNK_S)
+        self._position = 0
+        self._maker = _ChunkMaker()
+
+    def open(self) -> None:
+        self._pacer.reset()
+
+    def read(self) -> AudioChunk | None:
+        self._pacer.wait()
+        samples = tone_samples(self._position, CHUNK_SAMPLES, sample_rate=SAMPLE_RATE,
+                               frequency=self.frequency, amplitude=self.amplitude)
+        self._position += CHUNK_SAMPLES
+        return self._maker.make(samples)
+
+    def close(self) -> None:
+        pass
+
+
+class _AvAudioBackend:
+    """Decode any PyAV input to 48 kHz mono s16 and cut it into 20 ms chunks."""
+
+    def __init__(self, url: str, *, format: str | None, paced: bool, loop: bool,
+                 description: str) -> None:
+        self.url, self.format, self.loop = url, format, loop
+        self.description = description
+        self._pacer = _Pacer(1 / CHUNK_S if paced else 0)
+        self._container: av.container.InputContainer | None = None
+        self._frames = None
+        self._resampler: av.AudioResampler | None = None
+        self._buffer = np.zeros((0, 1), dtype=np.int16)
+        self._maker = _ChunkMaker()
+
+    def open(self) -> None:
+        try:
+            self._container = av.open(self.url, format=self.format, timeout=5.0)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise CaptureError(f"cannot open audio {self.url}: {exc}") from exc
+        if not self._container.streams.audio:
+            self.close()
+            raise CaptureError(f"{self.url} has no audio stream")
+        self._restart()
+
+    def _restart(self) -> None:
+        assert self._container is not None
+        self._frames = self._container.decode(self._container.streams.audio[0])
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+
+    def read(self) -> AudioChunk | None:
+        while self._buffer.shape[0] < CHUNK_SAMPLES:
+            try:
+                frame = next(self._frames) if self._frames is not None else None
+            except StopIteration:
+                frame = None
+            except av.error.FFmpegError as exc:
+                raise CaptureError(f"reading audio {self.url} failed: {exc}") from exc
+            if frame is None:
+                if self.loop and self._container is not None:
+                    self._container.seek(0)
+                    self._restart()
+                    continue
+                return None
+            assert self._resampler is not None
+            for out in self._resampler.resample(frame):
+                pcm = out.to_ndarray().reshape(-1, 1)
+                self._buffer = np.concatenate([self._buffer, pcm])
+        chunk, self._buffer = self._buffer[:CHUNK_SAMPLES], self._buffer[CHUNK_SAMPLES:]
+        self._pacer.wait()
+        return self._maker.make(chunk)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container = None
+        self._frames = None
+
+
+class FileAudioBackend(_AvAudioBackend):
+    def __init__(self, path: str, loop: bool = True) -> None:
+        super().__init__(path, format=None, paced=True, loop=loop, description=f"audio file {path}")
+
+
+class MicrophoneBackend(_AvAudioBackend):
+    """The hall's microphone through FFmpeg's ALSA (or PulseAudio) input."""
+
+    def __init__(self, device: str = "default", driver: str = "alsa") -> None:
+        super().__init__(device, format=driver, paced=False, loop=False,
+                         description=f"microphone {driver}:{device}")
+
+
+def audio_backend_for(spec: str) -> ToneBackend | FileAudioBackend | MicrophoneBackend:
+    """"tone" | "tone:880" | "mic" | "mic:hw:1,0" | a file path."""
+    if spec == "tone" or spec.startswith("tone:"):
+        _, _, freq = spec.partition(":")
+        return ToneBackend(float(freq) if freq else 440.0)
+    if spec == "mic" or spec.startswith("mic:"):
+        _, _, device = spec.partition(":")
+        return MicrophoneBackend(device or "default")
+    return FileAudioBackend(spec)
