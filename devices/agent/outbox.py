@@ -93,9 +93,20 @@ class Outbox:
             fn()
 
     async def put(
-        self, type: str, fields: dict[str, Any], *, id: str | None = None, ts: float | None = None
+        self,
+        type: str,
+        fields: dict[str, Any],
+        *,
+        id: str | None = None,
+        ts: float | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> OutboxMessage:
-        """Commit a message; returns once it is on disk."""
+        """Commit a message; returns once it is on disk.
+
+        `also(conn)` runs in the same transaction first, so a local record
+        (a check-in row, a meeting row) and its outbox message are written
+        together or not at all; an exception from it aborts both.
+        """
         if type not in DURABLE_TYPES:
             raise ValueError(f"message type {type!r} does not go through the outbox")
         msg_id = id or str(uuid.uuid4())
@@ -103,6 +114,8 @@ class Outbox:
         body = json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
         def q(conn: sqlite3.Connection) -> OutboxMessage:
+            if also is not None:
+                also(conn)
             conn.execute(
                 "INSERT INTO outbox(id, type, body, created_at) VALUES (?, ?, ?, ?)",
                 (msg_id, type, body, created),

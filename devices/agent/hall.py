@@ -1,0 +1,286 @@
+"""The hall: what the kiosk shows and does, on top of the meeting desk.
+
+It turns fingerprint reader events into check-ins and prompts, runs staff
+check-ins and finger enrolments for the admin mode, and builds the snapshot
+the kiosk page renders. Prompt state machine (transient prompts fall back
+to the resting prompt after `prompt_hold_s`, computed when read, so no timer
+task is needed):
+
+    resting: PRESS_FINGER | NO_MEETING | READER_FAULT | NO_READER
+    transient: CHECKED_IN, ALREADY_CHECKED_IN, NOT_A_MEMBER, NOT_RECOGNISED,
+               POOR_IMAGE, ENROL_DONE, ENROL_FAILED, REASON_REQUIRED
+    enrolling: ENROL_PRESS -> ENROL_LIFT -> ENROL_AGAIN -> ENROL_DONE | ENROL_FAILED
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from devices.agent.errors import ReaderUnavailable
+from devices.agent.meeting import MEETING_TYPES, CheckInOutcome, CheckInResult, MeetingDesk
+from devices.agent.outbox import AckOutcome, Outbox
+from devices.agent.reader import ENROL_AGAIN, ENROL_LIFT, ENROL_PRESS, FingerprintReader
+from devices.agent.reader import event_name as _event_name
+
+log = logging.getLogger(__name__)
+
+
+class Prompt(StrEnum):
+    PRESS_FINGER = "press_finger"
+    NO_MEETING = "no_meeting"
+    READER_FAULT = "reader_fault"
+    NO_READER = "no_reader"
+    CHECKED_IN = "checked_in"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    NOT_A_MEMBER = "not_a_member"
+    NOT_RECOGNISED = "not_recognised"
+    POOR_IMAGE = "poor_image"
+    REASON_REQUIRED = "reason_required"
+    ENROL_PRESS = "enrol_press"
+    ENROL_LIFT = "enrol_lift"
+    ENROL_AGAIN = "enrol_again"
+    ENROL_DONE = "enrol_done"
+    ENROL_FAILED = "enrol_failed"
+
+
+class ReaderStatus(StrEnum):
+    ABSENT = "absent"
+    READY = "ready"
+    FAULT = "fault"
+
+
+_OUTCOME_PROMPT = {
+    CheckInOutcome.ACCEPTED: Prompt.CHECKED_IN,
+    CheckInOutcome.ALREADY_CHECKED_IN: Prompt.ALREADY_CHECKED_IN,
+    CheckInOutcome.NOT_A_MEMBER: Prompt.NOT_A_MEMBER,
+    CheckInOutcome.NO_MEETING: Prompt.NO_MEETING,
+    CheckInOutcome.REASON_REQUIRED: Prompt.REASON_REQUIRED,
+}
+_ENROL_PROMPT = {ENROL_PRESS: Prompt.ENROL_PRESS, ENROL_LIFT: Prompt.ENROL_LIFT,
+                 ENROL_AGAIN: Prompt.ENROL_AGAIN}
+_STICKY = {Prompt.ENROL_PRESS, Prompt.ENROL_LIFT, Prompt.ENROL_AGAIN}
+
+
+class Changes:
+    """Wakes every waiter on a change (the kiosk's live stream)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.version = 0
+
+    def notify(self) -> None:
+        self.version += 1
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True on a change, False on timeout."""
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass
+class LastCheckIn:
+    member_id: str
+    name: str
+    at: float
+    method: str
+    late: bool
+
+
+class Hall:
+    def __init__(
+        self,
+        desk: MeetingDesk,
+        outbox: Outbox,
+        *,
+        reader: FingerprintReader | None = None,
+        uplink_status: Callable[[], dict[str, Any]] | None = None,
+        prompt_hold_s: float = 6.0,
+        enrol_timeout_s: float = 90.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.desk = desk
+        self.outbox = outbox
+        self.roster = desk.roster
+        self.slots = desk.slots
+        self.reader = reader
+        self.uplink_status = uplink_status or (lambda: {"state": "offline", "error": None})
+        self.prompt_hold_s = prompt_hold_s
+        self.enrol_timeout_s = enrol_timeout_s
+        self.clock = clock
+        self.reader_status = ReaderStatus.ABSENT if reader is None else ReaderStatus.READY
+        self.reader_message: str | None = None
+        self.last: LastCheckIn | None = None
+        self._prompt: Prompt | None = None
+        self._prompt_name: str | None = None
+        self._prompt_at = 0.0
+        self._enrol_lock = asyncio.Lock()
+        self.changes = Changes()
+        desk.on_change(self.changes.notify)
+        outbox.on_change(self.changes.notify)
+        self.roster.on_change(self.changes.notify)
+
+    # -- prompts ------------------------------------------------------------
+    def _say(self, prompt: Prompt, name: str | None = None) -> None:
+        self._prompt, self._prompt_name, self._prompt_at = prompt, name, self.clock()
+        self.changes.notify()
+
+    def resting_prompt(self) -> Prompt:
+        if self.reader_status is ReaderStatus.FAULT:
+            return Prompt.READER_FAULT
+        if self.desk.current is None:
+            return Prompt.NO_MEETING
+        if self.reader_status is ReaderStatus.ABSENT:
+            return Prompt.NO_READER
+        return Prompt.PRESS_FINGER
+
+    def prompt(self) -> tuple[Prompt, str | None]:
+        p = self._prompt
+        if p is None:
+            return self.resting_prompt(), None
+        if p not in _STICKY and self.clock() - self._prompt_at > self.prompt_hold_s:
+            return self.resting_prompt(), None
+        return p, self._prompt_name
+
+    def set_reader_status(self, status: ReaderStatus, message: str | None = None) -> None:
+        self.reader_status, self.reader_message = status, message
+        self.changes.notify()
+
+    # -- check-ins -----------------------------------------------------------
+    def _show(self, result: CheckInResult) -> None:
+        name = result.member.name if result.member else None
+        if result.accepted and result.checkin is not None and result.member is not None:
+            self.last = LastCheckIn(
+                member_id=result.member.id, name=result.member.name,
+                at=result.checkin.checked_in_at, method=result.checkin.method,
+                late=result.checkin.late,
+            )
+        self._say(_OUTCOME_PROMPT[result.outcome], name)
+
+    async def finger_matched(self, slot: int) -> CheckInResult:
+        result = await self.desk.check_in_slot(slot)
+        self._show(result)
+        return result
+
+    async def staff_check_in(self, member_id: str, reason: str | None) -> CheckInResult:
+        result = await self.desk.check_in(member_id, method="staff", reason=reason)
+        self._show(result)
+        return result
+
+    async def handle_reader_event(self, event: object) -> None:
+        """Apply one event from the fingerprint reader."""
+        name = _event_name(event)
+        if self._enrol_lock.locked() and name in {"FingerMatched", "NotRecognised", "PoorImage"}:
+            return  # the enrolment owns the reader
+        if name in {"ReaderReady", "ReaderReconnected"}:
+            self.set_reader_status(ReaderStatus.READY)
+            if self._prompt is Prompt.READER_FAULT:
+                self._prompt = None
+        elif name == "FingerMatched":
+            await self.finger_matched(int(getattr(event, "slot")))  # noqa: B009
+        elif name == "NotRecognised":
+            self._say(Prompt.NOT_RECOGNISED)
+        elif name == "PoorImage":
+            self._say(Prompt.POOR_IMAGE)
+        elif name == "ReaderFault":
+            self.set_reader_status(ReaderStatus.FAULT, str(getattr(event, "message", "")))
+        else:
+            log.debug("ignoring reader event %s", name)
+
+    async def on_ack(self, outcome: AckOutcome) -> None:
+        await self.desk.apply_ack(outcome)
+        self.changes.notify()
+
+    # -- enrolment -------------------------------------------------------------
+    async def enrol_finger(self, member_id: str) -> int:
+        """Enrol one finger of a roster member; returns the slot used."""
+        member = self.roster.get(member_id)
+        if member is None:
+            raise ReaderUnavailable("this member is not on the roster: refresh the roster")
+        if self.reader is None or self.reader_status is not ReaderStatus.READY:
+            raise ReaderUnavailable("the fingerprint reader is not ready: check its cable")
+        if self._enrol_lock.locked():
+            raise ReaderUnavailable("another enrolment is running: wait for it to finish")
+        async with self._enrol_lock:
+            slot = self.slots.free_slot()
+            self._say(Prompt.ENROL_PRESS, member.name)
+
+            def prompt(step: str) -> None:
+                self._say(_ENROL_PROMPT.get(step, Prompt.ENROL_PRESS), member.name)
+
+            try:
+                template = await asyncio.wait_for(
+                    self.reader.enroll(slot, prompt), self.enrol_timeout_s
+                )
+            except Exception as exc:
+                log.warning("enrolment of %s failed: %r", member_id, exc)
+                self._say(Prompt.ENROL_FAILED, member.name)
+                raise ReaderUnavailable(
+                    "enrolment failed: press the same finger flat and try again"
+                ) from exc
+            await self.slots.assign(slot, member_id, template)
+            self._say(Prompt.ENROL_DONE, member.name)
+            return slot
+
+    # -- the kiosk's view -----------------------------------------------------
+    async def snapshot(self) -> dict[str, Any]:
+        meeting = self.desk.current
+        prompt, prompt_name = self.prompt()
+        rejected = await self.outbox.rejected(limit=5)
+        uplink = dict(self.uplink_status())
+        uplink["pending"] = await self.outbox.count_pending()
+        uplink["online"] = uplink.get("state") == "online"
+        last = self.last
+        if last is not None and (meeting is None or last.member_id not in self.desk.checkins):
+            last = None
+        members = self.roster.members()
+        return {
+            "meeting": None if meeting is None else {
+                "id": meeting.id,
+                "type": meeting.meeting_type,
+                "type_zh": MEETING_TYPES.get(meeting.meeting_type, ("", ""))[0],
+                "type_en": MEETING_TYPES.get(meeting.meeting_type, ("", ""))[1],
+                "topic": meeting.topic,
+                "started_at": meeting.started_at,
+            },
+            "prompt": {"code": prompt.value, "name": prompt_name},
+            "last_checkin": None if last is None else {
+                "name": last.name, "at": last.at, "method": last.method, "late": last.late,
+            },
+            "checked_in": len(self.desk.checkins),
+            "roster_total": len(members),
+            "roster_expected": sum(1 for m in members if not m.excused),
+            "uplink": uplink,
+            "reader": {"status": self.reader_status.value, "message": self.reader_message},
+            "rejected": [
+                {"id": r.id, "type": r.type, "code": r.error_code, "detail": r.error_detail,
+                 "name": self._member_name(r.fields.get("member_id"))}
+                for r in rejected
+            ],
+            "enrolling": self._enrol_lock.locked(),
+            "server_time": self.clock(),
+            "version": self.changes.version,
+        }
+
+    def _member_name(self, member_id: object) -> str | None:
+        member = self.roster.get(str(member_id)) if member_id is not None else None
+        return member.name if member else None
+
+    def members_for_admin(self) -> list[dict[str, Any]]:
+        return [
+            {"id": m.id, "member_no": m.member_no, "name": m.name, "status": m.status,
+             "excused": m.excused, "checked_in": m.id in self.desk.checkins,
+             "slots": self.slots.slots_of(m.id)}
+            for m in self.roster.members()
+        ]

@@ -1,0 +1,113 @@
+"""The kiosk page, rendered on the server from the hall's snapshot so it is
+right before any script runs; `static/kiosk.js` then keeps it live."""
+
+from __future__ import annotations
+
+import json
+import time
+from html import escape
+from typing import Any
+
+from devices.kiosk.texts import LABELS, PROMPTS, UPLINK, bundle, zh
+
+_TONE = {
+    "checked_in": "good", "enrol_done": "good",
+    "already_checked_in": "info",
+    "not_recognised": "warn", "poor_image": "warn", "reason_required": "warn",
+    "enrol_failed": "warn", "no_meeting": "idle", "no_reader": "idle",
+    "not_a_member": "bad", "reader_fault": "bad",
+}
+
+
+def _clock(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%H:%M", time.localtime(ts))
+
+
+def render(snapshot: dict[str, Any]) -> str:
+    meeting = snapshot.get("meeting")
+    prompt = snapshot["prompt"]
+    last = snapshot.get("last_checkin")
+    uplink = snapshot["uplink"]
+    code = prompt["code"]
+    prompt_text = zh(PROMPTS, code)
+    if prompt.get("name"):
+        prompt_text = f"{prompt['name']}，{prompt_text}"
+    if meeting:
+        meeting_html = (
+            f'<span id="m-type">{escape(meeting["type_zh"])}</span>'
+            f'<span id="m-topic">{escape(meeting["topic"])}</span>'
+            f'<span id="m-elapsed" data-start="{meeting["started_at"]}"></span>'
+        )
+    else:
+        meeting_html = f'<span id="m-type">{zh(LABELS, "no_meeting_title")}</span>'
+    last_html = ""
+    if last:
+        tags = []
+        if last.get("late"):
+            tags.append(zh(LABELS, "late"))
+        if last.get("method") == "staff":
+            tags.append(zh(LABELS, "staff"))
+        tag_html = "".join(f'<span class="tag">{t}</span>' for t in tags)
+        last_html = (
+            f'{zh(LABELS, "last")}：<b id="last-name">{escape(last["name"])}</b> '
+            f'<span id="last-time">{_clock(last["at"])}</span>{tag_html}'
+        )
+    online = "online" if uplink.get("online") else "offline"
+    uplink_text = zh(UPLINK, uplink.get("state", "offline"))
+    if uplink.get("pending"):
+        uplink_text += f" · {zh(LABELS, 'pending')} {uplink['pending']}"
+    rejected = "".join(
+        f'<li>{escape(r.get("name") or r["type"])}：{escape(r.get("code") or "")}</li>'
+        for r in snapshot.get("rejected", [])
+    )
+    boot = json.dumps({"snapshot": snapshot, "texts": bundle()}, ensure_ascii=False)
+    boot = boot.replace("</", "<\\/")
+    return f"""<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{zh(LABELS, "title")}</title>
+<link rel="stylesheet" href="/static/kiosk.css">
+</head>
+<body>
+<header>
+  <div id="meeting">{meeting_html}</div>
+  <div id="uplink" class="{online}">{uplink_text}</div>
+  <button id="lang" type="button">{zh(LABELS, "lang")}</button>
+</header>
+<main>
+  <section id="prompt" class="tone-{_TONE.get(code, "idle")}" data-code="{code}">{escape(prompt_text)}</section>
+  <section id="status">
+    <div id="last">{last_html}</div>
+    <div id="count"><span id="count-label">{zh(LABELS, "checked_in_count")}</span>
+      <b id="count-n">{snapshot["checked_in"]}</b> / <span id="count-total">{snapshot["roster_expected"]}</span></div>
+  </section>
+  <ul id="rejected">{rejected}</ul>
+</main>
+<button id="admin-open" type="button">{zh(LABELS, "admin")}</button>
+<div id="admin" hidden>
+  <form id="pin-form">
+    <label for="pin">{zh(LABELS, "pin")}</label>
+    <input id="pin" type="password" inputmode="numeric" autocomplete="off">
+    <button type="submit">{zh(LABELS, "ok")}</button>
+    <button type="button" class="close">{zh(LABELS, "cancel")}</button>
+    <p class="error"></p>
+  </form>
+  <div id="admin-panel" hidden>
+    <form id="meeting-form">
+      <select id="meeting-type"></select>
+      <input id="meeting-topic" type="text">
+      <button type="submit" id="meeting-start"></button>
+      <button type="button" id="meeting-end"></button>
+    </form>
+    <p class="error" id="admin-error"></p>
+    <table id="members"></table>
+    <button type="button" id="admin-close">{zh(LABELS, "logout")}</button>
+  </div>
+</div>
+<script id="boot" type="application/json">{boot}</script>
+<script src="/static/kiosk.js"></script>
+</body>
+</html>
+"""

@@ -1,0 +1,94 @@
+"""Every string the kiosk shows, Chinese first, English second.
+
+One table used by both the server-rendered page and the browser script
+(embedded as JSON), so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devices.agent.meeting import MEETING_TYPES
+
+LANGS = ("zh", "en")
+
+PROMPTS: dict[str, tuple[str, str]] = {
+    "press_finger": ("请按手指", "Press a finger"),
+    "no_meeting": ("会议尚未开始", "No meeting open"),
+    "reader_fault": ("读卡器故障，请联系工作人员", "Reader fault, call staff"),
+    "no_reader": ("请工作人员代为签到", "Staff check-in only"),
+    "checked_in": ("签到成功", "Checked in"),
+    "already_checked_in": ("已签到", "Already checked in"),
+    "not_a_member": ("非本支部党员", "Not a member of this branch"),
+    "not_recognised": ("未识别，请重试或换一个手指", "Not recognised, try again or another finger"),
+    "poor_image": ("请把手指放平，再按一次", "Place the finger flat and press again"),
+    "reason_required": ("请填写代签原因", "Enter a reason for staff check-in"),
+    "enrol_press": ("录入指纹：请按手指", "Enrolment: press the finger"),
+    "enrol_lift": ("请抬起手指", "Lift the finger"),
+    "enrol_again": ("请再按同一个手指", "Press the same finger again"),
+    "enrol_done": ("指纹录入成功", "Finger enrolled"),
+    "enrol_failed": ("录入失败，请重试", "Enrolment failed, try again"),
+}
+
+UPLINK: dict[str, tuple[str, str]] = {
+    "online": ("在线", "Online"),
+    "offline": ("离线", "Offline"),
+    "connecting": ("正在连接", "Connecting"),
+    "handshake": ("正在连接", "Connecting"),
+    "enrolling": ("正在注册设备", "Enrolling device"),
+    "enrolment_failed": ("设备未注册，请联系县里", "Device not enrolled, call the county"),
+    "auth_failed": ("设备认证失败，请联系县里", "Device token refused, call the county"),
+    "stopped": ("已停止", "Stopped"),
+}
+
+LABELS: dict[str, tuple[str, str]] = {
+    "title": ("支部会议签到", "Branch meeting check-in"),
+    "elapsed": ("已进行", "Elapsed"),
+    "checked_in_count": ("已签到", "Checked in"),
+    "expected": ("应到", "Expected"),
+    "last": ("最近签到", "Last check-in"),
+    "pending": ("待上传", "Waiting to upload"),
+    "late": ("迟到", "Late"),
+    "staff": ("代签", "Staff"),
+    "rejected": ("县里未接收", "Refused by the county"),
+    "admin": ("管理", "Admin"),
+    "lang": ("English", "中文"),
+    "pin": ("请输入管理密码", "Enter the admin PIN"),
+    "ok": ("确定", "OK"),
+    "cancel": ("取消", "Cancel"),
+    "logout": ("退出管理", "Leave admin"),
+    "start_meeting": ("开始会议", "Start meeting"),
+    "end_meeting": ("结束会议", "End meeting"),
+    "topic": ("会议主题", "Topic"),
+    "type": ("会议类型", "Meeting type"),
+    "staff_checkin": ("代签到", "Staff check-in"),
+    "reason": ("原因", "Reason"),
+    "enrol": ("录入指纹", "Enrol finger"),
+    "dismiss": ("知道了", "Dismiss"),
+    "minutes": ("分钟", "min"),
+    "no_meeting_title": ("当前没有会议", "No meeting"),
+}
+
+ERROR_CODES: dict[str, tuple[str, str]] = {
+    "unknown_member": ("县里无此党员", "Unknown member"),
+    "not_in_branch": ("非本支部党员", "Not in this branch"),
+    "meeting_not_open": ("会议未开始", "Meeting not open"),
+    "unknown_meeting": ("县里无此会议", "Unknown meeting"),
+    "already_checked_in": ("已签到", "Already checked in"),
+    "reason_required": ("缺少代签原因", "Reason required"),
+    "bad_message": ("数据有误", "Bad message"),
+}
+
+
+def zh(table: dict[str, tuple[str, str]], key: str) -> str:
+    return table.get(key, (key, key))[0]
+
+
+def bundle() -> dict[str, Any]:
+    """All texts as `{lang: {section: {key: text}}}` for the browser script."""
+    tables = {"prompts": PROMPTS, "uplink": UPLINK, "labels": LABELS,
+              "errors": ERROR_CODES, "meeting_types": MEETING_TYPES}
+    return {
+        lang: {name: {k: v[i] for k, v in table.items()} for name, table in tables.items()}
+        for i, lang in enumerate(LANGS)
+    }
