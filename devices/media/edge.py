@@ -1,0 +1,145 @@
+"""EdgeMedia: the one object the agent core holds for camera, microphone, publishing, thumbnails.
+
+    media = EdgeMedia(settings, on_analysis=send_thumbnail, on_publisher_state=report)
+    await media.start()                         # sources + thumbnails run all the time
+    await media.start_publishing(publisher_settings)   # meeting started
+    media.request_keyframe()                    # hub: a viewer joined
+    await media.stop_publishing()               # meeting ended: DELETE on the hub
+    media.health()                              # dict for the heartbeat
+    await media.stop()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamTrack
+
+from devices.camera.analysis import FrameAnalysis, FrameAnalyzer
+from devices.camera.audio import audio_backend_for
+from devices.camera.backends import EncodedPacketBackend, backend_for
+from devices.camera.frames import AudioChunk, CapturedFrame
+from devices.camera.source import CaptureSource, SourceSettings
+
+from .config import MediaSettings, PublisherSettings
+from .encoder import VideoEncoder
+from .publisher import Publisher, PublisherStatus
+from .talkback import AudioSink, EnergySink, FfmpegSpeakerSink
+from .tracks import EncodedVideoTrack, PassthroughVideoTrack, SourceAudioTrack
+
+
+class EdgeMedia:
+    def __init__(
+        self,
+        settings: MediaSettings,
+        *,
+        on_analysis: Callable[[FrameAnalysis], Awaitable[None] | None] | None = None,
+        on_publisher_state: Callable[[PublisherStatus], None] | None = None,
+        talkback_sink: AudioSink | None = None,
+    ) -> None:
+        self.settings = settings
+        v = settings.video
+        src_settings = SourceSettings(stall_after_s=v.stall_after_s, black_after_s=v.black_after_s)
+        self.passthrough = v.mode == "passthrough"
+        self.frames: CaptureSource[CapturedFrame] | None = None
+        self.packets: CaptureSource[av.Packet] | None = None
+        if self.passthrough:
+            if not v.source.startswith("rtsp://"):
+                raise ValueError("passthrough mode needs an rtsp:// camera source")
+            self.packets = CaptureSource(lambda: EncodedPacketBackend(v.source), src_settings)
+        else:
+            self.frames = CaptureSource(
+                lambda: backend_for(v.source, width=v.width, height=v.height, fps=v.fps), src_settings)
+        self.audio: CaptureSource[AudioChunk] | None = None
+        if settings.audio_source:
+            spec = settings.audio_source
+            self.audio = CaptureSource(lambda: audio_backend_for(spec))  # type: ignore[arg-type,return-value]
+        self.encoder = VideoEncoder(v.encoder_settings())
+        if talkback_sink is None:
+            talkback_sink = (FfmpegSpeakerSink(settings.speaker_device) if settings.speaker == "alsa"
+                             else EnergySink() if settings.speaker == "record" else None)
+        self.talkback_sink = talkback_sink
+        self.analyzer: FrameAnalyzer | None = None
+        if self.frames is not None and on_analysis is not None:
+            frames = self.frames
+            self.analyzer = FrameAnalyzer(
+                lambda: frames.latest, on_analysis, interval_s=settings.thumbnail_interval_s,
+                thumb_size=(settings.thumbnail_width, settings.thumbnail_height),
+                quality=settings.thumbnail_quality, count_people=settings.headcount)
+        self._on_publisher_state = on_publisher_state
+        self.publisher: Publisher | None = None
+
+    async def start(self) -> None:
+        for source in (self.frames, self.packets, self.audio):
+            if source is not None:
+                await source.start()
+        if self.analyzer is not None:
+            await self.analyzer.start()
+
+    async def stop(self) -> None:
+        await self.stop_publishing()
+        if self.analyzer is not None:
+            await self.analyzer.stop()
+        for source in (self.frames, self.packets, self.audio):
+            if source is not None:
+                await source.stop()
+        if self.talkback_sink is not None:
+            await self.talkback_sink.close()
+
+    def _video_track(self) -> MediaStreamTrack:
+        if self.packets is not None:
+            return PassthroughVideoTrack(self.packets, frame_period_s=1 / self.settings.video.fps)
+        assert self.frames is not None
+        return EncodedVideoTrack(self.frames, self.encoder)
+
+    def _audio_track(self) -> MediaStreamTrack:
+        assert self.audio is not None
+        return SourceAudioTrack(self.audio)
+
+    def _on_codec(self, track: MediaStreamTrack, codec: str) -> None:
+        # the hub picked VP8 over our H.264 (or the reverse): encode what it asked for
+        if isinstance(track, EncodedVideoTrack) and codec != self.encoder.settings.codec:
+            self.encoder = VideoEncoder(replace(self.encoder.settings, codec=codec))  # type: ignore[arg-type]
+            track.encoder = self.encoder
+
+    async def start_publishing(self, settings: PublisherSettings) -> Publisher:
+        await self.stop_publishing()
+        codecs = ("h264",) if self.passthrough else (
+            (self.settings.video.codec,) + tuple(c for c in ("h264", "vp8") if c != self.settings.video.codec))
+        self.publisher = Publisher(
+            settings, video_track=self._video_track,
+            audio_track=self._audio_track if self.audio is not None else None,
+            video_codecs=codecs, talkback_sink=self.talkback_sink,
+            on_state=self._on_publisher_state, on_codec=self._on_codec)
+        await self.publisher.start()
+        return self.publisher
+
+    async def stop_publishing(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.stop()
+            self.publisher = None
+
+    def request_keyframe(self) -> None:
+        if self.publisher is not None:
+            self.publisher.request_keyframe()
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, source in (("camera", self.frames or self.packets), ("microphone", self.audio)):
+            if source is not None:
+                h = source.health
+                out[name] = {"state": str(h.state), "source": h.description, "error": h.last_error,
+                             "reopens": h.reopens, "luma": None if h.luma is None else round(h.luma, 1)}
+        if self.publisher is not None:
+            st = self.publisher.status
+            out["publisher"] = {"state": str(st.state), "error": st.last_error,
+                                "token_rejected": st.token_rejected, "codec": st.codec,
+                                "sessions": st.sessions, "retry_in_s": st.retry_in_s}
+        else:
+            out["publisher"] = {"state": "idle"}
+        if self.analyzer is not None and self.analyzer.last is not None:
+            out["headcount"] = self.analyzer.last.headcount
+        return out

@@ -1,0 +1,69 @@
+"""WHIP client (RFC 9725): POST an SDP offer, get 201 + answer + Location, DELETE at the end.
+
+Transport only: no WebRTC here (publisher.py owns the peer connection).
+Redirects (307/308) are followed with method and body kept; the resource
+URL is resolved against the URL that finally answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from .errors import WhipAuthError, WhipHttpError, WhipProtocolError
+
+SDP_TYPE = "application/sdp"
+
+
+@dataclass(frozen=True)
+class WhipResource:
+    url: str  # absolute URL of the session resource (DELETE it to end the session)
+    answer_sdp: str
+    etag: str | None = None
+
+
+class WhipClient:
+    def __init__(self, endpoint: str, token: str, *, timeout_s: float = 10.0,
+                 verify: bool | str = True, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.endpoint = endpoint
+        self._token = token
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s), follow_redirects=True, max_redirects=5,
+            verify=verify, transport=transport,
+        )
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        headers.update(extra or {})
+        return headers
+
+    async def publish(self, offer_sdp: str) -> WhipResource:
+        response = await self._client.post(
+            self.endpoint, content=offer_sdp.encode(),
+            headers=self._headers({"Content-Type": SDP_TYPE, "Accept": SDP_TYPE}),
+        )
+        status = response.status_code
+        if status in (401, 403):
+            raise WhipAuthError(status, response.text[:200])
+        if status != 201:
+            raise WhipHttpError(status, response.text[:200])
+        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != SDP_TYPE:
+            raise WhipProtocolError(f"WHIP answer has Content-Type {ctype!r}, expected {SDP_TYPE}")
+        location = response.headers.get("location")
+        if not location:
+            raise WhipProtocolError("WHIP answer has no Location header (RFC 9725 section 4.2)")
+        url = str(response.url.join(location))
+        return WhipResource(url=url, answer_sdp=response.text, etag=response.headers.get("etag"))
+
+    async def delete(self, resource: WhipResource) -> None:
+        """End the session on the hub. 404 means it is already gone, which is fine."""
+        response = await self._client.delete(resource.url, headers=self._headers())
+        if response.status_code in (401, 403):
+            raise WhipAuthError(response.status_code, response.text[:200])
+        if response.status_code not in (200, 202, 204, 404):
+            raise WhipHttpError(response.status_code, response.text[:200])
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
