@@ -107,6 +107,11 @@ class KeyframeRequested(Event):
 
 
 @dataclass(frozen=True)
+class RosterChanged(Event):
+    branch_id: int
+
+
+@dataclass(frozen=True)
 class AlertRaised(Event):
     branch_id: int | None
     kind: str

@@ -12,6 +12,55 @@ class MediaSettings(BaseModel):
     ice_host_addresses: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"],
         title="Addresses offered to halls and browsers as ICE host candidates",
+        description="aioice never offers 127.0.0.1 on its own and offers every interface "
+        "otherwise; the hub offers exactly these (the addresses halls can reach).",
     )
-    stun_urls: list[str] = Field(default_factory=list, title="STUN/TURN servers (none by default: county networks are closed)")
+    stun_urls: list[str] = Field(
+        default_factory=list,
+        title="STUN/TURN servers (none by default: county networks are closed)",
+    )
     segment_seconds: float = Field(default=6.0, gt=0, le=10, title="Recording segment length (s)")
+    max_sdp_bytes: int = Field(
+        default=64 * 1024, gt=0, title="Largest SDP offer accepted (bytes)"
+    )
+    stall_seconds: float = Field(
+        default=5.0, gt=0, title="No media for this long on a connected publisher -> 'stalled'"
+    )
+    offline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        title="No media for this long -> publisher dropped ('offline'), resources freed",
+    )
+    viewer_queue_frames: int = Field(
+        default=60, gt=1, title="Frames queued per viewer before it drops (slow viewer)"
+    )
+    max_viewers_per_branch: int = Field(default=32, gt=0, title="WHEP viewers per branch")
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {"default": 180},
+        title="Days a recording is kept, per meeting type ('default' for the others)",
+    )
+    min_free_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        title="Emergency clean-up of the oldest unflagged recordings below this free space",
+    )
+    stop_recording_free_bytes: int = Field(
+        default=256 * 1024**2,
+        ge=0,
+        title="Recording stops (live relay continues) below this free space",
+    )
+    housekeeping_seconds: float = Field(
+        default=60.0, gt=0, title="How often retention and disk checks run (s)"
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024**2, gt=0, title="Largest backfilled segment accepted (bytes)"
+    )
+    writer_threads: int = Field(
+        default=2, gt=0, le=32, title="Threads muxing segments to disk (blocking work)"
+    )
+    workers: int = Field(
+        default=1,
+        ge=0,
+        title="Media worker processes (1: single process; 0: one per core)",
+        description="Only the single-process mode is implemented; other values are refused.",
+    )

@@ -1,14 +1,14 @@
 """core tables
 
 Revision ID: 0001_core
-Revises: 
+Revises:
 Create Date: 2026-11-22 11:44:07.921321
 """
 
-from alembic import op
 import sqlalchemy as sa
-import hub.db
+from alembic import op
 
+import hub.db
 
 revision = '0001_core'
 down_revision = None

@@ -1,0 +1,1 @@
+"""Shared pieces of the HTTP API: dependencies and common schemas."""

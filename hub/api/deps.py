@@ -1,0 +1,65 @@
+"""FastAPI dependencies as `Annotated` aliases. Tests override these, never
+module globals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, WebSocket
+from sqlalchemy.orm import Session
+
+from hub.auth import service as auth_service
+from hub.auth.principal import OperatorPrincipal
+from hub.context import HubContext
+from hub.errors import Unauthorized
+
+SESSION_COOKIE = "bl_session"
+
+
+def get_ctx(request: Request) -> HubContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = get_ctx(request).session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bearer_or_cookie(headers: dict[str, str] | object, cookies: dict[str, str]) -> str | None:
+    auth = headers.get("authorization", "")  # type: ignore[attr-defined]
+    if auth.lower().startswith("bearer "):
+        return str(auth[7:].strip())
+    return cookies.get(SESSION_COOKIE)
+
+
+def get_operator(request: Request, session: Annotated[Session, Depends(get_session)]) -> OperatorPrincipal:
+    token = bearer_or_cookie(request.headers, request.cookies)
+    principal = auth_service.resolve(session, token) if token else None
+    if principal is None:
+        raise Unauthorized("Sign in first (POST /api/v1/auth/login), or your session has expired.")
+    return principal
+
+
+def operator_for_websocket(ctx: HubContext, websocket: WebSocket) -> OperatorPrincipal | None:
+    token = bearer_or_cookie(websocket.headers, websocket.cookies) or websocket.query_params.get("token")
+    if not token:
+        return None
+    with ctx.session_factory() as session:
+        return auth_service.resolve(session, token)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Ctx = Annotated[HubContext, Depends(get_ctx)]
+SessionDep = Annotated[Session, Depends(get_session)]
+CurrentOperator = Annotated[OperatorPrincipal, Depends(get_operator)]

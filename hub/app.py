@@ -1,0 +1,137 @@
+"""The hub's application factory.
+
+`create_app(settings)` builds everything; the lifespan runs the init_* and
+start_* steps in order and stops them in reverse. Tests build the app from
+this factory with their own settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import make_asgi_app
+from sqlalchemy import select
+
+from hub.attendance.views import router as attendance_router
+from hub.audit.views import router as audit_router
+from hub.auth import service as auth_service
+from hub.auth.models import Operator
+from hub.auth.ratelimit import LoginLimiter
+from hub.auth.views import router as auth_router
+from hub.config import Settings
+from hub.context import HubContext
+from hub.db import check_connection, make_engine, make_session_factory, migrate
+from hub.devices.views import router as devices_router
+from hub.edge.gateway import EdgeGateway
+from hub.errors import install_handlers
+from hub.events import EventBus
+from hub.meetings.views import router as meetings_router
+from hub.members.views import router as members_router
+from hub.organisations import service as org_service
+from hub.organisations.views import router as org_router
+from hub.wall.state import WallState
+from hub.wall.views import router as wall_router
+
+log = logging.getLogger(__name__)
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+def init_database(settings: Settings) -> HubContext:
+    engine = make_engine(settings.resolved_database_url)
+    check_connection(engine)
+    migrate(engine)
+    return HubContext(settings=settings, engine=engine, session_factory=make_session_factory(engine), bus=EventBus(),
+                      limiter=LoginLimiter(settings.login_attempts_per_minute))
+
+
+def init_first_admin(ctx: HubContext) -> None:
+    """A brand-new hub gets a county root and one county admin, so someone can sign in."""
+    with ctx.session_factory() as s:
+        if s.scalar(select(Operator).limit(1)) is not None:
+            return
+        root = org_service.root(s) or org_service.create_unit(s, name="县委组织部", kind="county", parent_id=None)
+        password = ctx.settings.admin_password or secrets.token_urlsafe(9)
+        auth_service.create_operator(s, username=ctx.settings.admin_username, password=password, role="county_admin",
+                                     scope_id=root.id, display_name="管理员")
+        s.commit()
+        if not ctx.settings.admin_password:
+            log.warning("first county admin created: user %r, password %r (change it after signing in)",
+                        ctx.settings.admin_username, password)
+
+
+def init_media(ctx: HubContext, app: FastAPI) -> None:
+    if not ctx.settings.media.enabled:
+        return
+    try:
+        from hub.media.plane import MediaPlane
+    except ImportError:
+        log.info("media plane not available in this build")
+        return
+    from hub.media_auth import HubMediaAuth
+
+    ctx.media = MediaPlane(ctx.settings.media, ctx.settings.data_dir, ctx.bus, HubMediaAuth(ctx), ctx.session_factory)
+    app.include_router(ctx.media.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ctx = init_database(settings)
+    init_first_admin(ctx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.bus.bind_loop(asyncio.get_running_loop())
+        ctx.wall = WallState(ctx)
+        await asyncio.to_thread(ctx.wall.load)
+        ctx.wall.start()
+        ctx.edge = EdgeGateway(ctx)
+        await ctx.edge.start()
+        if ctx.media is not None:
+            await ctx.media.start()
+        ticker = asyncio.create_task(_tick(ctx))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            if ctx.media is not None:
+                await ctx.media.stop()
+            await ctx.edge.stop()
+            ctx.wall.stop()
+            ctx.engine.dispose()
+
+    app = FastAPI(title="branchlive hub", version="0.1.0", lifespan=lifespan,
+                  description="County hub: organisation, meetings, attendance, live wall, recordings.")
+    app.state.ctx = ctx
+    install_handlers(app)
+    for router in (auth_router, org_router, members_router, devices_router, meetings_router, attendance_router,
+                   audit_router, wall_router):
+        app.include_router(router)
+    app.add_api_websocket_route("/ws/edge", _edge_socket)
+    init_media(ctx, app)
+    app.mount("/metrics", make_asgi_app())
+    if DASHBOARD_DIR.is_dir():
+        app.mount("/ui", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> RedirectResponse:
+            return RedirectResponse("/ui/")
+    return app
+
+
+async def _edge_socket(websocket):  # type: ignore[no-untyped-def]
+    await websocket.app.state.ctx.edge.endpoint(websocket)
+
+
+async def _tick(ctx: HubContext) -> None:
+    while True:
+        await asyncio.sleep(30)
+        if ctx.wall:
+            ctx.wall.tick()

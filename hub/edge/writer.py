@@ -1,0 +1,189 @@
+"""Durable processing of edge messages with group commit.
+
+Every stored edge message (check-in, meeting start/end, headcount) goes
+through one writer task: it takes whatever messages are waiting (up to
+`max_batch`), applies them in one transaction on a worker thread, commits
+(SQLite synchronous=FULL / PostgreSQL fsync), and only then acknowledges
+them and publishes their events. One fsync serves a whole batch, which is
+what lets hundreds of halls check members in at once on the embedded
+database without acknowledging anything that is not on disk.
+
+Each message id's answer is stored with it (EdgeMessage), so a message
+resent after a reconnect gets the same answer and is not applied again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hub.attendance import service as attendance
+from hub.context import HubContext
+from hub.edge import protocol as p
+from hub.edge.models import EdgeMessage
+from hub.errors import HubError
+from hub.events import CheckInRecorded, Event, HeadcountReported, MeetingEnded, MeetingStarted
+from hub.meetings import service as meetings
+from hub.meetings.models import Meeting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    device_id: int
+    branch_id: int
+    msg: p.Envelope
+    future: asyncio.Future[tuple[dict[str, Any], bool]]
+    events: list[Event] = field(default_factory=list)
+
+
+class Rejected(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def _meeting_start(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
+    m: p.MeetingStart = job.msg  # type: ignore[assignment]
+    meeting = meetings.start(s, ctx.settings, branch_id=job.branch_id, meeting_id=m.meeting_id, meeting_type=m.meeting_type,
+                             topic=m.topic, started_at=p.when(m.started_at), device_id=job.device_id)
+    assert meeting.started_at is not None
+    job.events.append(MeetingStarted(job.branch_id, meeting.id, meeting.meeting_type, meeting.topic, meeting.started_at))
+    return {"meeting_id": meeting.id}
+
+
+def _meeting_end(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
+    m: p.MeetingEnd = job.msg  # type: ignore[assignment]
+    meeting = s.get(Meeting, m.meeting_id)
+    if meeting is None:
+        raise Rejected("unknown_meeting", "This meeting was never started on the hub.")
+    if meeting.branch_id != job.branch_id:
+        raise Rejected("not_in_branch", "This meeting belongs to another branch.")
+    if meeting.status == "ended":
+        return {"meeting_id": meeting.id, "already_ended": True}
+    meetings.end(s, meeting, p.when(m.ended_at))
+    assert meeting.ended_at is not None
+    job.events.append(MeetingEnded(job.branch_id, meeting.id, meeting.ended_at))
+    return {"meeting_id": meeting.id}
+
+
+def _checkin(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
+    m: p.CheckInMsg = job.msg  # type: ignore[assignment]
+    try:
+        res = attendance.record_checkin(
+            s, branch_id=job.branch_id, meeting_id=m.meeting_id, member_id=m.member_id, method=m.method, reason=m.reason,
+            checked_in_at=p.when(m.checked_in_at), grace_minutes=ctx.settings.late_grace_minutes,
+            device_id=job.device_id, recorded_by=f"device:{job.device_id}")
+    except attendance.CheckInRejected as exc:
+        raise Rejected(exc.code, exc.detail) from None
+    c = res.checkin
+    job.events.append(CheckInRecorded(job.branch_id, m.meeting_id, res.member.id, res.member.name, c.checked_in_at,
+                                      c.method, c.late, edge_sent_ts=m.ts))
+    return {"checkin_id": c.id, "late": c.late, "member_name": res.member.name}
+
+
+def _headcount(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
+    m: p.Headcount = job.msg  # type: ignore[assignment]
+    if m.meeting_id:
+        meeting = s.get(Meeting, m.meeting_id)
+        if meeting is not None and meeting.branch_id == job.branch_id:
+            meeting.max_headcount = max(meeting.max_headcount or 0, m.count)
+    job.events.append(HeadcountReported(job.branch_id, m.meeting_id, m.count, p.when(m.taken_at)))
+    return {}
+
+
+HANDLERS: dict[str, Callable[[Session, HubContext, Job], dict[str, Any]]] = {
+    "meeting.start": _meeting_start, "meeting.end": _meeting_end, "checkin": _checkin, "headcount": _headcount,
+}
+
+
+class EdgeWriter:
+    def __init__(self, ctx: HubContext, max_batch: int = 500) -> None:
+        self.ctx = ctx
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.messages = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="edge-writer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.cancel()
+
+    async def submit(self, device_id: int, branch_id: int, msg: p.Envelope) -> tuple[dict[str, Any], bool]:
+        """Apply one message durably; returns (ack, duplicate)."""
+        job = Job(device_id, branch_id, msg, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        return await job.future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                answers = await asyncio.to_thread(self._write, batch)
+            except Exception as exc:  # the database is down: fail these, the edges resend
+                log.error("edge writer: batch of %d failed: %s", len(batch), exc)
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                await asyncio.sleep(0.5)
+                continue
+            self.batches += 1
+            self.messages += len(batch)
+            for job, answer in zip(batch, answers, strict=True):
+                for event in job.events:
+                    self.ctx.bus.publish(event)
+                if not job.future.done():
+                    job.future.set_result(answer)
+
+    def _write(self, batch: list[Job]) -> list[tuple[dict[str, Any], bool]]:
+        with self.ctx.session_factory() as s:
+            try:
+                answers = [self._apply(s, job) for job in batch]
+                s.commit()
+                return answers
+            except SQLAlchemyError:
+                s.rollback()
+                if len(batch) == 1:
+                    raise
+        # One message broke the batch (a race with another writer): redo them
+        # one transaction each so the others still land.
+        out = []
+        for job in batch:
+            job.events.clear()
+            out.append(self._write([job])[0])
+        return out
+
+    def _apply(self, s: Session, job: Job) -> tuple[dict[str, Any], bool]:
+        stored = s.get(EdgeMessage, (job.device_id, job.msg.id))
+        if stored is not None:
+            return stored.answer, True
+        try:
+            with s.begin_nested():
+                answer = p.ack(job.msg.id, ok=True, result=HANDLERS[job.msg.type](s, self.ctx, job))
+        except Rejected as exc:
+            job.events.clear()
+            answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
+        except HubError as exc:
+            job.events.clear()
+            answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
+        s.add(EdgeMessage(device_id=job.device_id, message_id=job.msg.id, type=job.msg.type, answer=answer))
+        s.flush()
+        return answer, False

@@ -1,0 +1,152 @@
+"""Per-branch live state: the publisher, its viewers, the recorder, and the
+stream state machine (offline -> stalled -> live, from media actually seen).
+
+Everything here runs on the event loop and does no blocking work; the frame
+handlers are the per-frame hot path, so they stay small.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection
+
+from hub.media.bitstream import is_keyframe
+from hub.media.passthrough import PassThroughReceiver
+from hub.media.recorder import Recorder
+from hub.media.relay import RelayTrack, TalkbackTrack
+
+OFFLINE, STALLED, LIVE = "offline", "stalled", "live"
+
+
+class RtpClock:
+    """Unwraps 32-bit RTP timestamps and maps them to wall-clock time,
+    anchored at the first frame's arrival."""
+
+    __slots__ = ("rate", "_cycles", "_last", "_anchor_ts", "_anchor_wall")
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._cycles = 0
+        self._last: int | None = None
+        self._anchor_ts = 0
+        self._anchor_wall = 0.0
+
+    def unwrap(self, ts: int) -> int:
+        last = self._last
+        if last is None:
+            self._anchor_wall = time.time()
+            self._anchor_ts = ts
+        elif ts < last and last - ts > 0x80000000:
+            self._cycles += 1 << 32
+        elif ts > last and ts - last > 0x80000000:
+            return ts + self._cycles - (1 << 32)  # a late packet from before the wrap
+        self._last = ts
+        return ts + self._cycles
+
+    def wall(self, ext_ts: int) -> float:
+        return self._anchor_wall + (ext_ts - self._anchor_ts) / self.rate
+
+
+@dataclass(eq=False)
+class PublisherSession:
+    session_id: str
+    branch_id: int
+    device_id: int
+    pc: RTCPeerConnection
+    video_codec: str
+    video: PassThroughReceiver | None = None
+    audio: PassThroughReceiver | None = None
+    talkback: TalkbackTrack | None = None
+    created: float = field(default_factory=time.monotonic)
+    last_media: float | None = None
+    closing: bool = False
+    video_clock: RtpClock = field(default_factory=lambda: RtpClock(90_000))
+    audio_clock: RtpClock = field(default_factory=lambda: RtpClock(48_000))
+
+
+@dataclass(eq=False)
+class ViewerSession:
+    session_id: str
+    branch_id: int
+    user: str
+    pc: RTCPeerConnection
+    video: RelayTrack | None = None
+    audio: RelayTrack | None = None
+    mic: PassThroughReceiver | None = None
+    last_talk: float = 0.0
+    closing: bool = False
+
+
+class BranchMedia:
+    def __init__(self, branch_id: int) -> None:
+        self.branch_id = branch_id
+        self.publisher: PublisherSession | None = None
+        self.viewers: dict[str, ViewerSession] = {}
+        self.recorder: Recorder | None = None
+        self.meeting: tuple[str, str] | None = None  # (meeting_id, meeting_type)
+        self.state = OFFLINE
+        self.talker: ViewerSession | None = None
+        # cumulative counters (metrics take deltas)
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.bytes_in = 0
+        self.recorded_bytes = 0
+        self.recorded_segments = 0
+
+    # -- hot path ---------------------------------------------------------------
+    def on_video(self, pub: PublisherSession, data: bytes, rtp_ts: int) -> None:
+        if pub is not self.publisher:
+            return
+        ts = pub.video_clock.unwrap(rtp_ts)
+        pub.last_media = time.monotonic()
+        self.video_frames += 1
+        self.bytes_in += len(data)
+        codec = pub.video_codec
+        key = is_keyframe(codec, data)
+        for viewer in self.viewers.values():
+            if viewer.video is not None:
+                viewer.video.offer(data, ts, key)
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.push_video(codec, data, ts, key, pub.video_clock.wall(ts))
+
+    def on_audio(self, pub: PublisherSession, data: bytes, rtp_ts: int) -> None:
+        if pub is not self.publisher:
+            return
+        ts = pub.audio_clock.unwrap(rtp_ts)
+        pub.last_media = time.monotonic()
+        self.audio_frames += 1
+        self.bytes_in += len(data)
+        for viewer in self.viewers.values():
+            if viewer.audio is not None:
+                viewer.audio.offer(data, ts, True)
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.push_audio(data, pub.audio_clock.wall(ts))
+
+    def on_talkback(self, viewer: ViewerSession, data: bytes, rtp_ts: int) -> bool:
+        """Forward a viewer's microphone frame to the hall. Returns True when
+        this viewer has just taken the floor (the caller audits it)."""
+        now = time.monotonic()
+        viewer.last_talk = now
+        taken = False
+        if self.talker is not viewer:
+            if self.talker is not None and now - self.talker.last_talk < 2.0:
+                return False  # someone else is talking
+            self.talker = viewer
+            taken = True
+        pub = self.publisher
+        if pub is not None and pub.talkback is not None:
+            pub.talkback.offer_from(viewer, data, rtp_ts)
+        return taken
+
+    # -- state ------------------------------------------------------------------
+    def compute_state(self, now: float, stall_seconds: float) -> str:
+        pub = self.publisher
+        if pub is None:
+            return OFFLINE
+        if pub.last_media is None or now - pub.last_media > stall_seconds:
+            return STALLED
+        return LIVE

@@ -1,0 +1,58 @@
+"""ICE configuration of every hub peer connection.
+
+Two things aiortc gets wrong for a closed county network, both fixed here:
+- it adds a public STUN server when no configuration is given, so the hub
+  always passes an explicit RTCConfiguration (no servers unless configured);
+- aioice gathers host candidates from every interface *except* 127.0.0.1
+  (`aioice.ice.get_host_addresses` hard-codes the exclusion) and has no
+  option to choose them. Rather than monkey-patching that module function
+  (which would change every connection in the process, including clients
+  in tests), `offer_host_addresses` replaces `gather_candidates` on the one
+  aioice Connection instance of each of our peer connections, with the
+  same steps aioice performs but over the configured address list. The hub
+  then offers exactly the addresses halls can reach, loopback included.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+
+from aioice import Connection
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+
+def rtc_configuration(ice_urls: Sequence[str]) -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in ice_urls])
+
+
+def _ice_connections(pc: RTCPeerConnection) -> list[Connection]:
+    found: dict[int, Connection] = {}
+    transports = [t.receiver.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        transports.append(pc.sctp.transport)
+    for dtls in transports:
+        if dtls is None:
+            continue
+        conn = dtls.transport.iceGatherer._connection
+        found[id(conn)] = conn
+    return list(found.values())
+
+
+def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
+    """Make `pc` offer exactly `addresses` as host candidates. Call after the
+    transceivers exist and before setLocalDescription (which gathers)."""
+    wanted = list(addresses)
+
+    async def gather_candidates(self: Connection) -> None:
+        if self._local_candidates_start:
+            return
+        self._local_candidates_start = True
+        for component in self._components:
+            self._local_candidates += await self.get_component_candidates(
+                component=component, addresses=wanted
+            )
+        self._local_candidates_end = True
+
+    for conn in _ice_connections(pc):
+        conn.gather_candidates = types.MethodType(gather_candidates, conn)  # type: ignore[method-assign]

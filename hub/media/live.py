@@ -1,0 +1,125 @@
+"""WHIP publishers and WHEP viewers: building their aiortc peer connections.
+
+Both sides pass media through untouched: the publisher's receivers become
+PassThroughReceivers feeding BranchMedia, and each viewer gets RelayTracks
+that aiortc packetises without encoding. Audio is Opus end to end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+
+from hub.media.branch import BranchMedia, PublisherSession, ViewerSession
+from hub.media.config import MediaSettings
+from hub.media.errors import BadSdp, UnsupportedMedia
+from hub.media.ice import offer_host_addresses, rtc_configuration
+from hub.media.passthrough import PassThroughReceiver
+from hub.media.relay import RelayTrack, TalkbackTrack
+from hub.media.sdp import answer_codec
+
+
+def _prefer(kind: str, names: tuple[str, ...]) -> list:
+    caps = RTCRtpReceiver.getCapabilities(kind)
+    assert caps is not None
+    chosen = []
+    for name in names:
+        chosen += [c for c in caps.codecs if c.name.lower() == name]
+    return chosen
+
+
+async def _apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    except (ValueError, KeyError, IndexError, AssertionError) as exc:
+        raise BadSdp(f"the SDP offer could not be parsed ({exc or type(exc).__name__}); "
+                     "send a complete offer created by a WebRTC stack") from None
+
+
+async def _answer(pc: RTCPeerConnection, settings: MediaSettings) -> str:
+    offer_host_addresses(pc, settings.ice_host_addresses)
+    answer = await pc.createAnswer()
+    await pc.setLocalDescription(answer)
+    return pc.localDescription.sdp
+
+
+async def open_publisher(
+    settings: MediaSettings, branch: BranchMedia, device_id: int, sdp: str
+) -> tuple[PublisherSession, str]:
+    """Answer a WHIP offer. The session is returned un-attached: the caller
+    makes it the branch's publisher once the old one is gone."""
+    pc = RTCPeerConnection(rtc_configuration(settings.stun_urls))
+    try:
+        await _apply_offer(pc, sdp)
+        talkback = None
+        video_rx = audio_rx = None
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video" and video_rx is None:
+                transceiver.setCodecPreferences(_prefer("video", ("h264", "vp8", "rtx")))
+                video_rx = PassThroughReceiver.adopt(transceiver.receiver)
+            elif transceiver.kind == "audio" and audio_rx is None:
+                transceiver.setCodecPreferences(_prefer("audio", ("opus",)))
+                audio_rx = PassThroughReceiver.adopt(transceiver.receiver)
+                # Always offer talkback; aiortc answers recvonly when the
+                # publisher only sends (e.g. an encoder without a speaker).
+                talkback = TalkbackTrack()
+                pc.addTrack(talkback)
+        if video_rx is None:
+            raise BadSdp("the offer has no video section; WHIP publishers must send video")
+        answer = await _answer(pc, settings)
+        codec = answer_codec(answer, "video")
+        if codec not in ("h264", "vp8"):
+            raise UnsupportedMedia("no recordable video codec could be negotiated; publish H.264 or VP8")
+    except BaseException:
+        await pc.close()
+        raise
+    pub = PublisherSession(
+        session_id=uuid.uuid4().hex,
+        branch_id=branch.branch_id,
+        device_id=device_id,
+        pc=pc,
+        video_codec=codec,
+        video=video_rx,
+        audio=audio_rx,
+        talkback=talkback,
+    )
+    video_rx.sink = lambda data, ts: branch.on_video(pub, data, ts)
+    if audio_rx is not None:
+        audio_rx.sink = lambda data, ts: branch.on_audio(pub, data, ts)
+    return pub, answer
+
+
+async def open_viewer(
+    settings: MediaSettings,
+    branch: BranchMedia,
+    user: str,
+    sdp: str,
+    video_codec: str,
+    on_overflow: Callable[[], None],
+    on_talk: Callable[[ViewerSession, bytes, int], None],
+) -> tuple[ViewerSession, str]:
+    pc = RTCPeerConnection(rtc_configuration(settings.stun_urls))
+    viewer = ViewerSession(session_id=uuid.uuid4().hex, branch_id=branch.branch_id, user=user, pc=pc)
+    try:
+        await _apply_offer(pc, sdp)
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video" and viewer.video is None:
+                transceiver.setCodecPreferences(_prefer("video", (video_codec, "rtx")))
+                viewer.video = RelayTrack("video", settings.viewer_queue_frames, on_overflow)
+                pc.addTrack(viewer.video)
+            elif transceiver.kind == "audio" and viewer.audio is None:
+                transceiver.setCodecPreferences(_prefer("audio", ("opus",)))
+                viewer.audio = RelayTrack("audio", settings.viewer_queue_frames * 4)
+                pc.addTrack(viewer.audio)
+                mic = PassThroughReceiver.adopt(transceiver.receiver)
+                mic.sink = lambda data, ts: on_talk(viewer, data, ts)
+                viewer.mic = mic
+        if viewer.video is None:
+            raise BadSdp("the offer has no video section; WHEP viewers must receive video")
+        answer = await _answer(pc, settings)
+    except BaseException:
+        await pc.close()
+        raise
+    return viewer, answer

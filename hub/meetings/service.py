@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.attendance.models import CheckIn
+from hub.config import Settings
+from hub.db import utcnow
+from hub.errors import Conflict, Invalid, NotFound
+from hub.meetings import quorum
+from hub.meetings.models import Meeting
+from hub.members.models import Member
+
+
+def check_type(settings: Settings, meeting_type: str) -> None:
+    if settings.meeting_type(meeting_type) is None:
+        codes = ", ".join(t.code for t in settings.meeting_types)
+        raise Invalid(f"Unknown meeting type {meeting_type!r}; use one of: {codes}.", code="bad_message")
+
+
+def schedule(
+    session: Session, settings: Settings, *, branch_id: int, meeting_type: str, topic: str,
+    scheduled_start: datetime, scheduled_end: datetime | None = None,
+) -> Meeting:
+    check_type(settings, meeting_type)
+    if scheduled_end and scheduled_end <= scheduled_start:
+        raise Invalid("The meeting must end after it starts.")
+    meeting = Meeting(id=str(uuid.uuid4()), branch_id=branch_id, meeting_type=meeting_type, topic=topic,
+                      status="scheduled", scheduled_start=scheduled_start, scheduled_end=scheduled_end)
+    session.add(meeting)
+    return meeting
+
+
+def live_meeting(session: Session, branch_id: int) -> Meeting | None:
+    return session.scalar(select(Meeting).where(Meeting.branch_id == branch_id, Meeting.status == "live"))
+
+
+def start(
+    session: Session, settings: Settings, *, branch_id: int, meeting_id: str | None, meeting_type: str,
+    topic: str, started_at: datetime | None = None, device_id: int | None = None,
+) -> Meeting:
+    """Start a meeting (a scheduled one, or a new one with the edge's id).
+    A branch has at most one live meeting: starting another ends the first."""
+    check_type(settings, meeting_type)
+    started_at = started_at or utcnow()
+    meeting = session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is not None and meeting.branch_id != branch_id:
+        raise Conflict("That meeting id belongs to another branch.", code="not_in_branch")
+    current = live_meeting(session, branch_id)
+    if current is not None and current is not meeting:
+        current.status, current.ended_at = "ended", started_at
+    if meeting is None:
+        meeting = Meeting(id=meeting_id or str(uuid.uuid4()), branch_id=branch_id, meeting_type=meeting_type, topic=topic)
+        session.add(meeting)
+    if meeting.status in ("ended", "cancelled"):
+        raise Conflict("This meeting has already ended; open a new one.", code="meeting_not_open")
+    meeting.status, meeting.started_at = "live", started_at
+    meeting.meeting_type, meeting.topic = meeting_type, topic or meeting.topic
+    meeting.started_by_device_id = device_id
+    return meeting
+
+
+def end(session: Session, meeting: Meeting, ended_at: datetime | None = None) -> Meeting:
+    if meeting.status != "live":
+        raise Conflict(f"The meeting is {meeting.status}, not live.", code="meeting_not_open")
+    meeting.status, meeting.ended_at = "ended", ended_at or utcnow()
+    return meeting
+
+
+def get(session: Session, meeting_id: str) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"Meeting {meeting_id} does not exist.", code="unknown_meeting")
+    return meeting
+
+
+def quorum_for(session: Session, settings: Settings, meeting: Meeting) -> quorum.Quorum:
+    mtype = settings.meeting_type(meeting.meeting_type)
+    rule = mtype.quorum if mtype else "none"
+    members = session.scalars(select(Member).where(Member.branch_id == meeting.branch_id, Member.active.is_(True)))
+    roster = [quorum.RosterEntry(m.id, m.status, m.excused, m.committee) for m in members]
+    present = set(session.scalars(select(CheckIn.member_id).where(CheckIn.meeting_id == meeting.id)))
+    return quorum.compute(rule, roster, present)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OrgUnitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern="^(county|township|branch|other)$")
+    parent_id: int
+    code: str | None = None
+
+
+class OrgUnitRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    parent_id: int | None
+    name: str
+    kind: str
+    code: str | None
+    path: str

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.auth.principal import OperatorPrincipal
+from hub.errors import Conflict, Invalid, NotFound
+from hub.organisations.models import KINDS, OrgUnit
+
+
+def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None, code: str | None = None) -> OrgUnit:
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    parent = None
+    if parent_id is not None:
+        parent = session.get(OrgUnit, parent_id)
+        if parent is None:
+            raise NotFound(f"Parent unit {parent_id} does not exist.")
+        if parent.kind == "branch":
+            raise Invalid("A branch cannot contain other units; choose a township or county as parent.")
+    elif session.scalar(select(func.count()).select_from(OrgUnit)):
+        raise Invalid("The tree already has a root; give a parent_id.")
+    if code and session.scalar(select(OrgUnit).where(OrgUnit.code == code)):
+        raise Conflict(f"The code {code!r} is already used by another unit.")
+    unit = OrgUnit(name=name, kind=kind, parent_id=parent_id, code=code)
+    session.add(unit)
+    session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    return unit
+
+
+def get_visible(session: Session, principal: OperatorPrincipal, unit_id: int) -> OrgUnit:
+    """The unit, if the operator may see it. Units outside the operator's
+    subtree answer exactly like missing ones: their existence is not shown."""
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None or not principal.can_see(unit.path):
+        raise NotFound(f"Unit {unit_id} does not exist or is outside your area.")
+    return unit
+
+
+def get_branch_visible(session: Session, principal: OperatorPrincipal, branch_id: int) -> OrgUnit:
+    unit = get_visible(session, principal, branch_id)
+    if unit.kind != "branch":
+        raise Invalid(f"Unit {branch_id} ({unit.name}) is not a branch.")
+    return unit
+
+
+def units_under(session: Session, path: str, kind: str | None = None) -> list[OrgUnit]:
+    stmt = select(OrgUnit).where(OrgUnit.path.startswith(path)).order_by(OrgUnit.path)
+    if kind:
+        stmt = stmt.where(OrgUnit.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def ancestors_named(session: Session, unit: OrgUnit, kind: str) -> OrgUnit | None:
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    for uid in reversed(ids):
+        u = session.get(OrgUnit, uid)
+        if u is not None and u.kind == kind:
+            return u
+    return None
+
+
+def root(session: Session) -> OrgUnit | None:
+    return session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))

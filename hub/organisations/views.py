@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hub.api.deps import CurrentOperator, SessionDep
+from hub.audit import service as audit
+from hub.organisations import service
+from hub.organisations.schemas import OrgUnitCreate, OrgUnitRead
+
+router = APIRouter(prefix="/api/v1/org-units", tags=["organisations"])
+
+
+@router.get("", response_model=list[OrgUnitRead])
+def list_units(session: SessionDep, op: CurrentOperator, kind: str | None = None) -> list:
+    """Every unit in the operator's subtree, in tree order."""
+    return service.units_under(session, op.scope_path, kind)
+
+
+@router.get("/{unit_id}", response_model=OrgUnitRead)
+def get_unit(unit_id: int, session: SessionDep, op: CurrentOperator) -> object:
+    return service.get_visible(session, op, unit_id)
+
+
+@router.post("", response_model=OrgUnitRead, status_code=201)
+def create_unit(body: OrgUnitCreate, session: SessionDep, op: CurrentOperator) -> object:
+    op.require_write()
+    service.get_visible(session, op, body.parent_id)
+    unit = service.create_unit(session, name=body.name, kind=body.kind, parent_id=body.parent_id, code=body.code)
+    audit.record(session, actor=op.username, action="org_unit_created", target=f"org_unit:{unit.id}", branch_id=unit.id, detail=body.model_dump())
+    return unit

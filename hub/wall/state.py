@@ -1,0 +1,254 @@
+"""What the county wall shows, kept in memory and fed by the event bus.
+
+Built from the database at start-up, then updated by events only, so a
+wall socket's snapshot and deltas never query the database. Every change
+becomes a message for the wall sockets whose operator may see that branch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.attendance.models import CheckIn
+from hub.config import Settings
+from hub.context import HubContext
+from hub.db import utcnow
+from hub.events import (
+    AlertRaised,
+    CheckInRecorded,
+    DeviceConnected,
+    DeviceDisconnected,
+    DeviceHealthReported,
+    Event,
+    HeadcountReported,
+    MeetingEnded,
+    MeetingStarted,
+    RosterChanged,
+    StreamStateChanged,
+    ThumbnailUpdated,
+)
+from hub.meetings import quorum
+from hub.meetings.models import Meeting
+from hub.members.models import Member
+from hub.organisations.models import OrgUnit
+
+# A camera headcount below this share of the check-ins is a red flag
+# (DOMAIN.md: meetings held on paper only, check-ins by proxy).
+HEADCOUNT_RATIO = 0.5
+HEADCOUNT_MIN_CHECKINS = 4
+OVERDUE_AFTER = timedelta(minutes=15)
+
+
+@dataclass
+class Tile:
+    branch_id: int
+    name: str
+    township: str
+    path: str
+    device_online: bool = False
+    stream: str = "offline"
+    meeting: dict[str, Any] | None = None
+    present: set[int] = field(default_factory=set)
+    roster: list[quorum.RosterEntry] = field(default_factory=list)
+    headcount: int | None = None
+    thumbnail_at: float | None = None
+    health: dict[str, Any] = field(default_factory=dict)
+    next_meeting: dict[str, Any] | None = None
+    extra_alerts: list[dict[str, str]] = field(default_factory=list)
+
+    def state(self) -> str:
+        if self.meeting is not None:
+            return "live" if self.stream == "live" else "stalled"
+        if not self.device_online:
+            return "offline"
+        if self.next_meeting is not None:
+            return "scheduled"
+        return "idle"
+
+    def alerts(self, now: datetime) -> list[dict[str, str]]:
+        out = list(self.extra_alerts)
+        if not self.device_online:
+            out.append({"kind": "device_offline", "message": "设备离线 device offline"})
+        if self.meeting is not None and self.stream != "live":
+            out.append({"kind": "stream_down", "message": "会议中但无视频 meeting open, no live video"})
+        n = len(self.present)
+        if self.meeting is not None and self.headcount is not None and n >= HEADCOUNT_MIN_CHECKINS and self.headcount < n * HEADCOUNT_RATIO:
+            out.append({"kind": "headcount_low", "message": f"画面人数 {self.headcount} 远少于签到 {n} camera sees {self.headcount}, {n} checked in"})
+        nm = self.next_meeting
+        if self.meeting is None and nm is not None and datetime.fromisoformat(nm["scheduled_start"]) + OVERDUE_AFTER < now:
+            out.append({"kind": "meeting_overdue", "message": "会议逾期未开 scheduled meeting not started"})
+        return out
+
+    def to_json(self, settings: Settings, now: datetime) -> dict[str, Any]:
+        q = None
+        if self.meeting is not None:
+            mtype = settings.meeting_type(self.meeting["type"])
+            r = quorum.compute(mtype.quorum if mtype else "none", self.roster, self.present)
+            q = {"rule": r.rule, "expected": r.expected, "present": r.present, "required": r.required, "met": r.met}
+        return {
+            "branch_id": self.branch_id, "name": self.name, "township": self.township, "state": self.state(),
+            "device_online": self.device_online, "stream": self.stream, "meeting": self.meeting,
+            "checked_in": len(self.present), "roster": len(self.roster), "quorum": q, "headcount": self.headcount,
+            "thumbnail_at": self.thumbnail_at, "next_meeting": self.next_meeting, "alerts": self.alerts(now),
+            "health": self.health,
+        }
+
+
+@dataclass
+class WallClient:
+    scope_path: str
+    queue: asyncio.Queue[dict[str, Any]]
+    overflowed: bool = False
+
+
+class WallState:
+    def __init__(self, ctx: HubContext, queue_size: int = 5000) -> None:
+        self.ctx = ctx
+        self.tiles: dict[int, Tile] = {}
+        self.clients: set[WallClient] = set()
+        self.queue_size = queue_size
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    # ---- loading ---------------------------------------------------------
+    def load(self) -> None:
+        with self.ctx.session_factory() as s:
+            units = {u.id: u for u in s.scalars(select(OrgUnit))}
+            for u in units.values():
+                if u.kind == "branch":
+                    self.tiles[u.id] = Tile(u.id, u.name, self._township(units, u), u.path)
+            for m in s.scalars(select(Member).where(Member.active.is_(True))):
+                if m.branch_id in self.tiles:
+                    self.tiles[m.branch_id].roster.append(quorum.RosterEntry(m.id, m.status, m.excused, m.committee))
+            for meeting in s.scalars(select(Meeting).where(Meeting.status == "live")):
+                tile = self.tiles.get(meeting.branch_id)
+                if tile is not None and meeting.started_at is not None:
+                    tile.meeting = self._meeting_json(meeting.id, meeting.meeting_type, meeting.topic, meeting.started_at)
+                    tile.present = set(s.scalars(select(CheckIn.member_id).where(CheckIn.meeting_id == meeting.id)))
+                    tile.headcount = meeting.max_headcount
+            self._load_next_meetings(s)
+
+    def _load_next_meetings(self, s: Any) -> None:
+        now = utcnow()
+        horizon = now + timedelta(hours=24)
+        rows = s.scalars(select(Meeting).where(Meeting.status == "scheduled", Meeting.scheduled_start < horizon,
+                                               Meeting.scheduled_start > now - timedelta(hours=12)).order_by(Meeting.scheduled_start))
+        for m in rows:
+            tile = self.tiles.get(m.branch_id)
+            if tile is not None and tile.next_meeting is None:
+                tile.next_meeting = {"id": m.id, "type": m.meeting_type, "topic": m.topic, "scheduled_start": m.scheduled_start.isoformat()}
+
+    @staticmethod
+    def _township(units: dict[int, OrgUnit], unit: OrgUnit) -> str:
+        for uid in reversed([int(x) for x in unit.path.strip("/").split("/") if x]):
+            if units[uid].kind == "township":
+                return units[uid].name
+        return ""
+
+    def _meeting_json(self, meeting_id: str, mtype: str, topic: str, started_at: datetime) -> dict[str, Any]:
+        t = self.ctx.settings.meeting_type(mtype)
+        return {"id": meeting_id, "type": mtype, "type_name": t.name_zh if t else mtype,
+                "type_name_en": t.name_en if t else mtype, "topic": topic, "started_at": started_at.isoformat()}
+
+    def _reload_branch(self, branch_id: int) -> None:
+        with self.ctx.session_factory() as s:
+            unit = s.get(OrgUnit, branch_id)
+            if unit is None or unit.kind != "branch":
+                return
+            if branch_id not in self.tiles:
+                units = {u.id: u for u in s.scalars(select(OrgUnit))}
+                self.tiles[branch_id] = Tile(unit.id, unit.name, self._township(units, unit), unit.path)
+            members = s.scalars(select(Member).where(Member.branch_id == branch_id, Member.active.is_(True)))
+            self.tiles[branch_id].roster = [quorum.RosterEntry(m.id, m.status, m.excused, m.committee) for m in members]
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        self._unsubscribe = [self.ctx.bus.on(Event, self.apply)]
+
+    def stop(self) -> None:
+        for u in self._unsubscribe:
+            u()
+
+    # ---- events ----------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        branch_id = getattr(event, "branch_id", None)
+        if isinstance(event, RosterChanged):
+            # Small query, rare event; keeping it on the loop keeps the order of updates.
+            self._reload_branch(event.branch_id)
+        tile = self.tiles.get(branch_id) if branch_id is not None else None
+        if tile is None:
+            return
+        extra: dict[str, Any] | None = None
+        if isinstance(event, MeetingStarted):
+            tile.meeting = self._meeting_json(event.meeting_id, event.meeting_type, event.topic, event.started_at)
+            tile.present, tile.headcount = set(), None
+            if tile.next_meeting and tile.next_meeting["id"] == event.meeting_id:
+                tile.next_meeting = None
+        elif isinstance(event, MeetingEnded):
+            if tile.meeting and tile.meeting["id"] == event.meeting_id:
+                tile.meeting, tile.present, tile.headcount = None, set(), None
+        elif isinstance(event, CheckInRecorded):
+            if tile.meeting and tile.meeting["id"] == event.meeting_id:
+                tile.present.add(event.member_id)
+            extra = {"type": "checkin", "branch_id": event.branch_id, "meeting_id": event.meeting_id,
+                     "member_id": event.member_id, "name": event.member_name, "at": event.checked_in_at.isoformat(),
+                     "method": event.method, "late": event.late, "edge_sent_ts": event.edge_sent_ts}
+        elif isinstance(event, DeviceConnected):
+            tile.device_online = True
+        elif isinstance(event, DeviceDisconnected):
+            tile.device_online = False
+        elif isinstance(event, DeviceHealthReported):
+            tile.health = event.health
+        elif isinstance(event, StreamStateChanged):
+            tile.stream = event.state
+        elif isinstance(event, ThumbnailUpdated):
+            tile.thumbnail_at = event.taken_at.timestamp()
+        elif isinstance(event, HeadcountReported):
+            if tile.meeting and (event.meeting_id in (None, tile.meeting["id"])):
+                tile.headcount = event.count
+        elif isinstance(event, AlertRaised):
+            tile.extra_alerts = [*tile.extra_alerts[-4:], {"kind": event.kind, "message": event.message}]
+        elif not isinstance(event, RosterChanged):
+            return
+        message = {"type": "tile", "tile": tile.to_json(self.ctx.settings, utcnow()), "ts": time.time()}
+        if extra is not None:
+            self.broadcast(tile.path, extra)
+        self.broadcast(tile.path, message)
+
+    # ---- clients ---------------------------------------------------------
+    def snapshot(self, scope_path: str) -> dict[str, Any]:
+        now = utcnow()
+        tiles = [t.to_json(self.ctx.settings, now) for t in self.tiles.values() if t.path.startswith(scope_path)]
+        tiles.sort(key=lambda t: (t["township"], t["name"]))
+        types = [{"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en} for t in self.ctx.settings.meeting_types]
+        return {"type": "snapshot", "tiles": tiles, "meeting_types": types, "ts": time.time()}
+
+    def connect(self, scope_path: str) -> WallClient:
+        client = WallClient(scope_path, asyncio.Queue(self.queue_size))
+        self.clients.add(client)
+        return client
+
+    def disconnect(self, client: WallClient) -> None:
+        self.clients.discard(client)
+
+    def broadcast(self, path: str, message: dict[str, Any]) -> None:
+        for client in self.clients:
+            if not path.startswith(client.scope_path):
+                continue
+            try:
+                client.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                client.overflowed = True
+
+    def tick(self) -> None:
+        """Re-evaluate time-based alerts (meeting overdue)."""
+        now = utcnow()
+        for tile in self.tiles.values():
+            if tile.next_meeting and tile.meeting is None:
+                self.broadcast(tile.path, {"type": "tile", "tile": tile.to_json(self.ctx.settings, now), "ts": time.time()})
