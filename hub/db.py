@@ -99,7 +99,8 @@ def check_connection(engine: Engine) -> None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revisions (domain packages may
+    add their own branch of migrations from 0001_core; all heads are applied)."""
     from alembic import command
     from alembic.config import Config
 
@@ -107,7 +108,7 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
