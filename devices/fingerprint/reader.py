@@ -1,0 +1,188 @@
+"""Check-in reader: a state machine turning the driver into kiosk events.
+
+The kiosk starts a `CheckInReader` and consumes `events()`:
+
+    ReaderReady -> (FingerMatched | NotRecognised | PoorImage)* ...
+    ReaderFault(message) -> ... -> ReaderReconnected -> ...
+
+Between two reads it waits for the finger to be lifted, so one press gives
+one event. `paused()` stops scanning while the kiosk enrols a member with
+the same driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from .connection import ConnectionState
+from .driver import FingerprintDriver
+from .errors import FingerprintError, NotRecognisedError, PoorImageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReaderReady:
+    capacity: int
+    prompt: str = "请把手指平放在指纹仪上签到 / Place your finger on the reader to check in"
+
+
+@dataclass(frozen=True)
+class FingerMatched:
+    slot: int
+    score: int
+
+
+@dataclass(frozen=True)
+class NotRecognised:
+    prompt: str = (
+        "没有认出这个手指，请换一个录入过的手指，或请工作人员帮助 / "
+        "Finger not recognised; try another enrolled finger or ask staff for help"
+    )
+
+
+@dataclass(frozen=True)
+class PoorImage:
+    reason: str  # messy | few_features | capture_failed | no_image
+    prompt: str = ""
+
+
+@dataclass(frozen=True)
+class ReaderFault:
+    message: str
+    prompt: str = "指纹仪暂时不能用，请工作人员帮助签到 / The reader is not working; staff will check you in"
+
+
+@dataclass(frozen=True)
+class ReaderReconnected:
+    prompt: str = "指纹仪已恢复，请按手指签到 / The reader is back; place your finger to check in"
+
+
+ReaderEvent = ReaderReady | FingerMatched | NotRecognised | PoorImage | ReaderFault | ReaderReconnected
+
+
+class ReaderPhase(enum.Enum):
+    STARTING = "starting"
+    SCANNING = "scanning"
+    WAITING_FOR_LIFT = "waiting_for_lift"
+    PAUSED = "paused"
+    FAULT = "fault"
+    STOPPED = "stopped"
+
+
+class CheckInReader:
+    def __init__(self, driver: FingerprintDriver, *, ready_timeout: float | None = 10.0) -> None:
+        self.driver = driver
+        self.phase = ReaderPhase.STOPPED
+        self._ready_timeout = ready_timeout
+        self._events: asyncio.Queue[ReaderEvent] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._running = asyncio.Event()
+        self._running.set()
+        self._idle = asyncio.Event()  # set while paused and not touching the driver
+        self._pause_requested = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self.phase = ReaderPhase.STARTING
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="fingerprint-checkin")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.phase = ReaderPhase.STOPPED
+
+    async def events(self) -> AsyncIterator[ReaderEvent]:
+        while True:
+            yield await self._events.get()
+
+    async def next_event(self, timeout: float | None = None) -> ReaderEvent:
+        return await asyncio.wait_for(self._events.get(), timeout)
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Stop scanning (e.g. to enrol with the same driver); resume on exit."""
+        self._running.clear()
+        self._idle.clear()
+        self._pause_requested.set()
+        task = self._task
+        if task is not None and not task.done():
+            await self._idle.wait()
+        try:
+            yield
+        finally:
+            self._pause_requested.clear()
+            self._running.set()
+
+    def _emit(self, event: ReaderEvent) -> None:
+        log.debug("fingerprint reader event %s", event)
+        self._events.put_nowait(event)
+
+    async def _run(self) -> None:
+        try:
+            await self.driver.wait_ready(self._ready_timeout)
+        except FingerprintError as exc:
+            self._emit(ReaderFault(str(exc)))
+            await self.driver.wait_ready()
+        self._emit(ReaderReady(self.driver.capacity))
+        faulted = False
+        while True:
+            if not self._running.is_set():
+                self.phase = ReaderPhase.PAUSED
+                self._idle.set()
+                await self._running.wait()
+            try:
+                if faulted:
+                    await self.driver.wait_ready()
+                    faulted = False
+                    self._emit(ReaderReconnected())
+                self.phase = ReaderPhase.SCANNING
+                await self._scan_once()
+            except FingerprintError as exc:
+                if self.driver.state in (ConnectionState.READY, ConnectionState.BUSY):
+                    # Transient (timeout, corrupted reply): the link resynchronised itself.
+                    log.info("fingerprint read failed, link recovered: %s", exc)
+                    await asyncio.sleep(self.driver.poll_interval)
+                    continue
+                if not faulted:
+                    faulted = True
+                    self.phase = ReaderPhase.FAULT
+                    self._emit(ReaderFault(str(exc)))
+
+    async def _scan_once(self) -> None:
+        scan = asyncio.ensure_future(self.driver.identify())
+        pause = asyncio.ensure_future(self._wait_pause())
+        try:
+            done, _ = await asyncio.wait({scan, pause}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pause.cancel()
+            if not scan.done():
+                scan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pause
+            with contextlib.suppress(asyncio.CancelledError, FingerprintError):
+                if scan.cancelled() or scan not in done:
+                    await scan
+        if scan not in done or scan.cancelled():
+            return
+        try:
+            match = scan.result()
+        except NotRecognisedError:
+            self._emit(NotRecognised())
+        except PoorImageError as exc:
+            self._emit(PoorImage(exc.reason, exc.prompt))
+        else:
+            self._emit(FingerMatched(match.slot, match.score))
+        self.phase = ReaderPhase.WAITING_FOR_LIFT
+        await self.driver.wait_for_lift()
+
+    async def _wait_pause(self) -> None:
+        await self._pause_requested.wait()
