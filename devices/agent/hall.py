@@ -254,7 +254,13 @@ class Hall:
                 "topic": meeting.topic,
                 "started_at": meeting.started_at,
             },
-            "prompt": {"code": prompt.value, "name": prompt_name},
+            "prompt": {
+                "code": prompt.value,
+                "name": prompt_name,
+                "resting": self.resting_prompt().value,
+                "until": None if prompt is self.resting_prompt() or prompt in _STICKY
+                else self._prompt_at + self.prompt_hold_s,
+            },
             "last_checkin": None if last is None else {
                 "name": last.name, "at": last.at, "method": last.method, "late": last.late,
             },

@@ -25,7 +25,9 @@
     } else {
       meeting.append(el("span", T("labels", "no_meeting_title")));
     }
-    const p = snap.prompt, prompt = $("prompt");
+    const p = Object.assign({}, snap.prompt), prompt = $("prompt");
+    const serverNow = Date.now() / 1000 + (snap.server_time || 0) - (snap._recv || 0);
+    if (p.until && serverNow > p.until) { p.code = p.resting; p.name = null; }
     let text = T("prompts", p.code);
     if (p.name) text = p.name + (lang === "zh" ? "，" : ": ") + text;
     prompt.textContent = text;
@@ -60,7 +62,7 @@
   function tick() {
     const e = $("m-elapsed");
     if (!e || !e.dataset.start) return;
-    const now = Date.now() / 1000 - ((snap.server_time || 0) - (snap._recv || 0));
+    const now = Date.now() / 1000 + (snap.server_time || 0) - (snap._recv || 0);
     const min = Math.max(0, Math.floor((now - Number(e.dataset.start)) / 60));
     e.textContent = T("labels", "elapsed") + " " + min + " " + T("labels", "minutes");
   }

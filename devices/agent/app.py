@@ -1,0 +1,306 @@
+"""Wires the edge agent together and runs it until one stop event is set.
+
+    app = EdgeApp(settings)
+    await app.start()        # init_* then start_* steps
+    await app.wait()         # until app.stop_event is set (SIGINT/SIGTERM in the CLI)
+    await app.shutdown()     # every task stopped, the database closed
+
+Optional parts are behind feature checks: the fingerprint reader driver
+(`devices.fingerprint.reader`) and the camera/WHIP publisher
+(`devices.media.edge.EdgeMedia`) are used only when configured and
+importable; without them the agent still does staff check-ins and keeps the
+uplink, so a hall with a broken camera still records attendance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+from devices.agent.backoff import Backoff
+from devices.agent.hall import Hall, ReaderStatus
+from devices.agent.meeting import MeetingDesk
+from devices.agent.outbox import Outbox
+from devices.agent.reader import FingerprintReader
+from devices.agent.roster import RosterCache, SlotMap
+from devices.agent.store import Store
+from devices.agent.uplink import Uplink, UplinkConfig, UplinkState
+from devices.config import EdgeSettings
+
+log = logging.getLogger(__name__)
+
+HEADCOUNT_EVERY_S = 60.0
+ReaderFactory = Callable[[EdgeSettings], FingerprintReader | None]
+
+
+class _KioskServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the agent has one stop event."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def default_reader_factory(settings: EdgeSettings) -> FingerprintReader | None:
+    """The real driver when configured and present (`devices/fingerprint`)."""
+    if not settings.reader_port:
+        return None
+    try:
+        from devices.agent.reader_adapter import open_reader  # type: ignore[import-not-found]
+    except ImportError:
+        log.warning("fingerprint reader configured but its driver is not installed")
+        return None
+    return open_reader(settings)  # type: ignore[no-any-return]
+
+
+class EdgeApp:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        *,
+        reader_factory: ReaderFactory = default_reader_factory,
+        backoff: Backoff | None = None,
+        with_media: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.reader_factory = reader_factory
+        self.backoff = backoff or Backoff()
+        self.with_media = with_media
+        self.stop_event = asyncio.Event()
+        self.kiosk_closing = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.store: Store
+        self.outbox: Outbox
+        self.roster: RosterCache
+        self.slots: SlotMap
+        self.desk: MeetingDesk
+        self.hall: Hall
+        self.uplink: Uplink
+        self.reader: FingerprintReader | None = None
+        self.media: Any = None
+        self.kiosk_server: _KioskServer | None = None
+        self.kiosk_port: int | None = None
+        self._last_headcount = 0.0
+
+    # -- init steps --------------------------------------------------------------
+    async def init_store(self) -> None:
+        self.store = await Store.open(self.settings.db_path)
+        self.outbox = Outbox(self.store)
+        self.roster = RosterCache(self.store)
+        await self.roster.load()
+        self.slots = SlotMap(self.store)
+        await self.slots.load()
+        self.desk = MeetingDesk(
+            self.store, self.outbox, self.roster, self.slots,
+            late_grace_s=self.settings.late_grace_min * 60,
+        )
+        await self.desk.load()
+
+    def init_reader(self) -> None:
+        try:
+            self.reader = self.reader_factory(self.settings)
+        except Exception:
+            log.exception("could not open the fingerprint reader; staff check-in only")
+            self.reader = None
+
+    def init_media(self) -> None:
+        if not (self.with_media and self.settings.camera_source):
+            return
+        try:
+            from devices.media.config import MediaSettings, VideoSettings
+            from devices.media.edge import EdgeMedia
+        except ImportError:
+            log.warning("camera configured but the media modules are not installed")
+            return
+        s = self.settings
+        video = VideoSettings(
+            source=s.camera_source, width=s.video_width, height=s.video_height, fps=s.video_fps,
+            bitrate=s.video_bitrate_kbps * 1000,
+        )
+        media_settings = MediaSettings(video=video, thumbnail_interval_s=s.thumbnail_s)
+        self.media = EdgeMedia(media_settings, on_analysis=self._on_analysis)
+
+    def init_uplink(self) -> None:
+        s = self.settings
+        config = UplinkConfig(
+            ws_url=s.ws_url, enrol_url=s.enrol_url, token_path=s.token_path,
+            token=s.device_token.get_secret_value() if s.device_token else None,
+            enrolment_code=s.enrolment_code.get_secret_value() if s.enrolment_code else None,
+            heartbeat_s=s.heartbeat_s, connect_timeout_s=s.connect_timeout_s,
+            auth_retry_s=s.auth_retry_s, backoff=self.backoff,
+        )
+        self.hall = Hall(self.desk, self.outbox, reader=self.reader,
+                         uplink_status=self._uplink_status)
+        self.uplink = Uplink(
+            config, self.outbox, self.roster, health=self._health,
+            on_keyframe=self._on_keyframe, on_ack=self.hall.on_ack,
+        )
+        self.uplink.on_state(lambda _state: self.hall.changes.notify())
+
+    def init_kiosk(self) -> None:
+        from devices.kiosk.app import create_kiosk_app
+
+        app = create_kiosk_app(
+            self.hall, admin_pin=self.settings.admin_pin.get_secret_value(),
+            closing=self.kiosk_closing,
+        )
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=3,
+            access_log=False,
+        )
+        self.kiosk_server = _KioskServer(config)
+
+    # -- start steps -------------------------------------------------------------
+    def _spawn(self, coro: Any, name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    def start_uplink(self) -> None:
+        self._spawn(self.uplink.run(self.stop_event), "uplink")
+
+    def start_kiosk(self) -> None:
+        assert self.kiosk_server is not None
+        sock = socket.socket(socket.AF_INET6 if ":" in self.settings.kiosk_host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.settings.kiosk_host, self.settings.kiosk_port))
+        self.kiosk_port = sock.getsockname()[1]
+        self._spawn(self.kiosk_server.serve(sockets=[sock]), "kiosk")
+        log.info("kiosk page on http://%s:%s/", self.settings.kiosk_host, self.kiosk_port)
+
+    def start_reader(self) -> None:
+        if self.reader is not None:
+            self._spawn(self._reader_loop(self.reader), "reader")
+
+    async def start_media(self) -> None:
+        if self.media is None:
+            return
+        try:
+            await asyncio.wait_for(self.media.start(), 30)
+        except Exception:
+            log.exception("camera did not start; the agent runs without video")
+            self.media = None
+            return
+        self._spawn(self._publishing_loop(), "publishing")
+
+    async def start(self) -> None:
+        await self.init_store()
+        self.init_reader()
+        self.init_media()
+        self.init_uplink()
+        self.init_kiosk()
+        self.start_kiosk()
+        self.start_uplink()
+        self.start_reader()
+        await self.start_media()
+
+    async def wait(self) -> None:
+        await self.stop_event.wait()
+
+    async def shutdown(self) -> None:
+        self.stop_event.set()
+        self.kiosk_closing.set()
+        if hasattr(self, "hall"):
+            self.hall.changes.notify()
+        if self.kiosk_server is not None:
+            self.kiosk_server.should_exit = True
+        if self.reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.reader.close(), 5)
+        if self.media is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.media.stop(), 10)
+        _, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        self.tasks.clear()
+        if hasattr(self, "store"):
+            await self.store.close()
+
+    # -- loops and callbacks ------------------------------------------------------
+    async def _reader_loop(self, reader: FingerprintReader) -> None:
+        try:
+            async for event in reader.events():
+                try:
+                    await self.hall.handle_reader_event(event)
+                except Exception:
+                    log.exception("reader event %r not handled", event)
+        except Exception as exc:
+            log.exception("fingerprint reader stopped")
+            self.hall.set_reader_status(ReaderStatus.FAULT, str(exc))
+
+    async def _publishing_loop(self) -> None:
+        from devices.media.config import PublisherSettings
+
+        publishing = False
+        while not self.stop_event.is_set():
+            want = self.desk.current is not None and self.uplink.welcome is not None
+            if want and not publishing:
+                token = await self._token()
+                branch = self.uplink.welcome.branch_id if self.uplink.welcome else None
+                if token and branch is not None:
+                    settings = PublisherSettings(
+                        whip_url=f"{self.settings.hub_url}/whip/{branch}", token=token)
+                    await asyncio.wait_for(self.media.start_publishing(settings), 30)
+                    publishing = True
+            elif not want and publishing and self.desk.current is None:
+                await asyncio.wait_for(self.media.stop_publishing(), 30)
+                publishing = False
+            await self.hall.changes.wait(5.0)
+
+    async def _token(self) -> str | None:
+        from devices.agent.enrol import read_token
+
+        if self.settings.device_token:
+            return self.settings.device_token.get_secret_value()
+        return await read_token(self.settings.token_path)
+
+    async def _on_analysis(self, analysis: Any) -> None:
+        await self.uplink.send_thumbnail(analysis.thumbnail_jpeg, analysis.wall_ts)
+        now = time.monotonic()
+        if (analysis.headcount is not None and self.desk.current is not None
+                and now - self._last_headcount >= HEADCOUNT_EVERY_S):
+            self._last_headcount = now
+            await self.desk.record_headcount(analysis.headcount, taken_at=analysis.wall_ts)
+
+    def _on_keyframe(self) -> None:
+        if self.media is not None:
+            self.media.request_keyframe()
+
+    def _uplink_status(self) -> dict[str, Any]:
+        welcome = self.uplink.welcome if hasattr(self, "uplink") else None
+        return {
+            "state": self.uplink.state.value if hasattr(self, "uplink") else "offline",
+            "error": self.uplink.last_error if hasattr(self, "uplink") else None,
+            "branch_name": welcome.branch_name if welcome else None,
+        }
+
+    def _health(self) -> dict[str, Any]:
+        try:
+            free_mb = shutil.disk_usage(self.settings.data_dir).free // (1024 * 1024)
+        except OSError:
+            free_mb = None
+        health: dict[str, Any] = {
+            "reader": self.hall.reader_status.value,
+            "disk_free_mb": free_mb,
+            "disk_budget_mb": self.settings.disk_budget_mb,
+            "meeting_open": self.desk.current is not None,
+            "camera_fps": None,
+            "bitrate_kbps": None,
+        }
+        if self.media is not None:
+            with contextlib.suppress(Exception):
+                health.update(self.media.health())
+        return health
+
+    @property
+    def online(self) -> bool:
+        return self.uplink.state is UplinkState.ONLINE
