@@ -1,0 +1,449 @@
+"""The media plane: WHIP ingest, WHEP relay with talkback, recording.
+
+`MediaPlane` wires the parts with explicit start/stop; the lead mounts
+`plane.router` and implements `MediaAuth`. Only the single-process mode is
+implemented (`MediaSettings.workers == 1`); branches are independent, so a
+multi-process mode can assign branches to worker processes that each run
+one MediaPlane and let the main process proxy WHIP/WHEP POSTs by branch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import session_scope, utcnow
+from hub.events import (
+    AlertRaised,
+    EventBus,
+    KeyframeRequested,
+    MeetingEnded,
+    MeetingStarted,
+    StreamStateChanged,
+)
+from hub.media import metrics, store
+from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
+from hub.media.config import MediaSettings
+from hub.media.errors import Conflict, MediaAuthError, NotFound, Unavailable
+from hub.media.live import open_publisher, open_viewer
+from hub.media.models import RecordedSegment
+from hub.media.recorder import Recorder
+from hub.media.sdp import check_publish_offer, check_view_offer, decode_offer
+from hub.media.segments import FinishedSegment
+
+log = logging.getLogger(__name__)
+
+
+class MediaAuth(Protocol):
+    async def device_for_token(self, token: str) -> tuple[int, int] | None: ...
+
+    async def viewer_for_request(self, request: Request, branch_id: int) -> str: ...
+
+    async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None: ...
+
+
+class MediaPlane:
+    def __init__(
+        self,
+        settings: MediaSettings,
+        data_dir: Path,
+        bus: EventBus,
+        auth: MediaAuth,
+        session_factory: sessionmaker[Session],
+    ) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.recordings_dir = data_dir / "recordings"
+        self.bus = bus
+        self.auth = auth
+        self.session_factory = session_factory
+        self.branches: dict[int, BranchMedia] = {}
+        self.executor = ThreadPoolExecutor(settings.writer_threads, thread_name_prefix="media-writer")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._monitor: asyncio.Task[None] | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._kf_requested: dict[int, float] = {}
+        self._cpu = metrics.CpuMeter()
+        self.loop_lag = 0.0
+        self.running = False
+        from hub.media.views import build_router
+
+        self.router: APIRouter = build_router(self)
+
+    # -- lifecycle --------------------------------------------------------------
+    async def start(self) -> None:
+        if self.settings.workers != 1:
+            raise Unavailable(
+                f"media.workers={self.settings.workers} is not supported yet; set media.workers=1"
+            )
+        self._loop = asyncio.get_running_loop()
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        from hub.media.housekeeping import housekeeping_loop, recover
+
+        await self.run_blocking(recover, self)
+        self._unsubscribe = [
+            self.bus.on(MeetingStarted, self._on_meeting_started),
+            self.bus.on(MeetingEnded, self._on_meeting_ended),
+        ]
+        self._monitor = asyncio.create_task(self._monitor_loop(), name="media-monitor")
+        self._housekeeping = asyncio.create_task(housekeeping_loop(self), name="media-housekeeping")
+        self.running = True
+
+    async def stop(self) -> None:
+        """Close every peer, flush every open segment, stop every task."""
+        self.running = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        for task in (self._monitor, self._housekeeping):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        for branch in list(self.branches.values()):
+            for viewer in list(branch.viewers.values()):
+                await self._close_viewer(branch, viewer)
+            if branch.publisher is not None:
+                await self._close_publisher(branch, branch.publisher)
+            await self._stop_recorder(branch)
+            self._set_state(branch, OFFLINE)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.executor.shutdown(wait=True)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def _call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    # -- accessors for the wall ---------------------------------------------------
+    def stream_state(self, branch_id: int) -> str:
+        branch = self.branches.get(branch_id)
+        return branch.state if branch is not None else OFFLINE
+
+    def viewers(self, branch_id: int) -> int:
+        branch = self.branches.get(branch_id)
+        return len(branch.viewers) if branch is not None else 0
+
+    def branch(self, branch_id: int) -> BranchMedia:
+        branch = self.branches.get(branch_id)
+        if branch is None:
+            branch = self.branches[branch_id] = BranchMedia(branch_id)
+        return branch
+
+    # -- events -------------------------------------------------------------------
+    def alert(self, branch_id: int | None, kind: str, message: str) -> None:
+        log.warning("alert %s (branch %s): %s", kind, branch_id, message)
+        self.bus.publish(AlertRaised(branch_id=branch_id, kind=kind, message=message))
+
+    def request_keyframe(self, branch_id: int) -> None:
+        """Ask the hall for a keyframe: over RTCP (PLI) and on the bus (the
+        edge gateway forwards it). Rate-limited to one per second."""
+        now = time.monotonic()
+        if now - self._kf_requested.get(branch_id, 0.0) < 1.0:
+            return
+        self._kf_requested[branch_id] = now
+        branch = self.branches.get(branch_id)
+        if branch is not None and branch.publisher is not None and branch.publisher.video is not None:
+            branch.publisher.video.request_keyframe()
+        self.bus.publish(KeyframeRequested(branch_id=branch_id))
+
+    def _set_state(self, branch: BranchMedia, state: str) -> None:
+        if branch.state != state:
+            branch.state = state
+            metrics.STATE.labels(str(branch.branch_id)).set(1 if state == LIVE else 0)
+            self.bus.publish(StreamStateChanged(branch_id=branch.branch_id, state=state))
+
+    def _on_meeting_started(self, event: MeetingStarted) -> None:
+        self.open_meeting(event.branch_id, event.meeting_id, event.meeting_type)
+
+    def _on_meeting_ended(self, event: MeetingEnded) -> None:
+        self.close_meeting(event.branch_id, event.meeting_id)
+
+    def open_meeting(self, branch_id: int, meeting_id: str, meeting_type: str = "default") -> None:
+        """Start recording `branch_id` into `meeting_id` (also after a restart
+        mid-meeting: the control plane calls this for every open meeting)."""
+        branch = self.branch(branch_id)
+        if branch.meeting is not None and branch.meeting[0] == meeting_id:
+            return
+        branch.meeting = (meeting_id, meeting_type)
+        started = utcnow()
+
+        def insert() -> None:
+            with session_scope(self.session_factory) as s:
+                store.ensure_recording(
+                    s, meeting_id=meeting_id, branch_id=branch_id,
+                    meeting_type=meeting_type, started_at=started,
+                )
+
+        self.spawn(self._then_record(branch, insert))
+
+    async def _then_record(self, branch: BranchMedia, insert: Callable[[], None]) -> None:
+        await self._stop_recorder(branch)
+        await self.run_blocking(insert)
+        if branch.meeting is not None and branch.recorder is None:
+            branch.recorder = self._make_recorder(branch, *branch.meeting)
+            if branch.publisher is not None:
+                self.request_keyframe(branch.branch_id)
+
+    def close_meeting(self, branch_id: int, meeting_id: str) -> None:
+        branch = self.branch(branch_id)
+        if branch.meeting is None or branch.meeting[0] != meeting_id:
+            return
+        branch.meeting = None
+        ended = utcnow()
+
+        def finish() -> None:
+            with session_scope(self.session_factory) as s:
+                store.end_recording(s, meeting_id=meeting_id, ended_at=ended)
+
+        async def run() -> None:
+            await self._stop_recorder(branch)
+            await self.run_blocking(finish)
+
+        self.spawn(run())
+
+    # -- recording ------------------------------------------------------------------
+    def _make_recorder(self, branch: BranchMedia, meeting_id: str, meeting_type: str) -> Recorder:
+        branch_id = branch.branch_id
+
+        def finished(seg: FinishedSegment) -> None:  # writer thread
+            with session_scope(self.session_factory) as s:
+                store.ensure_recording(
+                    s, meeting_id=meeting_id, branch_id=branch_id,
+                    meeting_type=meeting_type, started_at=seg.spec.started_at,
+                )
+                store.add_segment(s, segment=RecordedSegment(
+                    id=seg.spec.segment_id,
+                    meeting_id=meeting_id,
+                    branch_id=branch_id,
+                    started_at=seg.spec.started_at,
+                    duration=seg.duration,
+                    path=str(seg.path.relative_to(self.data_dir)),
+                    size=seg.size,
+                    init_size=seg.init_size,
+                    container=seg.path.suffix.lstrip("."),
+                    video_codec=seg.spec.video_codec,
+                    source="live",
+                ))
+            self._call_threadsafe(self._segment_done, branch, seg.size)
+
+        recorder = Recorder(
+            branch_id=branch_id,
+            meeting_id=meeting_id,
+            directory=self.recordings_dir / str(branch_id) / meeting_id,
+            segment_seconds=self.settings.segment_seconds,
+            stop_free_bytes=self.settings.stop_recording_free_bytes,
+            executor=self.executor,
+            on_finished=finished,
+            request_keyframe=lambda: self.request_keyframe(branch_id),
+            alert=lambda kind, msg: self.alert(branch_id, kind, msg),
+        )
+        pub = branch.publisher
+        recorder.has_audio = pub is None or pub.audio is not None
+        return recorder
+
+    def _segment_done(self, branch: BranchMedia, size: int) -> None:
+        branch.recorded_bytes += size
+        branch.recorded_segments += 1
+        metrics.RECORDED_BYTES.labels(str(branch.branch_id)).inc(size)
+
+    async def _stop_recorder(self, branch: BranchMedia) -> None:
+        recorder, branch.recorder = branch.recorder, None
+        if recorder is not None:
+            await recorder.close()
+
+    # -- WHIP ---------------------------------------------------------------------------
+    async def publish(self, branch_id: int, token: str, body: bytes) -> tuple[str, str]:
+        if not self.running:
+            raise Unavailable("the media plane is not running; retry in a few seconds")
+        device = await self.auth.device_for_token(token)
+        if device is None:
+            raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
+        device_id, device_branch = device
+        if device_branch != branch_id:
+            raise MediaAuthError(403, f"this device belongs to branch {device_branch}; "
+                                      f"publish to /whip/{device_branch}")
+        sdp = decode_offer(body, self.settings.max_sdp_bytes)
+        check_publish_offer(sdp)
+        branch = self.branch(branch_id)
+        old = branch.publisher
+        if old is not None and old.device_id != device_id:
+            raise Conflict(f"branch {branch_id} is already published by device {old.device_id}; "
+                           "stop that publisher first")
+        pub, answer = await open_publisher(self.settings, branch, device_id, sdp)
+        old = branch.publisher
+        if old is not None:
+            if old.device_id != device_id:
+                await pub.pc.close()
+                raise Conflict(f"branch {branch_id} is already published by device {old.device_id}")
+            log.info("branch %s: publisher %s replaced by %s", branch_id, old.session_id, pub.session_id)
+            await self._close_publisher(branch, old)
+        branch.publisher = pub
+        if branch.recorder is not None:
+            branch.recorder.has_audio = pub.audio is not None
+        self._watch_publisher(branch, pub)
+        self._set_state(branch, branch.compute_state(time.monotonic(), self.settings.stall_seconds))
+        return pub.session_id, answer
+
+    def _watch_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
+        @pub.pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pub.pc.connectionState in ("failed", "closed") and not pub.closing:
+                self.alert(branch.branch_id, "publisher_lost",
+                           f"branch {branch.branch_id}: the hall's stream dropped "
+                           f"({pub.pc.connectionState}); check the hall's network")
+                self.spawn(self._drop_publisher(branch, pub))
+
+    async def _drop_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
+        await self._close_publisher(branch, pub)
+        if branch.publisher is None:
+            self._set_state(branch, OFFLINE)
+
+    async def _close_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
+        if pub.closing:
+            return
+        pub.closing = True
+        if branch.publisher is pub:
+            branch.publisher = None
+            if branch.recorder is not None:
+                branch.recorder.publisher_changed()
+        if pub.talkback is not None:
+            pub.talkback.stop()
+        await pub.pc.close()
+
+    async def unpublish(self, branch_id: int, session_id: str, token: str) -> None:
+        device = await self.auth.device_for_token(token)
+        if device is None:
+            raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
+        branch = self.branches.get(branch_id)
+        pub = branch.publisher if branch is not None else None
+        if branch is None or pub is None or pub.session_id != session_id:
+            raise NotFound(f"no WHIP session {session_id} on branch {branch_id}; it has ended")
+        if device != (pub.device_id, branch_id):
+            raise MediaAuthError(403, "this session belongs to another device")
+        await self._close_publisher(branch, pub)
+        self._set_state(branch, OFFLINE)
+
+    # -- WHEP --------------------------------------------------------------------------
+    async def view(self, request: Request, branch_id: int, body: bytes) -> tuple[str, str]:
+        if not self.running:
+            raise Unavailable("the media plane is not running; retry in a few seconds")
+        user = await self.auth.viewer_for_request(request, branch_id)
+        sdp = decode_offer(body, self.settings.max_sdp_bytes)
+        branch = self.branch(branch_id)
+        if branch.publisher is None:
+            raise Conflict(f"branch {branch_id} is not publishing; watch it once it is live")
+        if len(branch.viewers) >= self.settings.max_viewers_per_branch:
+            raise Unavailable(f"branch {branch_id} already has {len(branch.viewers)} viewers; "
+                              "try again later or watch the recording")
+        codec = branch.publisher.video_codec
+        check_view_offer(sdp, codec)
+        viewer, answer = await open_viewer(
+            self.settings, branch, user, sdp, codec,
+            on_overflow=lambda: self.request_keyframe(branch_id),
+            on_talk=lambda v, data, ts: self._on_talk(branch, v, data, ts),
+        )
+        branch.viewers[viewer.session_id] = viewer
+
+        @viewer.pc.on("connectionstatechange")
+        def on_state() -> None:
+            if viewer.pc.connectionState in ("failed", "closed") and not viewer.closing:
+                self.spawn(self._close_viewer(branch, viewer))
+
+        metrics.VIEWERS.labels(str(branch_id)).set(len(branch.viewers))
+        self.spawn(self.auth.audit(user, "media.watch.start", branch_id, viewer.session_id))
+        self.request_keyframe(branch_id)
+        return viewer.session_id, answer
+
+    def _on_talk(self, branch: BranchMedia, viewer: ViewerSession, data: bytes, ts: int) -> None:
+        if viewer.closing:
+            return
+        if branch.on_talkback(viewer, data, ts):
+            self.spawn(self.auth.audit(viewer.user, "media.talkback.start", branch.branch_id,
+                                       viewer.session_id))
+
+    def _end_talk(self, branch: BranchMedia, viewer: ViewerSession) -> None:
+        if branch.talker is viewer:
+            branch.talker = None
+            self.spawn(self.auth.audit(viewer.user, "media.talkback.stop", branch.branch_id,
+                                       viewer.session_id))
+
+    async def _close_viewer(self, branch: BranchMedia, viewer: ViewerSession) -> None:
+        if viewer.closing:
+            return
+        viewer.closing = True
+        branch.viewers.pop(viewer.session_id, None)
+        self._end_talk(branch, viewer)
+        metrics.VIEWERS.labels(str(branch.branch_id)).set(len(branch.viewers))
+        for track in (viewer.video, viewer.audio):
+            if track is not None:
+                track.stop()
+        await viewer.pc.close()
+        self.spawn(self.auth.audit(viewer.user, "media.watch.stop", branch.branch_id, viewer.session_id))
+
+    async def unview(self, request: Request, branch_id: int, session_id: str) -> None:
+        user = await self.auth.viewer_for_request(request, branch_id)
+        branch = self.branches.get(branch_id)
+        viewer = branch.viewers.get(session_id) if branch is not None else None
+        if branch is None or viewer is None:
+            raise NotFound(f"no WHEP session {session_id} on branch {branch_id}; it has ended")
+        if viewer.user != user:
+            raise MediaAuthError(403, "this viewing session belongs to another operator")
+        await self._close_viewer(branch, viewer)
+
+    # -- monitor ----------------------------------------------------------------------
+    async def _monitor_loop(self) -> None:
+        interval = min(1.0, self.settings.stall_seconds / 4)
+        last = time.monotonic()
+        snapshot: dict[int, tuple[int, int]] = {}
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            self.loop_lag = max(0.0, now - last - interval)
+            dt = now - last
+            last = now
+            metrics.LOOP_LAG.set(self.loop_lag)
+            metrics.CPU.set(self._cpu.percent())
+            for branch in list(self.branches.values()):
+                self._tick_branch(branch, now, dt, snapshot)
+
+    def _tick_branch(self, branch: BranchMedia, now: float, dt: float,
+                     snapshot: dict[int, tuple[int, int]]) -> None:
+        s = self.settings
+        pub = branch.publisher
+        if pub is not None and not pub.closing:
+            silent_for = now - (pub.last_media if pub.last_media is not None else pub.created)
+            if silent_for > s.offline_seconds:
+                self.alert(branch.branch_id, "publisher_lost",
+                           f"branch {branch.branch_id}: no media for {silent_for:.0f} s; "
+                           "the publisher was dropped; check the hall's encoder and network")
+                self.spawn(self._drop_publisher(branch, pub))
+        talker = branch.talker
+        if talker is not None and now - talker.last_talk > 2.0:
+            self._end_talk(branch, talker)
+        self._set_state(branch, branch.compute_state(now, s.stall_seconds))
+        label = str(branch.branch_id)
+        frames0, bytes0 = snapshot.get(branch.branch_id, (branch.video_frames, branch.bytes_in))
+        snapshot[branch.branch_id] = (branch.video_frames, branch.bytes_in)
+        metrics.FRAME_RATE.labels(label).set((branch.video_frames - frames0) / dt)
+        metrics.BITRATE.labels(label).set(8 * (branch.bytes_in - bytes0) / dt)
+        if pub is not None and pub.video is not None:
+            expected, lost = pub.video.loss_stats()
+            metrics.PACKET_LOSS.labels(label).set(lost / expected if expected else 0.0)

@@ -1,0 +1,107 @@
+"""Fixtures of the media-plane tests: a hub media plane on a bare FastAPI app
+(auth faked: auth is the lead's; the media is real), clips, and a check
+that no test leaves tasks running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import Base, make_engine, make_session_factory
+from hub.events import Event, EventBus
+from hub.media import MediaAuthError, MediaPlane, MediaSettings
+from tests.hub.media.peers import Clip, make_clip
+
+TOKENS = {"dev-1": (11, 1), "dev-1-spare": (12, 1), "dev-2": (21, 2)}
+OPERATORS = {"alice": {1, 2}, "bob": {1, 2}, "carol": {2}}
+
+
+@dataclass
+class FakeAuth:
+    audits: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    async def device_for_token(self, token: str) -> tuple[int, int] | None:
+        return TOKENS.get(token)
+
+    async def viewer_for_request(self, request: Request, branch_id: int) -> str:
+        user = request.headers.get("x-user")
+        if not user or user not in OPERATORS:
+            raise MediaAuthError(401, "log in first")
+        if branch_id not in OPERATORS[user]:
+            raise MediaAuthError(403, f"{user} may not watch branch {branch_id}")
+        return user
+
+    async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
+        self.audits.append((actor, action, branch_id, detail))
+
+
+@dataclass
+class Hub:
+    plane: MediaPlane
+    client: httpx.AsyncClient
+    bus: EventBus
+    auth: FakeAuth
+    events: list[Event]
+    data_dir: Path
+    session_factory: sessionmaker[Session]
+
+
+def make_session(data_dir: Path) -> sessionmaker[Session]:
+    engine = make_engine(f"sqlite:///{data_dir / 'hub.db'}")
+    Base.metadata.create_all(engine)
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def h264_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clip-h264"), "h264")
+
+
+@pytest.fixture(scope="session")
+def vp8_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clip-vp8"), "vp8")
+
+
+@pytest.fixture
+def media_settings() -> MediaSettings:
+    return MediaSettings(segment_seconds=1.0, min_free_bytes=0, stop_recording_free_bytes=0,
+                         stall_seconds=1.5, offline_seconds=4.0)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, media_settings: MediaSettings) -> AsyncIterator[Hub]:
+    bus = EventBus()
+    bus.bind_loop(asyncio.get_running_loop())
+    events: list[Event] = []
+    bus.on(Event, events.append)
+    auth = FakeAuth()
+    factory = make_session(tmp_path)
+    plane = MediaPlane(media_settings, tmp_path, bus, auth, factory)
+    app = FastAPI()
+    app.include_router(plane.router)
+    await plane.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+    try:
+        yield Hub(plane, client, bus, auth, events, tmp_path, factory)
+    finally:
+        await client.aclose()
+        await plane.stop()
+
+
+@pytest.fixture(autouse=True)
+async def no_leftover_tasks() -> AsyncIterator[None]:
+    before = set(asyncio.all_tasks())
+    yield
+    for _ in range(40):
+        left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
+        if not left:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"tasks left running: {left}")

@@ -1,0 +1,97 @@
+"""WHIP ingest and recording with real aiortc publishers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import av
+import pytest
+
+from hub.db import session_scope
+from hub.events import KeyframeRequested, MeetingEnded, MeetingStarted, StreamStateChanged
+from hub.media import store
+from tests.hub.media.conftest import Hub
+from tests.hub.media.peers import Clip, Publisher, publish, wait_for
+
+
+def start_meeting(hub: Hub, branch_id: int) -> str:
+    meeting_id = str(uuid.uuid4())
+    hub.bus.publish(MeetingStarted(branch_id=branch_id, meeting_id=meeting_id, meeting_type="branch",
+                                   topic="t", started_at=datetime.now(UTC)))
+    return meeting_id
+
+
+def end_meeting(hub: Hub, branch_id: int, meeting_id: str) -> None:
+    hub.bus.publish(MeetingEnded(branch_id=branch_id, meeting_id=meeting_id, ended_at=datetime.now(UTC)))
+
+
+def segments(hub: Hub, meeting_id: str):  # noqa: ANN201
+    with session_scope(hub.session_factory) as s:
+        return store.list_segments(s, meeting_id=meeting_id)
+
+
+async def wait_recorder_closed(hub: Hub, branch_id: int) -> None:
+    await wait_for(lambda: hub.plane.branch(branch_id).recorder is None and not hub.plane._tasks,
+                   what="recorder closed")
+
+
+@pytest.mark.parametrize("clip_name", ["h264_clip", "vp8_clip"])
+async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
+                                                   request: pytest.FixtureRequest) -> None:
+    clip: Clip = request.getfixturevalue(clip_name)
+    meeting_id = start_meeting(hub, 1)
+    pub = await publish(hub.client, 1, "dev-1", clip)
+    assert isinstance(pub, Publisher), pub.text
+    try:
+        await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
+        await wait_for(lambda: hub.plane.branch(1).recorded_segments >= 4, what="4 segments")
+        frames_sent_before_end = pub.video.sent
+        end_meeting(hub, 1, meeting_id)
+        await wait_recorder_closed(hub, 1)
+    finally:
+        await pub.close()
+    await wait_for(lambda: hub.plane.stream_state(1) == "offline", what="offline")
+
+    rows = segments(hub, meeting_id)
+    assert len(rows) >= 4
+    total_frames = 0
+    for row in rows:
+        assert row.duration <= 10
+        assert row.container == ("mp4" if clip.codec == "h264" else "webm")
+        with av.open(str(hub.data_dir / row.path)) as c:
+            frames = list(c.decode(video=0))
+            assert frames and frames[0].key_frame  # every segment starts at a keyframe
+            assert frames[0].width == 320
+            assert c.streams.audio, "audio is recorded with the video"
+            total_frames += len(frames)
+    # contiguous: each segment starts where the previous ended
+    for prev, seg in zip(rows, rows[1:], strict=False):
+        end = prev.started_at.timestamp() + prev.duration
+        assert abs(seg.started_at.timestamp() - end) < 0.5
+    covered = rows[-1].started_at.timestamp() + rows[-1].duration - rows[0].started_at.timestamp()
+    # everything from the first keyframe to the meeting's end is on disk
+    assert total_frames >= covered * clip.fps - 2
+    assert total_frames <= frames_sent_before_end + 15
+    states = [e.state for e in hub.events if isinstance(e, StreamStateChanged)]
+    assert states[-1] == "offline" and "live" in states
+    assert any(isinstance(e, KeyframeRequested) for e in hub.events) or rows
+
+
+async def test_segments_start_at_keyframe_when_meeting_starts_mid_stream(hub: Hub, h264_clip: Clip) -> None:
+    pub = await publish(hub.client, 1, "dev-1", h264_clip)
+    assert isinstance(pub, Publisher)
+    try:
+        await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
+        await asyncio.sleep(0.3)
+        meeting_id = start_meeting(hub, 1)
+        await wait_for(lambda: hub.plane.branch(1).recorded_segments >= 2, what="2 segments")
+        end_meeting(hub, 1, meeting_id)
+        await wait_recorder_closed(hub, 1)
+    finally:
+        await pub.close()
+    assert any(isinstance(e, KeyframeRequested) and e.branch_id == 1 for e in hub.events)
+    for row in segments(hub, meeting_id):
+        with av.open(str(hub.data_dir / row.path)) as c:
+            assert next(iter(c.decode(video=0))).key_frame
