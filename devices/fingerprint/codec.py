@@ -180,6 +180,10 @@ class FrameDecoder:
     def reset(self) -> None:
         self._buffer.clear()
 
+    def extend(self, data: bytes) -> None:
+        """Buffer bytes for the pull API (`next_frame`)."""
+        self._buffer.extend(data)
+
     def feed(self, data: bytes) -> list[Packet | ValueError]:
         """Add bytes; return every whole frame now available, in order.
 

@@ -272,13 +272,14 @@ class FingerprintConnection:
 
     async def _read_ack(self, request: codec.Request, timeout: float) -> codec.Ack:
         deadline = asyncio.get_running_loop().time() + timeout
-        packet = await self._next(request, deadline)
-        try:
-            return codec.Ack.parse(packet, request.command)
-        except ValueError as exc:
-            raise ProtocolError(
-                f"Unexpected reply from the fingerprint reader ({exc}); it has been resynchronised, try again"
-            ) from None
+        while True:
+            packet = await self._next(request, deadline)
+            try:
+                return codec.Ack.parse(packet, request.command)
+            except ValueError as exc:
+                # Acknowledgement lengths are fixed per command, so a frame of
+                # the wrong shape is a late reply to an earlier command: skip it.
+                log.info("fingerprint reader: skipped a stale frame (%s)", exc)
 
     async def _read_data(self, request: codec.Request, timeout: float) -> bytes:
         loop = asyncio.get_running_loop()
@@ -359,4 +360,5 @@ class FingerprintConnection:
             self._set_state(ConnectionState.DISCONNECTED, exc)
             self._lost.set()
             return
+        self._needs_drain = True  # replies still queued in a slow module arrive later
         self._set_state(ConnectionState.READY)
