@@ -86,4 +86,5 @@ def file_leave(session: Session, *, meeting: Meeting, member: Member, reason: st
         raise Conflict(f"{member.name} already has a leave request for this meeting.")
     leave = LeaveRequest(meeting_id=meeting.id, member_id=member.id, reason=reason, filed_by=filed_by)
     session.add(leave)
+    session.flush()
     return leave

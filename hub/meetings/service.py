@@ -31,6 +31,7 @@ def schedule(
     meeting = Meeting(id=str(uuid.uuid4()), branch_id=branch_id, meeting_type=meeting_type, topic=topic,
                       status="scheduled", scheduled_start=scheduled_start, scheduled_end=scheduled_end)
     session.add(meeting)
+    session.flush()
     return meeting
 
 
@@ -60,6 +61,7 @@ def start(
     meeting.status, meeting.started_at = "live", started_at
     meeting.meeting_type, meeting.topic = meeting_type, topic or meeting.topic
     meeting.started_by_device_id = device_id
+    session.flush()
     return meeting
 
 
