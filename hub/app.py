@@ -13,7 +13,7 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _edge_socket(websocket):  # type: ignore[no-untyped-def]
+async def _edge_socket(websocket: WebSocket) -> None:
     await websocket.app.state.ctx.edge.endpoint(websocket)
 
 

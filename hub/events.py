@@ -112,6 +112,13 @@ class RosterChanged(Event):
 
 
 @dataclass(frozen=True)
+class OrgUnitChanged(Event):
+    """A unit was created or renamed (`branch_id` is the unit's id)."""
+
+    branch_id: int
+
+
+@dataclass(frozen=True)
 class AlertRaised(Event):
     branch_id: int | None
     kind: str

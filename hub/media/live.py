@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.exceptions import OperationError
 
 from hub.media.branch import BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
@@ -33,6 +34,9 @@ def _prefer(kind: str, names: tuple[str, ...]) -> list:
 async def _apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
     try:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    except OperationError as exc:
+        raise UnsupportedMedia(f"no codec in common ({exc}); publish H.264 or VP8 video and "
+                               "Opus audio") from None
     except (ValueError, KeyError, IndexError, AssertionError) as exc:
         raise BadSdp(f"the SDP offer could not be parsed ({exc or type(exc).__name__}); "
                      "send a complete offer created by a WebRTC stack") from None
@@ -52,20 +56,20 @@ async def open_publisher(
     makes it the branch's publisher once the old one is gone."""
     pc = RTCPeerConnection(rtc_configuration(settings.stun_urls))
     try:
+        # Transceivers made before the offer is applied carry our codec
+        # preferences into negotiation (aiortc reuses them by kind).
+        video_t = pc.addTransceiver("video", direction="recvonly")
+        video_t.setCodecPreferences(_prefer("video", ("h264", "vp8", "rtx")))
+        # Always offer talkback; the answer is recvonly when the publisher
+        # only sends (e.g. an encoder without a speaker).
+        talkback = TalkbackTrack()
+        audio_t = pc.addTransceiver(talkback, direction="sendrecv")
+        audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
         await _apply_offer(pc, sdp)
-        talkback = None
-        video_rx = audio_rx = None
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "video" and video_rx is None:
-                transceiver.setCodecPreferences(_prefer("video", ("h264", "vp8", "rtx")))
-                video_rx = PassThroughReceiver.adopt(transceiver.receiver)
-            elif transceiver.kind == "audio" and audio_rx is None:
-                transceiver.setCodecPreferences(_prefer("audio", ("opus",)))
-                audio_rx = PassThroughReceiver.adopt(transceiver.receiver)
-                # Always offer talkback; aiortc answers recvonly when the
-                # publisher only sends (e.g. an encoder without a speaker).
-                talkback = TalkbackTrack()
-                pc.addTrack(talkback)
+        video_rx = PassThroughReceiver.adopt(video_t.receiver) if video_t.mid is not None else None
+        audio_rx = PassThroughReceiver.adopt(audio_t.receiver) if audio_t.mid is not None else None
+        if audio_rx is None:
+            talkback = None
         if video_rx is None:
             raise BadSdp("the offer has no video section; WHIP publishers must send video")
         answer = await _answer(pc, settings)
@@ -103,19 +107,21 @@ async def open_viewer(
     pc = RTCPeerConnection(rtc_configuration(settings.stun_urls))
     viewer = ViewerSession(session_id=uuid.uuid4().hex, branch_id=branch.branch_id, user=user, pc=pc)
     try:
+        viewer.video = RelayTrack("video", settings.viewer_queue_frames, on_overflow)
+        video_t = pc.addTransceiver(viewer.video, direction="sendonly")
+        video_t.setCodecPreferences(_prefer("video", (video_codec, "rtx")))
+        viewer.audio = RelayTrack("audio", settings.viewer_queue_frames * 4)
+        audio_t = pc.addTransceiver(viewer.audio, direction="sendrecv")
+        audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
         await _apply_offer(pc, sdp)
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "video" and viewer.video is None:
-                transceiver.setCodecPreferences(_prefer("video", (video_codec, "rtx")))
-                viewer.video = RelayTrack("video", settings.viewer_queue_frames, on_overflow)
-                pc.addTrack(viewer.video)
-            elif transceiver.kind == "audio" and viewer.audio is None:
-                transceiver.setCodecPreferences(_prefer("audio", ("opus",)))
-                viewer.audio = RelayTrack("audio", settings.viewer_queue_frames * 4)
-                pc.addTrack(viewer.audio)
-                mic = PassThroughReceiver.adopt(transceiver.receiver)
-                mic.sink = lambda data, ts: on_talk(viewer, data, ts)
-                viewer.mic = mic
+        if audio_t.mid is not None:
+            mic = PassThroughReceiver.adopt(audio_t.receiver)
+            mic.sink = lambda data, ts: on_talk(viewer, data, ts)
+            viewer.mic = mic
+        else:
+            viewer.audio = None
+        if video_t.mid is None:
+            viewer.video = None
         if viewer.video is None:
             raise BadSdp("the offer has no video section; WHEP viewers must receive video")
         answer = await _answer(pc, settings)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api.deps import CurrentOperator, SessionDep
+from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.audit import service as audit
+from hub.events import OrgUnitChanged
 from hub.organisations import service
 from hub.organisations.schemas import OrgUnitCreate, OrgUnitRead
 
@@ -22,9 +23,11 @@ def get_unit(unit_id: int, session: SessionDep, op: CurrentOperator) -> object:
 
 
 @router.post("", response_model=OrgUnitRead, status_code=201)
-def create_unit(body: OrgUnitCreate, session: SessionDep, op: CurrentOperator) -> object:
+def create_unit(body: OrgUnitCreate, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
     op.require_write()
     service.get_visible(session, op, body.parent_id)
     unit = service.create_unit(session, name=body.name, kind=body.kind, parent_id=body.parent_id, code=body.code)
     audit.record(session, actor=op.username, action="org_unit_created", target=f"org_unit:{unit.id}", branch_id=unit.id, detail=body.model_dump())
+    session.commit()
+    ctx.bus.publish_threadsafe(OrgUnitChanged(unit.id))
     return unit

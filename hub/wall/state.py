@@ -30,6 +30,7 @@ from hub.events import (
     HeadcountReported,
     MeetingEnded,
     MeetingStarted,
+    OrgUnitChanged,
     RosterChanged,
     StreamStateChanged,
     ThumbnailUpdated,
@@ -101,7 +102,7 @@ class Tile:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class WallClient:
     scope_path: str
     queue: asyncio.Queue[dict[str, Any]]
@@ -178,7 +179,7 @@ class WallState:
     # ---- events ----------------------------------------------------------
     def apply(self, event: Event) -> None:
         branch_id = getattr(event, "branch_id", None)
-        if isinstance(event, RosterChanged):
+        if isinstance(event, RosterChanged | OrgUnitChanged):
             # Small query, rare event; keeping it on the loop keeps the order of updates.
             self._reload_branch(event.branch_id)
         tile = self.tiles.get(branch_id) if branch_id is not None else None
@@ -214,7 +215,7 @@ class WallState:
                 tile.headcount = event.count
         elif isinstance(event, AlertRaised):
             tile.extra_alerts = [*tile.extra_alerts[-4:], {"kind": event.kind, "message": event.message}]
-        elif not isinstance(event, RosterChanged):
+        elif not isinstance(event, RosterChanged | OrgUnitChanged):
             return
         message = {"type": "tile", "tile": tile.to_json(self.ctx.settings, utcnow()), "ts": time.time()}
         if extra is not None:
