@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
-from hub.media.errors import BadRequest, MediaAuthError, MediaError, NotFound
+from hub.media.errors import BadRequest, BadSdp, MediaAuthError, MediaError, NotFound
 from hub.media.upload import PayloadTooLarge, ResumeConflict
 
 if TYPE_CHECKING:
@@ -57,12 +57,15 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, too_large: type[MediaError] = PayloadTooLarge) -> bytes:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes; send less")
+            raise too_large(f"the body is larger than {limit - 1 if too_large is BadSdp else limit} "
+                            "bytes; send a smaller offer (one video and one audio section, "
+                            "no trickled candidates)" if too_large is BadSdp else
+                            f"the body is larger than {limit} bytes; send smaller segments")
     return bytes(body)
 
 
@@ -81,7 +84,7 @@ def build_router(plane: MediaPlane) -> APIRouter:
         token = bearer(request)
         if request.headers.get("content-type", "").split(";")[0].strip() != SDP:
             raise MediaError("send the offer with Content-Type: application/sdp", status=415)
-        body = await read_body(request, s.max_sdp_bytes + 1)
+        body = await read_body(request, s.max_sdp_bytes + 1, BadSdp)
         session_id, answer = await plane.publish(branch_id, token, body)
         return Response(answer, status_code=201, media_type=SDP,
                         headers={"Location": f"/whip/{branch_id}/{session_id}"})
@@ -99,7 +102,7 @@ def build_router(plane: MediaPlane) -> APIRouter:
     async def whep_post(branch_id: int, request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != SDP:
             raise MediaError("send the offer with Content-Type: application/sdp", status=415)
-        body = await read_body(request, s.max_sdp_bytes + 1)
+        body = await read_body(request, s.max_sdp_bytes + 1, BadSdp)
         session_id, answer = await plane.view(request, branch_id, body)
         return Response(answer, status_code=201, media_type=SDP,
                         headers={"Location": f"/whep/{branch_id}/{session_id}"})
