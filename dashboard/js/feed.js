@@ -1,0 +1,125 @@
+// The wall feed: one /ws/wall socket for the whole page, reconnecting with
+// backoff, holding the tiles it receives (snapshot, then deltas).
+const MIN_DELAY = 500;
+const MAX_DELAY = 15000;
+
+export class WallFeed {
+  constructor() {
+    this.tiles = new Map();          // branch_id -> tile (as the hub sent it)
+    this.meetingTypes = [];
+    this.clockOffset = 0;            // hub clock - local clock (s)
+    this.up = false;
+    this.attempt = 0;
+    this.everUp = false;
+    this.counters = { messages: 0, bytes: 0 };
+    this._ws = null;
+    this._timer = null;
+    this._stopped = true;
+    this._tileSubs = new Set();      // fn(changedIds | null) ; null = everything changed
+    this._checkinSubs = new Set();   // fn(checkinMessage)
+    this._statusSubs = new Set();    // fn(up, attempt)
+    this.onAuthLost = null;
+  }
+
+  onTiles(fn) { this._tileSubs.add(fn); return () => this._tileSubs.delete(fn); }
+  onCheckin(fn) { this._checkinSubs.add(fn); return () => this._checkinSubs.delete(fn); }
+  onStatus(fn) { this._statusSubs.add(fn); return () => this._statusSubs.delete(fn); }
+
+  /** Seconds since the epoch on the hub's clock. */
+  hubNow() { return Date.now() / 1000 + this.clockOffset; }
+
+  start() {
+    if (!this._stopped) return;
+    this._stopped = false;
+    this._connect();
+  }
+
+  stop() {
+    this._stopped = true;
+    clearTimeout(this._timer);
+    if (this._ws) { this._ws.onclose = null; this._ws.close(); this._ws = null; }
+    this._setUp(false);
+  }
+
+  _connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws/wall`);
+    this._ws = ws;
+    ws.onopen = () => { this.attempt = 0; this.everUp = true; this._setUp(true); };
+    ws.onmessage = (ev) => {
+      this.counters.messages += 1;
+      this.counters.bytes += ev.data.length;
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      this._handle(msg);
+    };
+    ws.onclose = () => {
+      this._ws = null;
+      this._setUp(false);
+      if (!this._stopped) this._retry();
+    };
+  }
+
+  async _retry() {
+    this.attempt += 1;
+    this._emitStatus();
+    // A refused handshake looks like any other close in a browser: ask the
+    // REST API whether the session is still good before trying again.
+    if (this.attempt % 3 === 1) {
+      try {
+        const res = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
+        if (res.status === 401 && this.onAuthLost) { this.stop(); this.onAuthLost(); return; }
+      } catch { /* hub down: keep trying */ }
+    }
+    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** Math.min(this.attempt - 1, 6));
+    const delay = base / 2 + Math.random() * base / 2;
+    clearTimeout(this._timer);
+    if (!this._stopped) this._timer = setTimeout(() => this._connect(), delay);
+  }
+
+  _setUp(up) {
+    if (this.up === up) return;
+    this.up = up;
+    this._emitStatus();
+  }
+
+  _emitStatus() { for (const fn of this._statusSubs) fn(this.up, this.attempt); }
+
+  _handle(msg) {
+    if (typeof msg.ts === "number") this.clockOffset = msg.ts - Date.now() / 1000;
+    if (msg.type === "batch") {
+      const changed = new Set();
+      let reset = false;
+      for (const m of msg.messages) {
+        const r = this._apply(m);
+        if (r === null) reset = true; else if (r !== undefined) changed.add(r);
+      }
+      this._emitTiles(reset ? null : changed);
+      return;
+    }
+    const r = this._apply(msg);
+    if (r === null) this._emitTiles(null);
+    else if (r !== undefined) this._emitTiles(new Set([r]));
+  }
+
+  /** Returns the changed branch id, null for "everything", undefined for none. */
+  _apply(msg) {
+    if (msg.type === "snapshot") {
+      this.tiles = new Map(msg.tiles.map((t) => [t.branch_id, t]));
+      this.meetingTypes = msg.meeting_types || [];
+      return null;
+    }
+    if (msg.type === "tile") {
+      this.tiles.set(msg.tile.branch_id, msg.tile);
+      return msg.tile.branch_id;
+    }
+    if (msg.type === "checkin") {
+      for (const fn of this._checkinSubs) fn(msg);
+    }
+    return undefined;
+  }
+
+  _emitTiles(changed) { for (const fn of this._tileSubs) fn(changed); }
+}
+
+export const feed = new WallFeed();

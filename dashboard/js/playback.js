@@ -1,0 +1,199 @@
+// Playback: a past meeting on a timeline (segments, gaps, check-in marks),
+// jump to a check-in, export. The recording is an HLS VOD playlist whose
+// EXT-X-PROGRAM-DATE-TIME tags give each segment's real start time.
+import { api } from "./api.js";
+import { feed } from "./feed.js";
+import { currentLang, t } from "./i18n.js";
+import { el, fmtDateTime, fmtTime, setText } from "./util.js";
+
+/** Segments of an HLS playlist: [{start (epoch s), duration, mediaStart}]. */
+export function parsePlaylist(text) {
+  const segs = [];
+  let pdt = null;
+  let dur = null;
+  let media = 0;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#EXT-X-PROGRAM-DATE-TIME:")) pdt = Date.parse(line.slice(25)) / 1000;
+    else if (line.startsWith("#EXTINF:")) dur = parseFloat(line.slice(8));
+    else if (line && !line.startsWith("#") && dur != null) {
+      const start = pdt != null ? pdt : (segs.length ? segs.at(-1).start + segs.at(-1).duration : 0);
+      segs.push({ start, duration: dur, mediaStart: media, uri: line });
+      media += dur;
+      pdt = null;
+      dur = null;
+    }
+  }
+  return segs;
+}
+
+export function findGaps(segs, tolerance = 1) {
+  const gaps = [];
+  for (let i = 1; i < segs.length; i++) {
+    const end = segs[i - 1].start + segs[i - 1].duration;
+    if (segs[i].start - end > tolerance) gaps.push({ start: end, duration: segs[i].start - end });
+  }
+  return gaps;
+}
+
+export function wallToMedia(segs, w) {
+  for (const s of segs) {
+    if (w < s.start) return s.mediaStart;               // in a gap or before: next recorded moment
+    if (w < s.start + s.duration) return s.mediaStart + (w - s.start);
+  }
+  const last = segs.at(-1);
+  return last ? last.mediaStart + last.duration : 0;
+}
+
+export function mediaToWall(segs, m) {
+  for (const s of segs) if (m < s.mediaStart + s.duration) return s.start + Math.max(0, m - s.mediaStart);
+  const last = segs.at(-1);
+  return last ? last.start + last.duration : 0;
+}
+
+export class PlaybackView {
+  constructor(root) { this.root = root; this.meetingId = null; }
+
+  close() {
+    if (this.video) { this.video.pause(); this.video.removeAttribute("src"); this.video.load(); }
+    this.video = null;
+    this.meetingId = null;
+    this.root.replaceChildren();
+  }
+
+  async open(meetingId) {
+    this.close();
+    if (!meetingId) return this._list();
+    this.meetingId = meetingId;
+    this.video = el("video#pb-video", { controls: true, playsInline: true });
+    this.msg = el("div.media-msg", { id: "pb-msg", hidden: true });
+    this.title = el("h2");
+    this.info = el("div.pb-info");
+    this.timeline = el("div.timeline", { id: "pb-timeline" });
+    this.cursor = el("div.cursor");
+    this.checkins = el("ol.pb-checkins", { id: "pb-checkins" });
+    this.export = el("a.button", { id: "pb-export", href: `/api/v1/meetings/${meetingId}/export.mp4`, download: `${meetingId}.mp4` }, t("pb_export"));
+    this.root.replaceChildren(
+      el("div.pb-bar", null, el("a.back", { href: "#/playback", title: "Esc" }, "← ", t("back")), this.title, this.export),
+      el("div.pb-main", null,
+        el("div.video-pane", null, this.video, this.msg),
+        el("aside.att", null, el("h3", null, t("pb_checkins")), this.checkins)),
+      this.info, this.timeline);
+    let meeting;
+    try {
+      meeting = await api.get(`/api/v1/meetings/${meetingId}`);
+    } catch (err) {
+      return this._error(err.detail || String(err));
+    }
+    if (meetingId !== this.meetingId) return;
+    this.meeting = meeting;
+    const typeName = feed.meetingTypes.find((x) => x.code === meeting.meeting_type);
+    const tile = feed.tiles.get(meeting.branch_id);
+    setText(this.title, `${tile ? tile.name + " · " : ""}${typeName ? (currentLang() === "en" ? typeName.name_en : typeName.name_zh) : meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
+    const [attendance, playlist] = await Promise.all([
+      api.get(`/api/v1/meetings/${meetingId}/attendance`).catch(() => []),
+      fetch(`/api/v1/meetings/${meetingId}/playlist.m3u8`, { credentials: "same-origin" })
+        .then(async (r) => (r.ok ? { text: await r.text() } : { error: await this._problem(r) }))
+        .catch((e) => ({ error: String(e) })),
+    ]);
+    if (meetingId !== this.meetingId) return;
+    this.segs = playlist.text ? parsePlaylist(playlist.text) : [];
+    this.attendance = attendance;
+    if (playlist.error) this._error(t("pb_none", { detail: playlist.error }));
+    else {
+      this.video.src = `/api/v1/meetings/${meetingId}/playlist.m3u8`;
+      this.video.addEventListener("timeupdate", () => this._cursor());
+      this.video.addEventListener("error", () => this._error(t("pb_none", { detail: this.video.error?.message || "decode error" })));
+    }
+    this._drawTimeline();
+  }
+
+  async _problem(res) {
+    const text = await res.text();
+    try { const j = JSON.parse(text); return j.detail || j.title || text; } catch { return text || `HTTP ${res.status}`; }
+  }
+
+  _error(text) {
+    this.msg.hidden = false;
+    this.msg.className = "media-msg error";
+    setText(this.msg, text);
+  }
+
+  _range() {
+    const m = this.meeting;
+    const starts = [Date.parse(m.started_at || m.scheduled_start) / 1000];
+    const ends = [m.ended_at ? Date.parse(m.ended_at) / 1000 : Date.now() / 1000];
+    if (this.segs.length) { starts.push(this.segs[0].start); ends.push(this.segs.at(-1).start + this.segs.at(-1).duration); }
+    const a = Math.min(...starts.filter(Number.isFinite));
+    const b = Math.max(...ends.filter(Number.isFinite), a + 1);
+    return [a, b];
+  }
+
+  _drawTimeline() {
+    const [a, b] = this._range();
+    this.span = [a, b];
+    const pct = (x) => `${((x - a) / (b - a)) * 100}%`;
+    const gaps = findGaps(this.segs);
+    const parts = [];
+    for (const s of this.segs) parts.push(el("div.seg", { style: `left:${pct(s.start)};width:${pct(a + s.duration)}`, title: `${fmtTime(new Date(s.start * 1000))} ${s.duration.toFixed(1)}s` }));
+    for (const g of gaps) parts.push(el("div.gap", { style: `left:${pct(g.start)};width:${pct(a + g.duration)}`, title: t("pb_gap", { s: Math.round(g.duration) }) }));
+    for (const c of this.attendance) {
+      const at = Date.parse(c.checked_in_at) / 1000;
+      parts.push(el("div.mark" + (c.late ? ".late" : ""), { style: `left:${pct(at)}`, title: `${fmtTime(c.checked_in_at)} ${c.name}` }));
+    }
+    parts.push(this.cursor);
+    const axis = el("div.axis", null, el("span", null, fmtDateTime(new Date(a * 1000).toISOString())), el("span", null, fmtDateTime(new Date(b * 1000).toISOString())));
+    const bar = el("div.track", null, ...parts);
+    bar.addEventListener("click", (ev) => {
+      const r = bar.getBoundingClientRect();
+      this.seekWall(a + ((ev.clientX - r.left) / r.width) * (b - a));
+    });
+    this.timeline.replaceChildren(bar, axis);
+    setText(this.info, t("pb_segments", { n: this.segs.length, gaps: gaps.length }));
+    this.checkins.replaceChildren(...this.attendance.map((c) => el("li", null,
+      el("button.link", { type: "button", dataset: { at: c.checked_in_at }, onclick: () => this.seekWall(Date.parse(c.checked_in_at) / 1000) },
+        el("span.t", null, fmtTime(c.checked_in_at)), el("span.n", null, c.name),
+        c.late ? el("span.tag.late", null, t("late")) : null, c.method === "staff" ? el("span.tag.staff", null, t("staff")) : null))));
+    this._cursor();
+  }
+
+  /** Jump to a wall-clock moment (epoch s): the nearest recorded moment at or after it. */
+  seekWall(w) {
+    if (!this.segs.length || !this.video) return;
+    this.video.currentTime = wallToMedia(this.segs, w);
+    this.video.play().catch(() => {});
+    this._cursor();
+  }
+
+  _cursor() {
+    if (!this.span || !this.segs.length || !this.video) return;
+    const [a, b] = this.span;
+    const w = mediaToWall(this.segs, this.video.currentTime || 0);
+    this.cursor.style.left = `${((w - a) / (b - a)) * 100}%`;
+    this.root.dataset.wallTime = String(w);
+  }
+
+  async _list() {
+    const q = el("input.search", { type: "search", placeholder: t("search_ph") });
+    const ul = el("ul.pb-list", { id: "pb-list" });
+    this.root.replaceChildren(el("div.pb-bar", null, el("a.back", { href: "#/wall" }, "← ", t("back")), el("h2", null, t("pb_pick")), q), ul);
+    let list = [];
+    try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, err.detail)); return; }
+    list = list.filter((m) => m.started_at);
+    const types = Object.fromEntries(feed.meetingTypes.map((x) => [x.code, currentLang() === "en" ? x.name_en : x.name_zh]));
+    const render = () => {
+      const needle = q.value.trim();
+      const rows = list.filter((m) => {
+        const name = feed.tiles.get(m.branch_id)?.name || "";
+        return !needle || name.includes(needle) || m.topic.includes(needle);
+      });
+      ul.replaceChildren(...(rows.length ? rows.map((m) => el("li", null, el("a", { href: `#/playback/${m.id}` },
+        el("span.when", null, fmtDateTime(m.started_at)),
+        el("span", null, feed.tiles.get(m.branch_id)?.name || `#${m.branch_id}`),
+        el("span", null, `${types[m.meeting_type] || m.meeting_type}${m.topic ? " · " + m.topic : ""}`),
+        el("span.status", null, t("pb_status_" + m.status))))) : [el("li.empty", null, t("pb_list_empty"))]));
+    };
+    q.addEventListener("input", render);
+    render();
+  }
+}

@@ -1,0 +1,115 @@
+// One wall tile: built once per branch, then patched in place.
+import { t } from "./i18n.js";
+import { alertLabel, el, fmtAge, fmtDateTime, fmtDuration, meetingTypeName, setText, stateLabel } from "./util.js";
+
+export const DEFAULT_THUMB_PERIOD = 5;   // s; the edge's default (devices/media/config.py)
+export const STALE_PERIODS = 3;
+
+export function thumbUrl(branchId, at) {
+  return `/api/v1/branches/${branchId}/thumbnail.jpg?t=${encodeURIComponent(at)}`;
+}
+
+export function buildTile(branchId) {
+  const img = el("img", { alt: "", decoding: "async", draggable: false });
+  img.addEventListener("error", () => img.classList.add("broken"));
+  img.addEventListener("load", () => img.classList.remove("broken"));
+  const r = {
+    img,
+    badge: el("span.badge"),
+    stale: el("span.stale-label"),
+    none: el("span.no-thumb"),
+    name: el("div.name"),
+    town: el("span.town"),
+    meet: el("div.meet"),
+    dur: el("span.dur"),
+    ci: el("span.ci"),
+    alerts: el("div.alerts"),
+  };
+  const node = el("a.tile", { href: `#/branch/${branchId}`, dataset: { id: branchId } },
+    el("div.thumb", null, img, r.none, r.badge, r.stale),
+    el("div.info", null,
+      el("div.line1", null, r.name),
+      el("div.line2", null, r.town, r.dur),
+      r.meet,
+      el("div.line3", null, r.ci),
+      r.alerts));
+  node._r = r;
+  node._thumb = { at: null, shown: null, period: DEFAULT_THUMB_PERIOD };
+  node._tile = null;
+  return node;
+}
+
+/** Patch a tile element with new data; `visible` decides whether to fetch the picture now. */
+export function patchTile(node, tile, visible) {
+  const r = node._r;
+  const prev = node._tile;
+  node._tile = tile;
+  if (!prev || prev.state !== tile.state) {
+    node.className = `tile st-${tile.state}` + (node._stale ? " stale" : "");
+    node.dataset.state = tile.state;
+    setText(r.badge, stateLabel(tile.state));
+  }
+  setText(r.name, tile.name);
+  r.name.title = tile.name;
+  setText(r.town, tile.township || "");
+  const m = tile.meeting;
+  if (m) {
+    setText(r.meet, `${meetingTypeName(m)}${m.topic ? " · " + m.topic : ""}`);
+    r.meet.title = m.topic || "";
+  } else if (tile.next_meeting) {
+    setText(r.meet, t("next_meeting", { time: fmtDateTime(tile.next_meeting.scheduled_start) }));
+  } else {
+    setText(r.meet, t("no_meeting"));
+  }
+  if (m) {
+    const q = tile.quorum;
+    const mark = q && q.rule !== "none" ? (q.met ? " ✓" : " ✗") : "";
+    setText(r.ci, `${t("checked_in")} ${tile.checked_in}/${tile.roster}${mark}`);
+    r.ci.className = "ci" + (q && q.rule !== "none" ? (q.met ? " q-met" : " q-not") : "");
+    r.ci.title = q && q.rule !== "none" ? `${q.met ? t("quorum_met") : t("quorum_not")} (${q.present}/${q.required})` : "";
+  } else {
+    setText(r.ci, `${t("roster")} ${tile.roster}`);
+    r.ci.className = "ci";
+  }
+  const alertKey = tile.alerts.map((a) => a.kind).join(",");
+  if (!prev || alertKey !== prev.alerts.map((a) => a.kind).join(",") || r.alerts.dataset.lang !== document.documentElement.lang) {
+    r.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message, dataset: { kind: a.kind } }, alertLabel(a))));
+    r.alerts.dataset.lang = document.documentElement.lang;
+  }
+  node.classList.toggle("alerting", tile.alerts.length > 0);
+  const th = node._thumb;
+  if (tile.thumbnail_at !== th.at) {
+    if (th.at != null && tile.thumbnail_at != null && tile.thumbnail_at > th.at) {
+      // Learn the hall's picture period so "stale" means three missed pictures.
+      th.period = Math.min(60, Math.max(DEFAULT_THUMB_PERIOD, tile.thumbnail_at - th.at));
+    }
+    th.at = tile.thumbnail_at;
+  }
+  if (visible) loadThumb(node);
+  setText(r.none, th.at == null ? t("thumb_none") : "");
+}
+
+export function loadThumb(node) {
+  const th = node._thumb;
+  if (th.at != null && th.shown !== th.at) {
+    th.shown = th.at;
+    node._r.img.src = thumbUrl(node.dataset.id, th.at);
+  }
+}
+
+/** Per-second work: duration and picture age. `hubNow` in epoch seconds. */
+export function tickTile(node, hubNow, feedUp) {
+  const tile = node._tile;
+  if (!tile) return;
+  const r = node._r;
+  const m = tile.meeting;
+  setText(r.dur, m && m.started_at ? fmtDuration(hubNow - Date.parse(m.started_at) / 1000) : "");
+  const th = node._thumb;
+  const age = th.at == null ? null : hubNow - th.at;
+  const stale = !feedUp || (age != null && age > STALE_PERIODS * th.period);
+  if (node._stale !== stale) {
+    node._stale = stale;
+    node.classList.toggle("stale", stale);
+  }
+  setText(r.stale, stale && age != null ? t("thumb_stale", { age: fmtAge(age) }) : "");
+}

@@ -1,0 +1,66 @@
+// Small DOM and formatting helpers shared by the views.
+import { currentLang, t } from "./i18n.js";
+
+/** el("div.tile.live", {dataset: {id: 1}}, child, "text") */
+export function el(spec, props, ...children) {
+  const [head, ...classes] = spec.split(".");
+  const [tag, id] = head.split("#");
+  const node = document.createElement(tag || "div");
+  if (id) node.id = id;
+  if (classes.length) node.className = classes.join(" ");
+  if (props) {
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k in node) node[k] = v;
+      else node.setAttribute(k, v);
+    }
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+export function clear(node) { while (node.firstChild) node.firstChild.remove(); }
+
+/** Set text only when it changed (cheap for 512 tiles ticking every second). */
+export function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+
+export function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+export function fmtDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+}
+
+export function fmtAge(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return currentLang() === "zh" ? `${s} 秒` : `${s}s`;
+  if (s < 3600) return currentLang() === "zh" ? `${Math.floor(s / 60)} 分钟` : `${Math.floor(s / 60)}m`;
+  return currentLang() === "zh" ? `${Math.floor(s / 3600)} 小时` : `${Math.floor(s / 3600)}h`;
+}
+
+export function fmtTime(iso) {
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function fmtDateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export const STATE_ORDER = { stalled: 0, live: 1, scheduled: 2, offline: 3, idle: 4 };
+
+export function stateLabel(state) { return t("st_" + state); }
+
+export function alertLabel(alert) {
+  const key = "al_" + alert.kind;
+  const s = t(key);
+  return s === key ? alert.message : s;
+}
+
+export function meetingTypeName(meeting) {
+  if (!meeting) return "";
+  return currentLang() === "en" ? (meeting.type_name_en || meeting.type) : (meeting.type_name || meeting.type);
+}
