@@ -69,6 +69,12 @@ def make_driver(emu: FingerprintEmulator, **kwargs: object) -> FingerprintDriver
 
 
 @pytest.fixture
+def driver_factory() -> object:
+    """`make_driver(emulator, **options)` with fast test settings."""
+    return make_driver
+
+
+@pytest.fixture
 async def driver(emulator: FingerprintEmulator, no_tasks: None) -> AsyncIterator[FingerprintDriver]:
     drv = make_driver(emulator)
     await drv.start(wait=10)

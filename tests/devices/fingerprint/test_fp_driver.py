@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -27,8 +28,6 @@ from devices.fingerprint import (
 from devices.fingerprint.connection import FingerprintConnection
 from devices.fingerprint.transport import SerialTransport
 from firmware_stubs.fingerprint import FingerprintEmulator
-
-from .conftest import make_driver
 
 
 def presser(emu: FingerprintEmulator, *fingers: str) -> tuple[list[EnrollPrompt], object]:
@@ -149,7 +148,8 @@ async def test_led_unsupported_on_r307(driver: FingerprintDriver) -> None:
     assert "R503 only" in str(info.value)
 
 
-async def test_password(emulator: FingerprintEmulator, no_tasks: None) -> None:
+async def test_password(emulator: FingerprintEmulator, no_tasks: None, driver_factory: Any) -> None:
+    make_driver = driver_factory
     async with make_driver(emulator) as drv:
         await drv.set_password(0x1234)
     emulator.unplug()
@@ -187,7 +187,8 @@ async def test_bad_checksum(driver: FingerprintDriver, emulator: FingerprintEmul
     assert await driver.template_count() == 0
 
 
-async def test_slow_module_within_timeout(emulator: FingerprintEmulator, no_tasks: None) -> None:
+async def test_slow_module_within_timeout(emulator: FingerprintEmulator, no_tasks: None, driver_factory: Any) -> None:
+    make_driver = driver_factory
     emulator.set_delay(0.2)
     async with make_driver(emulator, timeout=10) as drv:
         assert await drv.template_count() == 0
@@ -236,7 +237,8 @@ async def test_unplugged_while_idle(driver: FingerprintDriver, emulator: Fingerp
         await driver.identify(timeout=10)
 
 
-async def test_start_before_the_reader_is_plugged(emulator: FingerprintEmulator, no_tasks: None) -> None:
+async def test_start_before_the_reader_is_plugged(emulator: FingerprintEmulator, no_tasks: None, driver_factory: Any) -> None:
+    make_driver = driver_factory
     emulator.unplug()
     drv = make_driver(emulator)
     await drv.start(wait=0)
