@@ -1,0 +1,105 @@
+"""Pure parts of the media plane: bitstream helpers, SDP checks, playlists,
+upload headers, migration."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from hub.db import make_engine, migrate
+from hub.media.bitstream import (
+    h264_dimensions,
+    h264_is_keyframe,
+    h264_sps_dimensions,
+    iter_nal_units,
+    opus_head,
+    vp8_dimensions,
+    vp8_is_keyframe,
+)
+from hub.media.errors import BadRequest, BadSdp, UnsupportedMedia
+from hub.media.playlist import PlaylistSegment, build_playlist, find_gaps
+from hub.media.sdp import check_publish_offer, decode_offer, offered_codecs
+from hub.media.upload import parse_upload_headers
+from tests.hub.media.peers import Clip
+
+# SPS NAL units written by x264 (golden: not produced by our code): baseline
+# 320x180 (cropped from 192 rows), and high profile 1920x1080 (cropped from 1088).
+SPS_320x180 = bytes.fromhex("6742c00cd901419f9f0110000003001000000301e0f142a480")
+SPS_1080P_HIGH = bytes.fromhex("67640028acd940780227e5c044000003000400000300783c60c658")
+
+
+def test_sps_dimensions_golden() -> None:
+    assert h264_sps_dimensions(SPS_320x180) == (320, 180)
+    assert h264_sps_dimensions(SPS_1080P_HIGH) == (1920, 1080)
+    with pytest.raises(ValueError, match="not an H.264 SPS"):
+        h264_sps_dimensions(b"\x68\x00")
+    for n in range(1, 6):
+        with pytest.raises(ValueError, match="truncated"):
+            h264_sps_dimensions(SPS_320x180[:n])
+
+
+def test_clip_bitstreams(h264_clip: Clip, vp8_clip: Clip) -> None:
+    key = h264_clip.video[0]
+    assert h264_is_keyframe(key) and not h264_is_keyframe(h264_clip.video[1])
+    assert h264_dimensions(key) == (320, 180)
+    assert [n[0] & 0x1F for n in iter_nal_units(b"\x00\x00\x00\x01\x67\xaa\x00\x00\x01\x68\xbb")] == [7, 8]
+    assert vp8_is_keyframe(vp8_clip.video[0]) and not vp8_is_keyframe(vp8_clip.video[1])
+    assert vp8_dimensions(vp8_clip.video[0]) == (320, 180)
+    assert vp8_dimensions(vp8_clip.video[1]) is None
+    with pytest.raises(ValueError, match="start code"):
+        vp8_dimensions(b"\x00" * 10)
+    assert opus_head()[:8] == b"OpusHead" and len(opus_head()) == 19
+
+
+def test_sdp_checks() -> None:
+    with pytest.raises(BadSdp, match="more than"):
+        decode_offer(b"v=0\n" * 100, 50)
+    with pytest.raises(BadSdp, match="no media section"):
+        decode_offer(b"v=0\r\no=- 0 0 IN IP4 0\r\n", 1000)
+    sdp = "v=0\r\nm=video 9 X 96 97\r\na=rtpmap:96 VP9/90000\r\na=rtpmap:97 rtx/90000\r\n"
+    assert offered_codecs(sdp) == {"video": ["vp9", "rtx"]}
+    with pytest.raises(UnsupportedMedia, match="H.264"):
+        check_publish_offer(sdp)
+    with pytest.raises(UnsupportedMedia, match="Opus"):
+        check_publish_offer(sdp.replace("VP9", "VP8") + "m=audio 9 X 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+def test_playlist_marks_gaps_and_byte_ranges() -> None:
+    t0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    segs = [PlaylistSegment("a", t0, 6.0, 1000, 100),
+            PlaylistSegment("b", t0 + timedelta(seconds=6), 6.0, 900, 100),
+            PlaylistSegment("c", t0 + timedelta(seconds=60), 4.5, 800, 90)]
+    text = build_playlist(segs)
+    assert find_gaps(segs) == [(t0 + timedelta(seconds=12), 48.0)]
+    assert text.count("#EXT-X-DISCONTINUITY") == 2 and text.count("## gap") == 1
+    assert "#EXT-X-PROGRAM-DATE-TIME:2026-11-22T10:01:00.000Z" in text
+    assert '#EXT-X-MAP:URI="segments/c.mp4",BYTERANGE="90@0"' in text
+    assert "#EXT-X-BYTERANGE:710@90" in text and "#EXT-X-TARGETDURATION:6" in text
+    with pytest.raises(ValueError):
+        build_playlist([])
+
+
+def test_upload_headers() -> None:
+    seg, meeting = str(uuid.uuid4()), str(uuid.uuid4())
+    h = {"x-meeting-id": meeting, "x-segment-started-at": "2026-11-22T10:00:00Z",
+         "x-segment-sha256": "a" * 64, "content-type": "video/mp4",
+         "content-range": "bytes 10-19/30"}
+    meta = parse_upload_headers(seg, h, 10, 1000)
+    assert (meta.start, meta.end, meta.total, meta.container) == (10, 19, 30, "mp4")
+    with pytest.raises(BadRequest, match="body length"):
+        parse_upload_headers(seg, h, 9, 1000)
+    with pytest.raises(BadRequest, match="UTC offset"):
+        parse_upload_headers(seg, {**h, "x-segment-started-at": "2026-11-22T10:00:00"}, 10, 1000)
+    with pytest.raises(BadRequest, match="UUID"):
+        parse_upload_headers("x", h, 10, 1000)
+
+
+def test_migration_creates_media_tables(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"media_recordings", "media_segments"} <= tables
