@@ -20,7 +20,7 @@ import logging
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -32,13 +32,13 @@ from devices.agent.outbox import Outbox
 from devices.agent.reader import FingerprintReader
 from devices.agent.roster import RosterCache, SlotMap
 from devices.agent.store import Store
-from devices.agent.uplink import Uplink, UplinkConfig, UplinkState
+from devices.agent.uplink import Uplink, UplinkConfig, UplinkState, cancel_all
 from devices.config import EdgeSettings
 
 log = logging.getLogger(__name__)
 
 HEADCOUNT_EVERY_S = 60.0
-ReaderFactory = Callable[[EdgeSettings], FingerprintReader | None]
+ReaderFactory = Callable[[EdgeSettings], Awaitable[FingerprintReader | None]]
 
 
 class _KioskServer(uvicorn.Server):
@@ -49,16 +49,16 @@ class _KioskServer(uvicorn.Server):
         yield
 
 
-def default_reader_factory(settings: EdgeSettings) -> FingerprintReader | None:
+async def default_reader_factory(settings: EdgeSettings) -> FingerprintReader | None:
     """The real driver when configured and present (`devices/fingerprint`)."""
     if not settings.reader_port:
         return None
     try:
-        from devices.agent.reader_adapter import open_reader  # type: ignore[import-not-found]
+        from devices.agent.reader_adapter import open_reader
     except ImportError:
         log.warning("fingerprint reader configured but its driver is not installed")
         return None
-    return open_reader(settings)  # type: ignore[no-any-return]
+    return await asyncio.wait_for(open_reader(settings), 15)
 
 
 class EdgeApp:
@@ -104,9 +104,9 @@ class EdgeApp:
         )
         await self.desk.load()
 
-    def init_reader(self) -> None:
+    async def init_reader(self) -> None:
         try:
-            self.reader = self.reader_factory(self.settings)
+            self.reader = await self.reader_factory(self.settings)
         except Exception:
             log.exception("could not open the fingerprint reader; staff check-in only")
             self.reader = None
@@ -191,7 +191,7 @@ class EdgeApp:
 
     async def start(self) -> None:
         await self.init_store()
-        self.init_reader()
+        await self.init_reader()
         self.init_media()
         self.init_uplink()
         self.init_kiosk()
@@ -213,14 +213,13 @@ class EdgeApp:
         if self.reader is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.reader.close(), 5)
+        await cancel_all([t for t in self.tasks if t.get_name() == "reader"])
         if self.media is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.media.stop(), 10)
-        _, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=5)
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=10)
+            await cancel_all(list(pending))
         self.tasks.clear()
         if hasattr(self, "store"):
             await self.store.close()

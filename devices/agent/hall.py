@@ -213,7 +213,7 @@ class Hall:
         if self._enrol_lock.locked():
             raise ReaderUnavailable("another enrolment is running: wait for it to finish")
         async with self._enrol_lock:
-            slot = self.slots.free_slot()
+            slot = self.slots.free_slot(getattr(self.reader, "capacity", 0) or 1000)
             self._say(Prompt.ENROL_PRESS, member.name)
 
             def prompt(step: str) -> None:

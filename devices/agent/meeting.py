@@ -248,7 +248,7 @@ class MeetingDesk:
             )
 
         fields: dict[str, object] = {
-            "meeting_id": record.meeting_id, "member_id": member_id, "method": method,
+            "meeting_id": record.meeting_id, "member_id": member.hub_id, "method": method,
             "reason": reason, "checked_in_at": when,
         }
         if fp_slot is not None:

@@ -45,6 +45,11 @@ class RosterMember:
     status: str
     excused: bool
     committee: bool
+    wire_id: Any = None  # the id exactly as the hub sent it (int or str), echoed back
+
+    @property
+    def hub_id(self) -> Any:
+        return self.id if self.wire_id is None else self.wire_id
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ def _member(raw: Any) -> RosterMember:
         status=str(raw.get("status") or ""),
         excused=bool(raw.get("excused", False)),
         committee=bool(raw.get("committee", False)),
+        wire_id=raw["id"],
     )
 
 

@@ -10,6 +10,7 @@ default reporter does nothing; the interface is the hook.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class RosterCache:
                     id=r["id"], member_no=r["member_no"] or "", name=r["name"],
                     status=r["status"] or "", excused=bool(r["excused"]),
                     committee=bool(r["committee"]),
+                    wire_id=None if r["wire_id"] is None else json.loads(r["wire_id"]),
                 )
                 for r in rows
             ]
@@ -56,10 +58,11 @@ class RosterCache:
         def q(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM roster_members")
             conn.executemany(
-                "INSERT INTO roster_members(id, member_no, name, status, excused, committee) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO roster_members(id, member_no, name, status, excused, committee, "
+                "wire_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (m.id, m.member_no, m.name, m.status, int(m.excused), int(m.committee))
+                    (m.id, m.member_no, m.name, m.status, int(m.excused), int(m.committee),
+                     json.dumps(m.hub_id))
                     for m in roster.members
                 ],
             )

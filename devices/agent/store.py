@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS roster_members (
     name TEXT NOT NULL,
     status TEXT,
     excused INTEGER NOT NULL DEFAULT 0,
-    committee INTEGER NOT NULL DEFAULT 0
+    committee INTEGER NOT NULL DEFAULT 0,
+    wire_id TEXT
 );
 CREATE TABLE IF NOT EXISTS fp_slots (
     slot INTEGER PRIMARY KEY,

@@ -174,7 +174,16 @@ class Uplink:
                 self._set(UplinkState.AUTH_FAILED, "hub refused the device token (HTTP 401)")
                 return self.config.auth_retry_s
             self._set(UplinkState.OFFLINE, f"hub answered HTTP {status} to the handshake")
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code == 4401:
+                self._set(UplinkState.AUTH_FAILED, "hub revoked the device token (close 4401)")
+                return self.config.auth_retry_s
+            if code == 4000:
+                self._set(UplinkState.OFFLINE, "replaced by another agent using the same token")
+            else:
+                self._set(UplinkState.OFFLINE, f"link to the hub lost: {exc!r}")
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self._set(UplinkState.OFFLINE, f"link to the hub lost: {exc!r}")
         except (UplinkError, StoreError) as exc:
             self._set(UplinkState.OFFLINE, str(exc))
@@ -267,9 +276,7 @@ class Uplink:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks, timeout=10)
+            await cancel_all(tasks)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
@@ -366,6 +373,20 @@ class Uplink:
         except (ConnectionClosed, TimeoutError, OSError):
             return False
         return True
+
+
+async def cancel_all(tasks: list[asyncio.Task[Any]], *, rounds: int = 10) -> None:
+    """Cancel tasks and wait for them, cancelling again if one swallowed it
+    (Python 3.11's `wait_for` can lose a cancel that races its inner await)."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(rounds):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    if pending:
+        log.error("tasks still running after cancel: %s", [t.get_name() for t in pending])
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> bool:
