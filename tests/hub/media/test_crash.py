@@ -36,11 +36,11 @@ def free_port() -> int:
 @pytest.mark.slow
 async def test_sigkill_mid_meeting_loses_at_most_one_segment(tmp_path: Path, h264_clip: Clip) -> None:
     port = free_port()
-    env = {**os.environ, "MEDIA_TEST_DATA": str(tmp_path),
-           "MEDIA_TEST_SETTINGS": json.dumps({"segment_seconds": 1.0, "min_free_bytes": 0,
+    env = {**os.environ, "MEDIA_BENCH_DATA": str(tmp_path),
+           "MEDIA_BENCH_SETTINGS": json.dumps({"segment_seconds": 1.0, "min_free_bytes": 0,
                                               "stop_recording_free_bytes": 0})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.hub.media.hubapp:create_app",
+        [sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
@@ -51,17 +51,17 @@ async def test_sigkill_mid_meeting_loses_at_most_one_segment(tmp_path: Path, h26
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    await client.get("/test/stats")
+                    await client.get("/bench/stats")
                     break
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, "hub did not start"
                     await asyncio.sleep(0.1)
-            await client.post(f"/test/meetings/1/{meeting_id}")
+            await client.post(f"/bench/meetings/1/{meeting_id}")
             pub = await publish(client, 1, "dev-1", h264_clip)
             assert isinstance(pub, Publisher)
 
             async def segments_done() -> int:
-                stats = (await client.get("/test/stats")).json()
+                stats = (await client.get("/bench/stats")).json()
                 return stats["branches"].get("1", {}).get("recorded_segments", 0)
 
             deadline = time.monotonic() + 60

@@ -1,7 +1,9 @@
-"""A bare hub app around the media plane, run by uvicorn in a subprocess for
-the crash test and the benchmark (auth faked: it is the lead's concern).
+"""A bare hub around the media plane for benchmarks (and the crash test).
 
-    MEDIA_TEST_DATA=/tmp/x uvicorn --factory tests.hub.media.hubapp:create_app
+Never part of a deployment: `BenchAuth` lets token `dev-<n>` publish branch
+<n> and any `X-User` watch. Run with
+
+    MEDIA_BENCH_DATA=/tmp/x uvicorn --factory hub.media.benchapp:create_app --host 127.0.0.1
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from fastapi import FastAPI, Request
 
 from hub.db import Base, make_engine, make_session_factory
 from hub.events import EventBus, MeetingStarted
-from hub.media import MediaAuthError, MediaPlane, MediaSettings
+from hub.media.config import MediaSettings
+from hub.media.errors import MediaAuthError
+from hub.media.plane import MediaPlane
 
 
-class OpenAuth:
-    """Device token 'dev-<branch>' publishes branch <branch>; any X-User views."""
-
+class BenchAuth:
     async def device_for_token(self, token: str) -> tuple[int, int] | None:
         if token.startswith("dev-") and token[4:].isdigit():
             return int(token[4:]), int(token[4:])
@@ -32,7 +34,7 @@ class OpenAuth:
     async def viewer_for_request(self, request: Request, branch_id: int) -> str:
         user = request.headers.get("x-user")
         if not user:
-            raise MediaAuthError(401, "log in first")
+            raise MediaAuthError(401, "send X-User")
         return user
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
@@ -40,12 +42,13 @@ class OpenAuth:
 
 
 def create_app() -> FastAPI:
-    data = Path(os.environ["MEDIA_TEST_DATA"])
-    settings = MediaSettings(**json.loads(os.environ.get("MEDIA_TEST_SETTINGS", "{}")))
+    data = Path(os.environ["MEDIA_BENCH_DATA"])
+    settings = MediaSettings(**json.loads(os.environ.get("MEDIA_BENCH_SETTINGS", "{}")))
     engine = make_engine(f"sqlite:///{data / 'hub.db'}")
     Base.metadata.create_all(engine)
     bus = EventBus()
-    plane = MediaPlane(settings, data, bus, OpenAuth(), make_session_factory(engine))
+    plane = MediaPlane(settings, data, bus, BenchAuth(), make_session_factory(engine))
+    max_lag = [0.0]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,21 +62,28 @@ def create_app() -> FastAPI:
     app = FastAPI(lifespan=lifespan)
     app.include_router(plane.router)
 
-    @app.post("/test/meetings/{branch_id}/{meeting_id}")
+    @app.post("/bench/meetings/{branch_id}/{meeting_id}")
     async def start_meeting(branch_id: int, meeting_id: str) -> dict[str, str]:
-        bus.publish(MeetingStarted(branch_id=branch_id, meeting_id=meeting_id, meeting_type="branch",
-                                   topic="test", started_at=datetime.now(UTC)))
-        return {"ok": meeting_id}
+        bus.publish(MeetingStarted(branch_id=branch_id, meeting_id=meeting_id, meeting_type="bench",
+                                   topic="bench", started_at=datetime.now(UTC)))
+        return {"meeting_id": meeting_id}
 
-    @app.get("/test/stats")
-    async def stats() -> dict[str, object]:
+    @app.get("/bench/stats")
+    async def stats(reset_lag: bool = False) -> dict[str, object]:
+        lag = max_lag[0] = max(max_lag[0], plane.loop_lag)
+        if reset_lag:
+            max_lag[0] = 0.0
+        branches = list(plane.branches.values())
         return {
-            "lag": plane.loop_lag,
+            "max_loop_lag": lag,
+            "live": sum(1 for b in branches if b.state == "live"),
+            "video_frames": sum(b.video_frames for b in branches),
+            "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
+            "recorded_segments": sum(b.recorded_segments for b in branches),
             "branches": {
                 b.branch_id: {"state": b.state, "video_frames": b.video_frames,
-                              "recorded_frames": (b.recorder.frames if b.recorder else 0),
                               "recorded_segments": b.recorded_segments}
-                for b in plane.branches.values()
+                for b in branches
             },
         }
 
