@@ -73,10 +73,10 @@ class EdgeSettings(BaseSettings):
     )
     kiosk_port: int = Field(
         default=8080,
-        ge=1,
+        ge=0,
         le=65535,
         title="Kiosk listen port",
-        description="TCP port of the kiosk page.",
+        description="TCP port of the kiosk page (0 = any free port, logged at start).",
     )
     admin_pin: SecretStr = Field(
         default=SecretStr("000000"),
