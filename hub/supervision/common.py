@@ -4,6 +4,7 @@ the tree, the county's calendar, XLSX writing, the settings."""
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,10 +17,12 @@ from sqlalchemy.orm import Session
 from hub.auth.principal import OperatorPrincipal
 from hub.db import utcnow
 from hub.errors import Invalid
+from hub.events import Event
 from hub.organisations.models import OrgUnit
 from hub.organisations.service import get_visible
 from hub.supervision.compliance.periods import local_day
 
+log = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -108,3 +111,12 @@ def xlsx_response(data: bytes, filename: str) -> Response:
 
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def emit(ctx: Any, event: Event) -> None:
+    """Publish from a worker thread; an app without a running loop (a
+    script, a test without lifespan) just logs the event."""
+    try:
+        ctx.bus.publish_threadsafe(event)
+    except RuntimeError:
+        log.info("event not published (no running loop): %r", event)

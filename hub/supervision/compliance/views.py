@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -77,7 +78,7 @@ def get_rules(ctx: Ctx, op: CurrentOperator) -> RulesRead:
 @router.get("/compliance", response_model=ComplianceRead)
 def get_compliance(
     session: SessionDep, ctx: Ctx, op: CurrentOperator, since: date, until: date,
-    unit_id: int | None = None, types: list[str] | None = Query(default=None),
+    unit_id: int | None = None, types: Annotated[list[str] | None, Query()] = None,
 ) -> ComplianceRead:
     """Outcome per branch, meeting type and period overlapping [since, until]."""
     check_range(since, until)
