@@ -44,7 +44,9 @@ export function patchTile(node, tile, visible) {
   const r = node._r;
   const prev = node._tile;
   node._tile = tile;
-  if (!prev || prev.state !== tile.state) {
+  const lang = document.documentElement.lang;
+  if (!prev || prev.state !== tile.state || node._lang !== lang) {
+    node._lang = lang;
     node.className = `tile st-${tile.state}` + (node._stale ? " stale" : "");
     node.dataset.state = tile.state;
     setText(r.badge, stateLabel(tile.state));

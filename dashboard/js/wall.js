@@ -38,8 +38,11 @@ export class WallView {
 
   _build() {
     const p = this.prefs;
-    this.search = el("input.search", { type: "search", id: "wall-search", value: "", dataset: { i18nPh: "search_ph" },
-      oninput: () => this._setPref("q", this.search.value.trim()) });
+    this.search = el("input.search", { type: "search", id: "wall-search", value: "", dataset: { i18nPh: "search_ph" } });
+    // Escape in a search box clears it with a "search" event, not "input".
+    for (const ev of ["input", "search", "change"]) {
+      this.search.addEventListener(ev, () => { if (this.search.value.trim() !== this.prefs.q) this._setPref("q", this.search.value.trim()); });
+    }
     this.townSel = el("select", { id: "wall-town", onchange: () => this._setPref("town", this.townSel.value) });
     this.stateSel = el("select", { id: "wall-state", onchange: () => this._setPref("state", this.stateSel.value) });
     this.sortSel = el("select", { id: "wall-sort", onchange: () => this._setPref("sort", this.sortSel.value) },
