@@ -159,7 +159,8 @@ class MjpegHttpBackend:
             raise CaptureError(f"cannot open MJPEG camera {self.url}: {exc}") from exc
         self._response = response
         self._parser = MjpegParser(boundary)
-        self._chunks = response.iter_raw(self.chunk)
+        # no chunk size: httpx would hold bytes back until a whole chunk is in
+        self._chunks = response.iter_raw()
 
     def read(self) -> CapturedFrame | None:
         assert self._parser is not None and self._chunks is not None

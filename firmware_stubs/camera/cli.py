@@ -26,16 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run(settings: EmulatorSettings) -> None:
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URLs: a caller may stop us at once
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, done.set)
     camera = CameraEmulator(settings)
     await camera.start()
     print(f"MJPEG:    {camera.mjpeg_url}", flush=True)
     print(f"snapshot: {camera.snapshot_url}", flush=True)
     print(f"RTSP:     {camera.rtsp_url}", flush=True)
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, done.set)
     try:
         await done.wait()
     finally:
