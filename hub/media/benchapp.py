@@ -53,11 +53,21 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus.bind_loop(asyncio.get_running_loop())
+        profile_path = os.environ.get("MEDIA_BENCH_PROFILE")
+        profiler = None
+        if profile_path:  # cProfile of the event-loop thread, written at shutdown
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         await plane.start()
         try:
             yield
         finally:
             await plane.stop()
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile_path)
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(plane.router)
