@@ -135,8 +135,8 @@ class OpenCvBackend:
 class MjpegHttpBackend:
     """An IP camera's MJPEG over HTTP (multipart/x-mixed-replace), decoded with cv2.imdecode."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0, chunk: int = 65536) -> None:
-        self.url, self.timeout_s, self.chunk = url, timeout_s, chunk
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        self.url, self.timeout_s = url, timeout_s
         self.description = f"mjpeg {url}"
         self._client: httpx.Client | None = None
         self._response: httpx.Response | None = None

@@ -192,3 +192,21 @@ async def test_tone_source() -> None:
     await source.stop()
     assert all(c.samples.shape == (960, 1) and c.sample_rate == 48000 for c in chunks)
     assert np.abs(chunks[1].samples).max() > 1000
+
+
+async def test_audio_file_source_resamples_to_48k_mono(tmp_path: Path) -> None:
+    from devices.camera import FileAudioBackend, tone_samples
+
+    path = tmp_path / "hall.wav"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=16000, layout="stereo")
+        pcm = tone_samples(0, 16000, sample_rate=16000, channels=2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+        frame.sample_rate = 16000
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    source = CaptureSource(lambda: FileAudioBackend(str(path)))
+    chunks = await take(source, 5)
+    await source.stop()
+    assert all(c.samples.shape == (960, 1) and c.sample_rate == 48000 for c in chunks)
+    assert np.abs(chunks[-1].samples).max() > 1000
