@@ -80,7 +80,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock at the start, so two sessions
+            # that read then write queue on busy_timeout instead of one
+            # failing with "database is locked" (a deferred transaction
+            # cannot upgrade once another writer has committed). SQLite has
+            # one writer anyway; the check-in path batches to make that cheap.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

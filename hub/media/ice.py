@@ -56,3 +56,24 @@ def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> Non
 
     for conn in _ice_connections(pc):
         conn.gather_candidates = types.MethodType(gather_candidates, conn)  # type: ignore[method-assign]
+        _guard_consent(conn)
+
+
+
+def _guard_consent(conn: Connection) -> None:
+    """aioice race: when ICE completes just as the connection is closed,
+    `connect()` resumes after `close()` and starts consent freshness checks
+    on the closed connection (a task that then runs for ~30 s). Stop them."""
+    connect = conn.connect
+
+    async def guarded_connect() -> None:
+        await connect()
+        task = conn._query_consent_task
+        if conn._closing and task is not None and not task.done():
+            task.cancel()
+
+    conn.connect = guarded_connect  # type: ignore[method-assign]
+
+
+async def close_peer(pc: RTCPeerConnection) -> None:
+    await pc.close()

@@ -16,7 +16,7 @@ from aiortc.exceptions import OperationError
 from hub.media.branch import BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
 from hub.media.errors import BadSdp, UnsupportedMedia
-from hub.media.ice import offer_host_addresses, rtc_configuration
+from hub.media.ice import close_peer, offer_host_addresses, rtc_configuration
 from hub.media.passthrough import PassThroughReceiver
 from hub.media.relay import RelayTrack, TalkbackTrack
 from hub.media.sdp import answer_codec
@@ -77,7 +77,7 @@ async def open_publisher(
         if codec not in ("h264", "vp8"):
             raise UnsupportedMedia("no recordable video codec could be negotiated; publish H.264 or VP8")
     except BaseException:
-        await pc.close()
+        await close_peer(pc)
         raise
     pub = PublisherSession(
         session_id=uuid.uuid4().hex,
@@ -126,6 +126,6 @@ async def open_viewer(
             raise BadSdp("the offer has no video section; WHEP viewers must receive video")
         answer = await _answer(pc, settings)
     except BaseException:
-        await pc.close()
+        await close_peer(pc)
         raise
     return viewer, answer

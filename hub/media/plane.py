@@ -33,6 +33,7 @@ from hub.media import metrics, store
 from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
 from hub.media.errors import Conflict, MediaAuthError, NotFound, Unavailable
+from hub.media.ice import close_peer
 from hub.media.live import open_publisher, open_viewer
 from hub.media.models import RecordedSegment
 from hub.media.recorder import Recorder
@@ -291,7 +292,7 @@ class MediaPlane:
         old = branch.publisher
         if old is not None:
             if old.device_id != device_id:
-                await pub.pc.close()
+                await close_peer(pub.pc)
                 raise Conflict(f"branch {branch_id} is already published by device {old.device_id}")
             log.info("branch %s: publisher %s replaced by %s", branch_id, old.session_id, pub.session_id)
             await self._close_publisher(branch, old)
@@ -326,7 +327,7 @@ class MediaPlane:
                 branch.recorder.publisher_changed()
         if pub.talkback is not None:
             pub.talkback.stop()
-        await pub.pc.close()
+        await close_peer(pub.pc)
 
     async def unpublish(self, branch_id: int, session_id: str, token: str) -> None:
         device = await self.auth.device_for_token(token)
@@ -395,7 +396,7 @@ class MediaPlane:
         for track in (viewer.video, viewer.audio):
             if track is not None:
                 track.stop()
-        await viewer.pc.close()
+        await close_peer(viewer.pc)
         self.spawn(self.auth.audit(viewer.user, "media.watch.stop", branch.branch_id, viewer.session_id))
 
     async def unview(self, request: Request, branch_id: int, session_id: str) -> None:

@@ -1,0 +1,144 @@
+"""`branchlive demo`: the hub plus a simulated county, in one command.
+
+Halls go live on a script: members check in one by one, thumbnails refresh,
+meetings end. Open the printed address and sign in with the printed
+account."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+DEMO_PASSWORD = "branchlive-demo"
+
+
+def thumbnail_maker():  # type: ignore[no-untyped-def]
+    """A small synthetic camera picture per hall: a room, a row of people
+    (as many as have arrived) and the time, encoded as JPEG."""
+    import cv2
+    import numpy as np
+
+    def make(hall, frame_no: int) -> bytes:  # type: ignore[no-untyped-def]
+        rng = random.Random(hall.branch_id)
+        img = np.zeros((180, 320, 3), np.uint8)
+        img[:] = (rng.randint(60, 120), rng.randint(70, 110), rng.randint(80, 140))
+        cv2.rectangle(img, (0, 120), (320, 180), (50, 60, 70), -1)
+        cv2.rectangle(img, (110, 20), (210, 70), (30, 30, 160), -1)  # the banner on the wall
+        for i in range(min(frame_no, 24)):
+            x, y = 20 + (i % 12) * 25, 105 + (i // 12) * 30
+            cv2.circle(img, (x, y), 8, (150, 170, 200), -1)
+            cv2.rectangle(img, (x - 9, y + 8), (x + 9, y + 28), (60, 50, 40), -1)
+        cv2.putText(img, time.strftime("%H:%M:%S"), (215, 172), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        cv2.putText(img, f"#{hall.branch_id}", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        return bytes(buf) if ok else b""
+
+    return make
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="branchlive demo", description="Run the hub with a simulated county.")
+    parser.add_argument("--halls", type=int, default=12, help="number of village halls (default 12)")
+    parser.add_argument("--townships", type=int, default=3, help="number of townships (default 3)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8600)
+    parser.add_argument("--data-dir", default="data/demo")
+    parser.add_argument("--fresh", action="store_true", help="delete the demo's data first")
+    parser.add_argument("--speed", type=float, default=1.0, help="run the halls' script faster (e.g. 5)")
+    parser.add_argument("--no-history", action="store_true", help="skip the year of synthetic history")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from hub.config import ConfigError, load_settings
+    from hub.db import DatabaseUnavailable
+
+    data_dir = Path(args.data_dir)
+    if args.fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    try:
+        settings = load_settings(None, data_dir=data_dir, host=args.host, port=args.port, admin_password=DEMO_PASSWORD,
+                                 public_url=f"http://{args.host}:{args.port}")
+        from hub.app import create_app
+
+        app = create_app(settings)
+    except (ConfigError, DatabaseUnavailable) as exc:
+        print(f"branchlive demo: {exc}", file=sys.stderr)
+        return 2
+    ctx = app.state.ctx
+    from branchlive.seed import existing_halls, seed_county
+
+    with ctx.session_factory() as s:
+        from sqlalchemy import func, select
+
+        from hub.organisations.models import OrgUnit
+
+        seeded = bool(s.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.kind == "branch")))
+    if seeded:
+        halls = existing_halls(ctx.session_factory)
+    else:
+        print(f"Creating a county of {args.townships} townships and {args.halls} halls ...", flush=True)
+        halls = seed_county(ctx.session_factory, townships=args.townships, halls=args.halls)
+        if not args.no_history:
+            try:
+                from branchlive.history import seed_history
+            except ImportError:
+                pass
+            else:
+                print("Writing a year of meeting history ...", flush=True)
+                seed_history(ctx.session_factory, settings)
+    return asyncio.run(_run(app, settings, halls, args.speed))
+
+
+async def _run(app, settings, halls, speed: float) -> int:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from branchlive.simhall import SimHall
+
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    serve = asyncio.create_task(server.serve())
+    while not server.started:
+        if serve.done():
+            return 2
+        await asyncio.sleep(0.1)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"""
+  branchlive demo is running
+    wall:      {url}/ui/
+    API docs:  {url}/docs
+    sign in:   user {settings.admin_username!r}, password {DEMO_PASSWORD!r}
+    halls:     {len(halls)} (scripted meetings and check-ins)
+  Ctrl-C to stop.
+""", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    make = thumbnail_maker()
+    sims = [SimHall(f"ws://{settings.host}:{settings.port}", h, thumbnail=make) for h in halls]
+
+    async def run_hall(sim: SimHall) -> None:
+        while not stop.is_set():
+            try:
+                await sim.connect()
+                await sim.run_script(stop, speed=speed)
+            except Exception as exc:  # the hub went away: try again, like a real hall
+                logging.getLogger("demo").info("hall %s: %s; reconnecting", sim.hall.name, exc)
+                await asyncio.sleep(2)
+            finally:
+                await sim.close()
+
+    tasks = [asyncio.create_task(run_hall(s)) for s in sims]
+    await stop.wait()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    server.should_exit = True
+    await serve
+    return 0
