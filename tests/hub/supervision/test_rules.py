@@ -9,8 +9,21 @@ from pydantic import ValidationError
 
 from hub.config import DEFAULT_MEETING_TYPES
 from hub.meetings import quorum
-from hub.supervision.compliance.periods import local_day, parse_period_key, period_of, periods_between, theme_day
-from hub.supervision.compliance.rules import HeldMeeting, Rule, RuleConflict, effective_rules, evaluate, headcount_flag
+from hub.supervision.compliance.periods import (
+    local_day,
+    parse_period_key,
+    period_of,
+    periods_between,
+    theme_day,
+)
+from hub.supervision.compliance.rules import (
+    HeldMeeting,
+    Rule,
+    RuleConflict,
+    effective_rules,
+    evaluate,
+    headcount_flag,
+)
 from hub.supervision.config import RuleOverride, SupervisionSettings
 
 GENERAL = Rule("general_meeting", "支部党员大会", "quarterly", "half_voting")
