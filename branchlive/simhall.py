@@ -33,6 +33,7 @@ class SimHall:
         self.ws: Any = None
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.present = 0
+        self.frame = 0
 
     async def connect(self) -> None:
         self.ws = await websockets.connect(self.url, additional_headers={"Authorization": f"Bearer {self.hall.token}"},
@@ -91,9 +92,9 @@ class SimHall:
         types = [("theme_day", "主题党日：学习党的二十届四中全会精神"), ("committee", "支委会：研究本月工作"),
                  ("general_meeting", "支部党员大会：发展党员表决"), ("party_lecture", "党课：乡村振兴与基层党建"),
                  ("group_meeting", "党小组会：交流学习体会")]
-        frame = 0
+        self.frame = 0
         while not stop.is_set():
-            await self._idle(stop, self.rng.uniform(5, 40) / speed, lambda: frame)
+            await self._idle(stop, self.rng.uniform(5, 40) / speed)
             meeting_type, topic = self.rng.choice(types)
             meeting_id = await self.open_meeting(meeting_type, topic)
             members = list(self.hall.members)
@@ -102,22 +103,22 @@ class SimHall:
             for member_id in arriving:
                 if stop.is_set():
                     return
-                await self._idle(stop, self.rng.uniform(1, 5) / speed, lambda: frame)
-                frame += 1
+                await self._idle(stop, self.rng.uniform(1, 5) / speed)
+                self.frame += 1
                 method = "staff" if self.rng.random() < 0.05 else "fingerprint"
                 await self.check_in(meeting_id, member_id, method)
                 self.present += 1
                 if self.rng.random() < 0.3:
                     await self.send(message("headcount", meeting_id=meeting_id, count=max(0, self.present - self.rng.randint(0, 2)),
                                             taken_at=time.time()), wait=False)
-            await self._idle(stop, self.rng.uniform(60, 180) / speed, lambda: frame)
+            await self._idle(stop, self.rng.uniform(60, 180) / speed)
             await self.end_meeting(meeting_id)
 
-    async def _idle(self, stop: asyncio.Event, seconds: float, frame: Callable[[], int]) -> None:
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not stop.is_set() and time.monotonic() < deadline:
             await self.heartbeat()
-            await self.send_thumbnail(frame())
+            await self.send_thumbnail(self.frame)
             try:
                 await asyncio.wait_for(stop.wait(), min(5.0, max(0.0, deadline - time.monotonic())))
             except TimeoutError:

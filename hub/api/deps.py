@@ -43,6 +43,9 @@ def bearer_or_cookie(headers: dict[str, str] | object, cookies: dict[str, str]) 
 def get_operator(request: Request, session: Annotated[Session, Depends(get_session)]) -> OperatorPrincipal:
     token = bearer_or_cookie(request.headers, request.cookies)
     principal = auth_service.resolve(session, token) if token else None
+    # End the read transaction now: on SQLite every transaction holds the
+    # write lock, and a route may open its own session on a worker thread.
+    session.commit()
     if principal is None:
         raise Unauthorized("Sign in first (POST /api/v1/auth/login), or your session has expired.")
     return principal
