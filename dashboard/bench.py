@@ -445,7 +445,7 @@ def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int =
                     hub_bytes_per_s=round((b1 - b0 + h1 - h0) / wall),
                     ws_messages_per_s=round((n1 - n0) / wall, 1),
                     tiles=page.evaluate("document.querySelectorAll('.tile').length"),
-                    live_tiles=page.evaluate("document.querySelectorAll('.tile.st-live, .tile.st-stalled').length"),
+                    live_tiles=page.evaluate("[...window.branchlive.feed.tiles.values()].filter(t => t.meeting).length"),
                     target_busy=0.20,
                 )
                 result["ok"] = result["main_thread_busy"] <= 0.20
@@ -458,7 +458,10 @@ def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int =
                 f.result(30)
             except Exception:  # noqa: BLE001 - a hall that failed does not spoil the numbers
                 pass
-        edge.run(asyncio.gather(*(s.close() for s in sims), return_exceptions=True), timeout=60)
+        async def close_all() -> None:
+            await asyncio.gather(*(s.close() for s in sims), return_exceptions=True)
+
+        edge.run(close_all(), timeout=60)
     finally:
         edge.close()
         hub.stop()

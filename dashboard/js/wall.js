@@ -27,7 +27,13 @@ export class WallView {
     this._build();
     this.io = new IntersectionObserver((entries) => {
       for (const e of entries) {
-        if (e.isIntersecting) { this.visible.add(e.target); loadThumb(e.target); tickTile(e.target, feed.hubNow(), feed.up); } else this.visible.delete(e.target);
+        if (e.isIntersecting) {
+          const node = e.target;
+          this.visible.add(node);
+          if (node._pending) { node._pending = false; const tile = feed.tiles.get(Number(node.dataset.id)); if (tile) patchTile(node, tile, true); }
+          loadThumb(node);
+          tickTile(node, feed.hubNow(), feed.up);
+        } else this.visible.delete(e.target);
       }
     }, { root: this.scroller, rootMargin: "200px" });
     feed.onTiles((changed) => this._onTiles(changed));
@@ -125,6 +131,9 @@ export class WallView {
         this.nodes.set(id, node);
         created = true;
       }
+      // Off-screen tiles wait until they scroll into view: most of 512 are.
+      if (node._tile && !this.visible.has(node)) { node._pending = true; continue; }
+      node._pending = false;
       patchTile(node, tile, this.visible.has(node));
     }
     this.dirty.clear();
