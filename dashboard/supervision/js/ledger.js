@@ -78,7 +78,7 @@ export async function render(root) {
   async function loadNotices() {
     try {
       const rows = await api.get("/api/v1/supervision/notices");
-      notices.replaceChildren(table([{ label: "title", key: "title" }, { label: "unit", key: "scope_name" },
+      notices.replaceChildren(table([{ label: "title_col", key: "title" }, { label: "unit", key: "scope_name" },
         { label: "status", render: (n) => h("span", { class: `pill ${n.status === "published" ? "ok" : "muted"}` }, t(n.status)) },
         { label: "items", render: (n) => n.items.length, num: true }, { label: "published_at", render: (n) => fmt(n.published_at) },
         { label: "", render: (n) => h("span", {},
