@@ -5,9 +5,12 @@ aiortc's RTCRtpReceiver pushes every reassembled frame through a
 per-packet CPU even in pass-through) and runs receive-side bandwidth
 estimation (~18 %). The hub never decodes and sends pre-encoded media at
 the rate it is given, so this subclass keeps what matters (RTCP receiver
-reports and statistics, NACK, RTX unwrapping, depacketisation, jitter
-buffer, PLI on loss) and calls `sink(data, rtp_timestamp)` on the event loop
-for each complete frame: no thread, no queue, no task per track.
+reports and statistics, NACK, RTX unwrapping, depacketisation, PLI on
+loss) and calls `sink(data, rtp_timestamp)` on the event loop for each
+complete frame: no thread, no queue, no task per track. Video frames are
+put together by a FrameAssembler instead of aiortc's jitter buffer (which
+rescans its 512-slot ring on every packet); an Opus packet is a frame and
+goes straight out.
 
 aiortc creates receivers inside RTCPeerConnection; `adopt()` turns one into
 a PassThroughReceiver after setRemoteDescription and before the connection
@@ -18,15 +21,76 @@ why they are spelled `_RTCRtpReceiver__...` here (and only here).
 from __future__ import annotations
 
 import asyncio
+import struct
+import types
 from collections.abc import Callable
 
 from aiortc import RTCRtpReceiver
-from aiortc.codecs import depayload
+from aiortc.codecs.h264 import h264_depayload
+from aiortc.codecs.vpx import vp8_depayload
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import RtpPacket, unwrap_rtx
+from aiortc.rtp import HeaderExtensions, RtpPacket, unwrap_rtx
+
+from hub.media.assembler import FrameAssembler
 
 FrameSink = Callable[[bytes, int], None]
+_DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
+
+
+_RTP_HEADER = struct.Struct("!BBHLL")
+_NO_EXTENSIONS = HeaderExtensions()  # shared, never written
+
+
+class _RtpHeader:
+    """The fields of an RTP packet the pass-through path reads; parsing them
+    without header extensions costs a third of `RtpPacket.parse`."""
+
+    __slots__ = ("marker", "payload_type", "sequence_number", "timestamp", "ssrc", "payload",
+                 "padding_size", "csrc", "extensions")
+
+    def __init__(self, b1: int, seq: int, ts: int, ssrc: int, payload: bytes, padding: int) -> None:
+        self.marker = b1 >> 7
+        self.payload_type = b1 & 0x7F
+        self.sequence_number = seq
+        self.timestamp = ts
+        self.ssrc = ssrc
+        self.payload = payload
+        self.padding_size = padding
+        self.csrc: list[int] = []
+        self.extensions = _NO_EXTENSIONS
+
+
+async def _handle_rtp_data(self: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
+    if len(data) < 12:
+        return
+    b0, b1, seq, ts, ssrc = _RTP_HEADER.unpack_from(data)
+    if b0 >> 6 != 2:
+        return
+    pos = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if len(data) < pos + 4:
+            return
+        pos += 4 + 4 * int.from_bytes(data[pos + 2:pos + 4], "big")
+    end = len(data)
+    padding = 0
+    if b0 & 0x20:
+        padding = data[-1]
+        end -= padding
+    if not pos <= end <= len(data) or (b0 & 0x20 and not padding):
+        return
+    packet = _RtpHeader(b1, seq, ts, ssrc, data[pos:end], padding)
+    receiver = self._rtp_router.route_rtp(packet)  # type: ignore[arg-type]
+    if receiver is not None:
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+
+
+def install_fast_rtp_path(transport: RTCDtlsTransport) -> None:
+    """Make `transport` parse incoming RTP with `_handle_rtp_data` above.
+    Only hub peer connections get it (per instance, not a class patch); the
+    hub reads no RTP header extension (no REMB, no audio level)."""
+    transport._handle_rtp_data = types.MethodType(_handle_rtp_data, transport)  # type: ignore[method-assign]
 
 
 class PassThroughReceiver(RTCRtpReceiver):
@@ -44,6 +108,8 @@ class PassThroughReceiver(RTCRtpReceiver):
         receiver.codec_name = ""
         receiver.media_ssrc = None
         receiver._pt_table: dict[int, tuple[object, bool]] = {}
+        receiver._assembler = FrameAssembler()
+        receiver._depayload = None
         return receiver
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
@@ -56,9 +122,11 @@ class PassThroughReceiver(RTCRtpReceiver):
             self._pt_table[codec.payloadType] = (codec, is_rtx)
             if not is_rtx and not self.codec_name:
                 self.codec_name = codec.name.lower()
+                self._depayload = _DEPAYLOAD.get(self.codec_name)
         for encoding in parameters.encodings:
             if encoding.rtx:
                 self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc  # type: ignore[attr-defined]
+        install_fast_rtp_path(self.transport)
         self.transport._register_rtp_receiver(self, parameters)
         self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())  # type: ignore[attr-defined]
         self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
@@ -88,18 +156,25 @@ class PassThroughReceiver(RTCRtpReceiver):
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
             codec = self._pt_table[apt][0]
         self.media_ssrc = packet.ssrc
+        payload = packet.payload
+        depayload = self._depayload
+        if depayload is None:  # audio: one packet, one frame
+            if payload and self.sink is not None:
+                self.sink(payload, packet.timestamp)
+            return
         nack = self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
         if nack is not None and nack.add(packet):
             await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         try:
-            packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined,arg-type]
+            data = depayload(payload) if payload else b""
         except ValueError:
             return
-        pli, frame = self._RTCRtpReceiver__jitter_buffer.add(packet)  # type: ignore[attr-defined]
-        if pli:
+        frame, lost = self._assembler.add(packet.sequence_number, packet.timestamp,
+                                          bool(packet.marker), data)
+        if lost:
             await self._send_rtcp_pli(packet.ssrc)
         if frame is not None and self.sink is not None:
-            self.sink(frame.data, frame.timestamp)
+            self.sink(frame, packet.timestamp)
 
     def request_keyframe(self) -> None:
         """Send a PLI to the sender of this track (RFC 4585 6.3.1)."""

@@ -103,3 +103,27 @@ def test_migration_creates_media_tables(tmp_path: Path) -> None:
     migrate(engine)
     tables = set(inspect(engine).get_table_names())
     assert {"media_recordings", "media_segments"} <= tables
+
+
+def test_frame_assembler_in_order_reordered_lost_and_wrapping() -> None:
+    from hub.media.assembler import FrameAssembler
+
+    a = FrameAssembler()
+    assert a.add(65534, 100, False, b"a") == (None, False)
+    assert a.add(65535, 100, False, b"b") == (None, False)
+    assert a.add(0, 100, True, b"c") == (b"abc", False)  # sequence numbers wrap
+    assert a.add(0, 100, True, b"c") == (None, False)  # duplicate of an emitted frame
+    # reordered inside a frame
+    assert a.add(2, 200, True, b"z") == (None, False)
+    assert a.add(1, 200, False, b"y") == (b"yz", False)
+    # a lost packet: the frame is dropped when the next one starts
+    assert a.add(3, 300, False, b"1") == (None, False)
+    assert a.add(5, 300, True, b"3") == (None, False)
+    assert a.add(6, 400, True, b"k") == (b"k", True)
+    assert a.add(4, 300, False, b"2") == (None, False)  # too late
+    assert (a.frames, a.dropped) == (3, 1)
+    # timestamps wrap too
+    b = FrameAssembler()
+    assert b.add(7, 0xFFFFFFF0, True, b"w") == (b"w", False)
+    assert b.add(8, 0x10, True, b"x") == (b"x", False)
+    assert b.add(9, 0xFFFFFFF0, True, b"w") == (None, False)
