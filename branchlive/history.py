@@ -205,7 +205,7 @@ def _ledger(session: Session, rng: random.Random, branches: list[OrgUnit], first
                 if rng.random() < 0.5:
                     rectification(b, day, f"{it.name}：{row.reason}（扣{d:g}分）", "对照评分细则逐项整改", "score_deduction", row.id)
     for b in branches:
-        for _ in range(rng.choice((0, 0, 1, 1, 2))):
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
             opened = first + timedelta(days=rng.randint(0, max(1, (today - first).days - 5)))
             problem, measures = rng.choice(PROBLEMS)
             rectification(b, opened, problem, measures, rng.choice(("video_inspection", "video_inspection", "visit")))
