@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.attendance.models import METHODS, CheckIn, LeaveRequest
+from hub.db import utcnow
 from hub.errors import Conflict, Invalid
 from hub.meetings.models import Meeting
 from hub.members.models import Member
@@ -36,37 +37,82 @@ def is_late(meeting: Meeting, at: datetime, grace_minutes: int) -> bool:
     return start is not None and at > start + timedelta(minutes=grace_minutes)
 
 
-def record_checkin(
-    session: Session, *, branch_id: int, meeting_id: str, member_id: int, method: str,
-    checked_in_at: datetime, grace_minutes: int, reason: str | None = None,
-    device_id: int | None = None, recorded_by: str | None = None, checkin_id: str | None = None,
-) -> CheckInResult:
-    if method not in METHODS:
+@dataclass(frozen=True)
+class CheckInRequest:
+    branch_id: int
+    meeting_id: str
+    member_id: int
+    method: str
+    checked_in_at: datetime
+    reason: str | None = None
+    device_id: int | None = None
+    recorded_by: str | None = None
+    checkin_id: str | None = None
+
+
+def record_checkins(
+    session: Session, requests: list[CheckInRequest], *, grace_minutes: int
+) -> list[CheckInResult | CheckInRejected]:
+    """Validate and add many check-ins with one query per table, in order:
+    a later request for a member already checked in (in the database or
+    earlier in the same list) is refused as already_checked_in. This is
+    the hub's hot path when hundreds of halls check members in at once."""
+    meeting_ids = {r.meeting_id for r in requests}
+    member_ids = {r.member_id for r in requests}
+    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))}
+    members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))}
+    taken: dict[tuple[str, int], datetime] = {
+        (c.meeting_id, c.member_id): c.checked_in_at
+        for c in session.execute(
+            select(CheckIn.meeting_id, CheckIn.member_id, CheckIn.checked_in_at)
+            .where(CheckIn.meeting_id.in_(meeting_ids), CheckIn.member_id.in_(member_ids)))
+    }
+    out: list[CheckInResult | CheckInRejected] = []
+    for r in requests:
+        try:
+            meeting, member = _validate(r, meetings.get(r.meeting_id), members.get(r.member_id))
+            if (r.meeting_id, r.member_id) in taken:
+                at = taken[(r.meeting_id, r.member_id)]
+                raise CheckInRejected("already_checked_in", f"{member.name} 已签到 already checked in at {at:%H:%M}.")
+        except CheckInRejected as exc:
+            out.append(exc)
+            continue
+        checkin = CheckIn(
+            id=r.checkin_id or str(uuid.uuid4()), meeting_id=r.meeting_id, member_id=r.member_id, branch_id=r.branch_id,
+            checked_in_at=r.checked_in_at, method=r.method, reason=r.reason, device_id=r.device_id,
+            recorded_by=r.recorded_by, late=is_late(meeting, r.checked_in_at, grace_minutes), received_at=utcnow(),
+        )
+        session.add(checkin)
+        taken[(r.meeting_id, r.member_id)] = r.checked_in_at
+        out.append(CheckInResult(checkin, member, meeting))
+    return out
+
+
+def _validate(r: CheckInRequest, meeting: Meeting | None, member: Member | None) -> tuple[Meeting, Member]:
+    if r.method not in METHODS:
         raise CheckInRejected("bad_message", f"method must be one of {', '.join(METHODS)}")
-    if method == "staff" and not (reason or "").strip():
+    if r.method == "staff" and not (r.reason or "").strip():
         raise CheckInRejected("reason_required", "工作人员确认签到须填写原因 A staff-confirmed check-in needs a reason.")
-    meeting = session.get(Meeting, meeting_id)
     if meeting is None:
         raise CheckInRejected("unknown_meeting", "会议不存在 This meeting is not known to the county; open the meeting again.")
-    if meeting.branch_id != branch_id:
+    if meeting.branch_id != r.branch_id:
         raise CheckInRejected("not_in_branch", "该会议属于其他支部 This meeting belongs to another branch.")
     if meeting.status != "live":
         raise CheckInRejected("meeting_not_open", "会议未开始或已结束 The meeting is not open; ask the secretary to open it.")
-    member = session.get(Member, member_id)
     if member is None or not member.active:
         raise CheckInRejected("unknown_member", "不在党员名册中 Not on the roster; please see the branch secretary.")
-    if member.branch_id != branch_id:
+    if member.branch_id != r.branch_id:
         raise CheckInRejected("not_in_branch", "非本支部党员 Not a member of this branch.")
-    existing = session.scalar(select(CheckIn).where(CheckIn.meeting_id == meeting_id, CheckIn.member_id == member_id))
-    if existing is not None:
-        raise CheckInRejected("already_checked_in", f"{member.name} 已签到 already checked in at {existing.checked_in_at:%H:%M}.")
-    checkin = CheckIn(
-        id=checkin_id or str(uuid.uuid4()), meeting_id=meeting_id, member_id=member_id, branch_id=branch_id,
-        checked_in_at=checked_in_at, method=method, reason=reason, device_id=device_id, recorded_by=recorded_by,
-        late=is_late(meeting, checked_in_at, grace_minutes),
-    )
-    session.add(checkin)
-    return CheckInResult(checkin, member, meeting)
+    return meeting, member
+
+
+def record_checkin(session: Session, *, grace_minutes: int, **fields: object) -> CheckInResult:
+    """One check-in; raises CheckInRejected with the reason."""
+    (result,) = record_checkins(session, [CheckInRequest(**fields)], grace_minutes=grace_minutes)  # type: ignore[arg-type]
+    if isinstance(result, CheckInRejected):
+        raise result
+    session.flush()
+    return result
 
 
 def attendance(session: Session, meeting_id: str) -> list[tuple[CheckIn, Member]]:

@@ -20,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.attendance import service as attendance
 from hub.context import HubContext
+from hub.db import utcnow
 from hub.edge import protocol as p
 from hub.edge.models import EdgeMessage
 from hub.errors import HubError
@@ -74,21 +76,6 @@ def _meeting_end(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
     return {"meeting_id": meeting.id}
 
 
-def _checkin(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
-    m: p.CheckInMsg = job.msg  # type: ignore[assignment]
-    try:
-        res = attendance.record_checkin(
-            s, branch_id=job.branch_id, meeting_id=m.meeting_id, member_id=m.member_id, method=m.method, reason=m.reason,
-            checked_in_at=p.when(m.checked_in_at), grace_minutes=ctx.settings.late_grace_minutes,
-            device_id=job.device_id, recorded_by=f"device:{job.device_id}")
-    except attendance.CheckInRejected as exc:
-        raise Rejected(exc.code, exc.detail) from None
-    c = res.checkin
-    job.events.append(CheckInRecorded(job.branch_id, m.meeting_id, res.member.id, res.member.name, c.checked_in_at,
-                                      c.method, c.late, edge_sent_ts=m.ts))
-    return {"checkin_id": c.id, "late": c.late, "member_name": res.member.name}
-
-
 def _headcount(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
     m: p.Headcount = job.msg  # type: ignore[assignment]
     if m.meeting_id:
@@ -100,7 +87,7 @@ def _headcount(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Callable[[Session, HubContext, Job], dict[str, Any]]] = {
-    "meeting.start": _meeting_start, "meeting.end": _meeting_end, "checkin": _checkin, "headcount": _headcount,
+    "meeting.start": _meeting_start, "meeting.end": _meeting_end, "headcount": _headcount,
 }
 
 
@@ -156,7 +143,7 @@ class EdgeWriter:
     def _write(self, batch: list[Job]) -> list[tuple[dict[str, Any], bool]]:
         with self.ctx.session_factory() as s:
             try:
-                answers = [self._apply(s, job) for job in batch]
+                answers = self._apply_all(s, batch)
                 s.commit()
                 return answers
             except SQLAlchemyError:
@@ -171,19 +158,64 @@ class EdgeWriter:
             out.append(self._write([job])[0])
         return out
 
-    def _apply(self, s: Session, job: Job) -> tuple[dict[str, Any], bool]:
-        stored = s.get(EdgeMessage, (job.device_id, job.msg.id))
-        if stored is not None:
-            return stored.answer, True
-        try:
-            with s.begin_nested():
-                answer = p.ack(job.msg.id, ok=True, result=HANDLERS[job.msg.type](s, self.ctx, job))
-        except Rejected as exc:
-            job.events.clear()
-            answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
-        except HubError as exc:
-            job.events.clear()
-            answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
-        s.add(EdgeMessage(device_id=job.device_id, message_id=job.msg.id, type=job.msg.type, answer=answer))
+    def _apply_all(self, s: Session, batch: list[Job]) -> list[tuple[dict[str, Any], bool]]:
+        """Answers in the order of `batch`. Consecutive check-ins are
+        validated together (one query per table); anything else goes
+        through its handler in a savepoint, so a refusal leaves no trace."""
+        ids = {job.msg.id for job in batch}
+        stored = {(m.device_id, m.message_id): m.answer
+                  for m in s.scalars(select(EdgeMessage).where(EdgeMessage.message_id.in_(ids)))}
+        answers: list[tuple[dict[str, Any], bool] | None] = [None] * len(batch)
+        new_rows: list[dict[str, Any]] = []
+        run: list[int] = []
+
+        def remember(i: int, answer: dict[str, Any]) -> None:
+            job = batch[i]
+            stored[(job.device_id, job.msg.id)] = answer
+            answers[i] = (answer, False)
+            new_rows.append({"device_id": job.device_id, "message_id": job.msg.id, "type": job.msg.type,
+                             "answer": answer, "received_at": utcnow()})
+
+        def flush_run() -> None:
+            if not run:
+                return
+            requests = []
+            for i in run:
+                m: p.CheckInMsg = batch[i].msg  # type: ignore[assignment]
+                requests.append(attendance.CheckInRequest(
+                    branch_id=batch[i].branch_id, meeting_id=m.meeting_id, member_id=m.member_id, method=m.method,
+                    checked_in_at=p.when(m.checked_in_at), reason=m.reason, device_id=batch[i].device_id,
+                    recorded_by=f"device:{batch[i].device_id}"))
+            results = attendance.record_checkins(s, requests, grace_minutes=self.ctx.settings.late_grace_minutes)
+            for i, res in zip(run, results, strict=True):
+                if isinstance(res, attendance.CheckInRejected):
+                    remember(i, p.ack(batch[i].msg.id, ok=False, error={"code": res.code, "detail": res.detail}))
+                    continue
+                c, m = res.checkin, batch[i].msg
+                batch[i].events.append(CheckInRecorded(batch[i].branch_id, c.meeting_id, res.member.id, res.member.name,
+                                                       c.checked_in_at, c.method, c.late, edge_sent_ts=m.ts))
+                remember(i, p.ack(m.id, ok=True, result={"checkin_id": c.id, "late": c.late, "member_name": res.member.name}))
+            run.clear()
+
+        for i, job in enumerate(batch):
+            key = (job.device_id, job.msg.id)
+            if key in stored:
+                continue  # answered below, after any run that may store it
+            if job.msg.type == "checkin":
+                stored[key] = {}  # a resend inside this batch is a duplicate
+                run.append(i)
+                continue
+            flush_run()
+            s.flush()
+            try:
+                with s.begin_nested():
+                    answer = p.ack(job.msg.id, ok=True, result=HANDLERS[job.msg.type](s, self.ctx, job))
+            except (Rejected, HubError) as exc:
+                job.events.clear()
+                answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
+            remember(i, answer)
+        flush_run()
         s.flush()
-        return answer, False
+        if new_rows:
+            s.execute(insert(EdgeMessage), new_rows)
+        return [a if a is not None else (stored[(job.device_id, job.msg.id)], True) for a, job in zip(answers, batch, strict=True)]

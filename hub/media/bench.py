@@ -112,7 +112,9 @@ async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent
             for v, _ in tracks:
                 v.offer(data, n_video * 6000, True)
             n_video += 1
-            sent.value += len(tracks)
+        # frames aiortc actually took for sending (an overloaded publisher
+        # process shows as sent_fps below 15 * N, not as hub loss)
+        sent.value = sum(v.sent for v, _ in tracks)
         await asyncio.sleep(0.01)
     for pc in pcs:
         await pc.close()
@@ -212,6 +214,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
         "hub_cpu_percent": round(hub_cpu, 1),
         "cpu_per_stream_percent": round(hub_cpu / n, 3),
         "rss_mb": round(rss, 1),
+        "expected_fps": 15 * n,
         "sent_fps": round(sent_fps, 1),
         "received_fps": round(recv_fps, 1),
         "recorded_fps": round(rec_fps, 1),
