@@ -217,3 +217,24 @@ def test_meeting_notice_in_the_app_and_by_sms_once(client: TestClient, county: C
     assert summary["app"] == {"sent": 3, "read": 1} and summary["sms"] == {"queued": 1}
     with sessions(client)() as s:
         assert len(s.scalars(select(Notification)).all()) == 5
+
+
+async def test_background_tasks_start_and_stop(client: TestClient, county: County, gateway: Gateway) -> None:
+    import asyncio
+
+    from hub import supervision
+    from hub.supervision.config import SupervisionSettings
+
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.extras["supervision"] = SupervisionSettings(sms=sms_settings(gateway))
+    nid = queue_sms(client, county)
+    ctx.bus.bind_loop(asyncio.get_running_loop())
+    tasks = supervision.start(ctx)
+    try:
+        for _ in range(100):
+            if row(client, nid).status == "sent":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await supervision.stop(tasks)
+    assert row(client, nid).status == "sent" and all(t.done() for t in tasks)
