@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from hub.api.deps import CurrentOperator, SessionDep
+from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.audit import service as audit
 from hub.errors import Invalid
 from hub.meetings import service as meetings
@@ -16,6 +16,7 @@ from hub.members.models import Member
 from hub.organisations.models import OrgUnit
 from hub.organisations.service import get_branch_visible, get_visible
 from hub.supervision.common import scope_unit
+from hub.supervision.config import settings_for
 from hub.supervision.notifications import service
 from hub.supervision.notifications.models import Notification
 
@@ -97,7 +98,7 @@ def summary(session: SessionDep, op: CurrentOperator, unit_id: int | None = None
 
 
 @router.post("/meeting-notice", response_model=QueueResultRead, status_code=201)
-def meeting_notice(body: MeetingNoticeIn, session: SessionDep, op: CurrentOperator) -> QueueResultRead:
+def meeting_notice(body: MeetingNoticeIn, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> QueueResultRead:
     op.require_write()
     meeting = meetings.get(session, body.meeting_id)
     branch = get_visible(session, op, meeting.branch_id)
@@ -106,7 +107,8 @@ def meeting_notice(body: MeetingNoticeIn, session: SessionDep, op: CurrentOperat
     if body.text:
         text = body.text
     elif when is not None:
-        text = f"{branch.name}定于{when:%m月%d日 %H:%M}（UTC）召开会议：{subject}，请准时参加。"
+        local = when + timedelta(hours=settings_for(ctx).utc_offset_hours)
+        text = f"{branch.name}定于{local:%m月%d日 %H:%M}召开会议：{subject}，请准时参加。"
     else:
         text = f"{branch.name}将召开会议：{subject}，请准时参加。"
     res = service.meeting_notice(session, meeting=meeting, channels=_channels(body.channels), text=text, created_by=op.username)
