@@ -144,5 +144,5 @@ async function boot() {
 }
 
 // Exposed for the bench and tests: what the page received from the hub.
-window.branchlive = { feed };
+window.branchlive = { feed, views: { branch, rotation, playback } };
 boot();
