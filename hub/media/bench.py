@@ -116,6 +116,11 @@ async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent
         # process shows as sent_fps below 15 * N, not as hub loss)
         sent.value = sum(v.sent for v, _ in tracks)
         await asyncio.sleep(0.01)
+    for v, a in tracks:  # stop feeding; let the senders drain what they hold
+        v.stop()
+        a.stop()
+    await asyncio.sleep(0.5)
+    sent.value = sum(v.sent for v, _ in tracks)
     for pc in pcs:
         await pc.close()
 
@@ -191,6 +196,14 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
             sent1 = sum(s.value for _, s in procs)
             s1 = client.get("/bench/stats").json()
             rss = _proc_rss_mb(hub.pid)
+            # whole-run totals once every publisher has stopped and the hub
+            # has taken the last packets: every frame sent vs recorded
+            stop.set()
+            for p, _ in procs:
+                p.join(timeout=60)
+            total_sent = sum(s.value for _, s in procs)
+            time.sleep(1.0)
+            s2 = client.get("/bench/stats").json()
     finally:
         stop.set()
         for p, _ in procs:
@@ -208,17 +221,22 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
     sent_fps = (sent1 - sent0) / dt
     rec_fps = (s1["recorded_frames"] - s0["recorded_frames"]) / dt
     recv_fps = (s1["video_frames"] - s0["video_frames"]) / dt
+    stream_equivalents = recv_fps / 15 if recv_fps else 0.0
     return {
         "n": n,
         "live": s1["live"],
         "hub_cpu_percent": round(hub_cpu, 1),
         "cpu_per_stream_percent": round(hub_cpu / n, 3),
+        # per stream actually arriving at 15 fps (publishers may fall short)
+        "cpu_per_15fps_stream_percent": round(hub_cpu / stream_equivalents, 3) if stream_equivalents else None,
         "rss_mb": round(rss, 1),
         "expected_fps": 15 * n,
         "sent_fps": round(sent_fps, 1),
         "received_fps": round(recv_fps, 1),
         "recorded_fps": round(rec_fps, 1),
-        "recorded_ratio": round(rec_fps / sent_fps, 4) if sent_fps else 0.0,
+        "frames_sent_total": total_sent,
+        "frames_recorded_total": s2["recorded_frames"],
+        "recorded_ratio": round(s2["recorded_frames"] / total_sent, 4) if total_sent else 0.0,
         "max_loop_lag_s": round(s1["max_loop_lag"], 3),
     }
 

@@ -45,6 +45,7 @@ from hub.organisations.models import OrgUnit
 HEADCOUNT_RATIO = 0.5
 HEADCOUNT_MIN_CHECKINS = 4
 OVERDUE_AFTER = timedelta(minutes=15)
+FLUSH_SECONDS = 0.05
 
 
 @dataclass
@@ -116,6 +117,10 @@ class WallState:
         self.clients: set[WallClient] = set()
         self.queue_size = queue_size
         self._unsubscribe: list[Callable[[], None]] = []
+        # Tiles changed since the last flush: a busy hall's tile is sent at
+        # most every FLUSH_SECONDS, whatever the rate of check-ins.
+        self._dirty: set[int] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     # ---- loading ---------------------------------------------------------
     def load(self) -> None:
@@ -175,6 +180,8 @@ class WallState:
     def stop(self) -> None:
         for u in self._unsubscribe:
             u()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
 
     # ---- events ----------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -217,10 +224,19 @@ class WallState:
             tile.extra_alerts = [*tile.extra_alerts[-4:], {"kind": event.kind, "message": event.message}]
         elif not isinstance(event, RosterChanged | OrgUnitChanged):
             return
-        message = {"type": "tile", "tile": tile.to_json(self.ctx.settings, utcnow()), "ts": time.time()}
         if extra is not None:
             self.broadcast(tile.path, extra)
-        self.broadcast(tile.path, message)
+        self._dirty.add(tile.branch_id)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        now = utcnow()
+        dirty, self._dirty = self._dirty, set()
+        for branch_id in dirty:
+            tile = self.tiles[branch_id]
+            self.broadcast(tile.path, {"type": "tile", "tile": tile.to_json(self.ctx.settings, now), "ts": time.time()})
 
     # ---- clients ---------------------------------------------------------
     def snapshot(self, scope_path: str) -> dict[str, Any]:

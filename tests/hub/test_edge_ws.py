@@ -152,13 +152,16 @@ def test_wall_gets_snapshot_then_checkin_deltas_within_scope(client: TestClient,
             ws.send_json(c)
             recv_until(ws, "ack", c["id"])
         seen: list[dict[str, Any]] = []
-        while not any(m["type"] == "checkin" for m in seen):
+        def tile_counts_one() -> bool:
+            return any(m["type"] == "tile" and m["tile"]["checked_in"] == 1 for m in seen)
+
+        while not (any(m["type"] == "checkin" for m in seen) and tile_counts_one()):
             m = east_wall.receive_json()
             seen.extend(m["messages"] if m["type"] == "batch" else [m])
         checkin = next(m for m in seen if m["type"] == "checkin")
         assert checkin["name"] == "张三" and checkin["meeting_id"] == meeting_id
-        tile = next(m for m in seen if m["type"] == "tile" and m["tile"]["meeting"])["tile"]
-        assert tile["meeting"]["type_name"] == "主题党日"
+        tile = next(m for m in seen if m["type"] == "tile" and m["tile"]["checked_in"] == 1)["tile"]
+        assert tile["meeting"]["type_name"] == "主题党日" and tile["state"] == "stalled"
         # The west wall got nothing about the east branch: the next thing it
         # sees is its own branch going online.
         with edge(client, county.tokens["西山一村"]):
