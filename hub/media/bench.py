@@ -238,6 +238,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
         "frames_recorded_total": s2["recorded_frames"],
         "recorded_ratio": round(s2["recorded_frames"] / total_sent, 4) if total_sent else 0.0,
         "max_loop_lag_s": round(s1["max_loop_lag"], 3),
+        "video_rtp_packets_lost": s1["rtp_packets_lost"],
+        "video_frames_dropped_incomplete": s1["frames_dropped_incomplete"],
     }
 
 

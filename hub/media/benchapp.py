@@ -90,6 +90,10 @@ def create_app() -> FastAPI:
             "video_frames": sum(b.video_frames for b in branches),
             "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
             "recorded_segments": sum(b.recorded_segments for b in branches),
+            "rtp_packets_lost": sum(b.publisher.video.loss_stats()[1] for b in branches
+                                    if b.publisher is not None and b.publisher.video is not None),
+            "frames_dropped_incomplete": sum(b.publisher.video._assembler.dropped for b in branches
+                                             if b.publisher is not None and b.publisher.video is not None),
             "branches": {
                 b.branch_id: {"state": b.state, "video_frames": b.video_frames,
                               "recorded_segments": b.recorded_segments}
