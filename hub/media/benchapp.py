@@ -1,7 +1,7 @@
 """A bare hub around the media plane for benchmarks (and the crash test).
 
 Never part of a deployment: `BenchAuth` lets token `dev-<n>` publish branch
-<n> and any `X-User` watch. Run with
+<n> and any `X-User` (or `user` cookie) watch. Run with
 
     MEDIA_BENCH_DATA=/tmp/x uvicorn --factory hub.media.benchapp:create_app --host 127.0.0.1
 """
@@ -32,9 +32,9 @@ class BenchAuth:
         return None
 
     async def viewer_for_request(self, request: Request, branch_id: int) -> str:
-        user = request.headers.get("x-user")
+        user = request.headers.get("x-user") or request.cookies.get("user")
         if not user:
-            raise MediaAuthError(401, "send X-User")
+            raise MediaAuthError(401, "send X-User (or a 'user' cookie)")
         return user
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
