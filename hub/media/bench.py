@@ -190,9 +190,12 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
             time.sleep(4.0)  # warm-up: ICE/DTLS done, first keyframes, first segments
             s0 = client.get("/bench/stats", params={"reset_lag": True}).json()
             sent0 = sum(s.value for _, s in procs)
+            pub_pids = [p.pid for p, _ in procs]
             cpu0, t0 = _proc_cpu_seconds(hub.pid), time.monotonic()
+            pcpu0 = sum(_proc_cpu_seconds(pid) for pid in pub_pids)
             time.sleep(seconds)
             cpu1, t1 = _proc_cpu_seconds(hub.pid), time.monotonic()
+            pcpu1 = sum(_proc_cpu_seconds(pid) for pid in pub_pids)
             sent1 = sum(s.value for _, s in procs)
             s1 = client.get("/bench/stats").json()
             rss = _proc_rss_mb(hub.pid)
@@ -230,6 +233,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
         # per stream actually arriving at 15 fps (publishers may fall short)
         "cpu_per_15fps_stream_percent": round(hub_cpu / stream_equivalents, 3) if stream_equivalents else None,
         "rss_mb": round(rss, 1),
+        # the load generator: at 100 % per core it, not the hub, is the limit
+        "publishers_cpu_percent": round(100 * (pcpu1 - pcpu0) / dt, 1),
         "expected_fps": 15 * n,
         "sent_fps": round(sent_fps, 1),
         "received_fps": round(recv_fps, 1),
