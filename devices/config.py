@@ -99,7 +99,7 @@ class EdgeSettings(BaseSettings):
         default=None,
         title="Camera source",
         description="USB camera index (0, 1...), rtsp:// or http:// URL, a file path, "
-        "or 'synthetic'; empty = no camera.",
+        "or 'pattern' (test card); empty = no camera.",
     )
     video_width: int = Field(default=640, ge=160, le=3840, title="Video width",
                              description="Width of the published video in pixels.")

@@ -115,17 +115,19 @@ class EdgeApp:
         if not (self.with_media and self.settings.camera_source):
             return
         try:
-            from devices.media.config import MediaSettings, VideoSettings
+            from devices.media.config import MediaSettings
             from devices.media.edge import EdgeMedia
         except ImportError:
             log.warning("camera configured but the media modules are not installed")
             return
         s = self.settings
-        video = VideoSettings(
-            source=s.camera_source, width=s.video_width, height=s.video_height, fps=s.video_fps,
-            bitrate=s.video_bitrate_kbps * 1000,
-        )
-        media_settings = MediaSettings(video=video, thumbnail_interval_s=s.thumbnail_s)
+        # model_validate: the media package's settings are pydantic models
+        media_settings = MediaSettings.model_validate({
+            "video": {"source": s.camera_source, "width": s.video_width,
+                      "height": s.video_height, "fps": s.video_fps,
+                      "bitrate": s.video_bitrate_kbps * 1000},
+            "thumbnail_interval_s": s.thumbnail_s,
+        })
         self.media = EdgeMedia(media_settings, on_analysis=self._on_analysis)
 
     def init_uplink(self) -> None:
@@ -246,8 +248,8 @@ class EdgeApp:
                 token = await self._token()
                 branch = self.uplink.welcome.branch_id if self.uplink.welcome else None
                 if token and branch is not None:
-                    settings = PublisherSettings(
-                        whip_url=f"{self.settings.hub_url}/whip/{branch}", token=token)
+                    settings = PublisherSettings.model_validate(
+                        {"whip_url": f"{self.settings.hub_url}/whip/{branch}", "token": token})
                     await asyncio.wait_for(self.media.start_publishing(settings), 30)
                     publishing = True
             elif not want and publishing and self.desk.current is None:
