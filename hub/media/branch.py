@@ -64,6 +64,10 @@ class PublisherSession:
     closing: bool = False
     video_clock: RtpClock = field(default_factory=lambda: RtpClock(90_000))
     audio_clock: RtpClock = field(default_factory=lambda: RtpClock(48_000))
+    # added to this publisher's timestamps on the relay, so that viewers see
+    # one continuous timeline across publisher replacements
+    video_shift: int | None = None
+    audio_shift: int | None = None
 
 
 @dataclass(eq=False)
@@ -88,6 +92,8 @@ class BranchMedia:
         self.meeting: tuple[str, str] | None = None  # (meeting_id, meeting_type)
         self.state = OFFLINE
         self.talker: ViewerSession | None = None
+        self._relay_video_ts = 0
+        self._relay_audio_ts = 0
         # cumulative counters (metrics take deltas)
         self.video_frames = 0
         self.audio_frames = 0
@@ -105,9 +111,14 @@ class BranchMedia:
         self.bytes_in += len(data)
         codec = pub.video_codec
         key = is_keyframe(codec, data)
-        for viewer in self.viewers.values():
-            if viewer.video is not None:
-                viewer.video.offer(data, ts, key)
+        if self.viewers:
+            shift = pub.video_shift
+            if shift is None:
+                shift = pub.video_shift = self._relay_video_ts + 3000 - ts
+            relay_ts = self._relay_video_ts = ts + shift
+            for viewer in self.viewers.values():
+                if viewer.video is not None:
+                    viewer.video.offer(data, relay_ts, key)
         recorder = self.recorder
         if recorder is not None:
             recorder.push_video(codec, data, ts, key, pub.video_clock.wall(ts))
@@ -119,9 +130,14 @@ class BranchMedia:
         pub.last_media = time.monotonic()
         self.audio_frames += 1
         self.bytes_in += len(data)
-        for viewer in self.viewers.values():
-            if viewer.audio is not None:
-                viewer.audio.offer(data, ts, True)
+        if self.viewers:
+            shift = pub.audio_shift
+            if shift is None:
+                shift = pub.audio_shift = self._relay_audio_ts + 960 - ts
+            relay_ts = self._relay_audio_ts = ts + shift
+            for viewer in self.viewers.values():
+                if viewer.audio is not None:
+                    viewer.audio.offer(data, relay_ts, True)
         recorder = self.recorder
         if recorder is not None:
             recorder.push_audio(data, pub.audio_clock.wall(ts))

@@ -299,9 +299,25 @@ class MediaPlane:
         branch.publisher = pub
         if branch.recorder is not None:
             branch.recorder.has_audio = pub.audio is not None
+        for viewer in branch.viewers.values():
+            if viewer.video is not None:
+                viewer.video.restart()
+        if branch.viewers or branch.recorder is not None:
+            self._kf_requested.pop(branch_id, None)
+            self.spawn(self._keyframe_soon(branch_id))
         self._watch_publisher(branch, pub)
         self._set_state(branch, branch.compute_state(time.monotonic(), self.settings.stall_seconds))
         return pub.session_id, answer
+
+    async def _keyframe_soon(self, branch_id: int) -> None:
+        # the PLI needs the media SSRC, known from the first packet on
+        branch = self.branch(branch_id)
+        for _ in range(50):
+            pub = branch.publisher
+            if pub is None or (pub.video is not None and pub.video.media_ssrc is not None):
+                break
+            await asyncio.sleep(0.1)
+        self.request_keyframe(branch_id)
 
     def _watch_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
         @pub.pc.on("connectionstatechange")

@@ -66,6 +66,11 @@ class RelayTrack(MediaStreamTrack):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def restart(self) -> None:
+        """The source changed (new publisher): wait for its first keyframe."""
+        self._queue.clear()
+        self._need_keyframe = self.kind == "video"
+
     async def recv(self) -> av.Packet:
         while not self._queue:
             if self.readyState != "live":
