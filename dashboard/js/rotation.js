@@ -11,7 +11,6 @@ const PREFS = "bl.rotation";
 export class RotationView {
   constructor(root) {
     this.root = root;
-    this.prefs = { grid: 2, seconds: 20, ...JSON.parse(localStorage.getItem(PREFS) || "{}") };
     this.page = 0;
     this.paused = false;
     this.cells = [];
@@ -21,6 +20,7 @@ export class RotationView {
   }
 
   open() {
+    this.prefs = { grid: 2, seconds: 20, ...JSON.parse(localStorage.getItem(PREFS) || "{}") };
     this.active = true;
     this._render();
     this.unsub = feed.onTiles((changed) => this._onTiles(changed));
