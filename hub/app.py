@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from sqlalchemy import select
 
+from hub import supervision
 from hub.attendance.views import router as attendance_router
 from hub.audit.views import router as audit_router
 from hub.auth import service as auth_service
@@ -97,10 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if ctx.media is not None:
             await ctx.media.start()
         ticker = asyncio.create_task(_tick(ctx))
+        supervision_tasks = supervision.start(ctx)
         try:
             yield
         finally:
             ticker.cancel()
+            await supervision.stop(supervision_tasks)
             if ctx.media is not None:
                 await ctx.media.stop()
             await ctx.edge.stop()
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for router in (auth_router, org_router, members_router, devices_router, meetings_router, attendance_router,
-                   audit_router, wall_router):
+                   audit_router, wall_router, *supervision.routers):
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from hub.media.config import MediaSettings
+from hub.supervision.config import SupervisionSettings
 
 
 class MeetingTypeConfig(BaseModel):
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     device_offline_seconds: float = Field(default=30, gt=0, title="Silence before a hall is shown offline")
     meeting_types: list[MeetingTypeConfig] = Field(default_factory=lambda: list(DEFAULT_MEETING_TYPES), title="Meeting types")
     media: MediaSettings = Field(default_factory=MediaSettings, title="Media plane")
+    supervision: SupervisionSettings = Field(default_factory=SupervisionSettings, title="Supervision")
     admin_username: str = Field(default="admin", title="First county admin's user name (created on first start)")
     admin_password: str | None = Field(default=None, title="First county admin's password (created on first start)")
 

@@ -183,7 +183,21 @@ class EdgeGateway:
                 else:
                     log.warning("device %s sent an unreadable message: %s", conn.device_id, exc.detail)
                 continue
-            self._spawn(self._handle(conn, msg))
+            if msg.type in p.STORED:
+                # Queued here, synchronously, so a hall's messages are applied
+                # in the order it sent them (a check-in never overtakes the
+                # meeting.start before it); the ack is sent when committed.
+                self._spawn(self._ack_when_stored(conn, msg, self.writer.enqueue(conn.device_id, conn.branch_id, msg)))
+            else:
+                self._spawn(self._handle(conn, msg))
+
+    async def _ack_when_stored(self, conn: EdgeConnection, msg: p.Envelope, stored: asyncio.Future[Any]) -> None:
+        try:
+            answer, duplicate = await stored
+        except Exception as exc:  # database trouble: no ack, the edge keeps it and resends
+            log.error("could not store %s %s from device %s: %s", msg.type, msg.id, conn.device_id, exc)
+            return
+        await conn.send({**answer, "duplicate": duplicate})
 
     async def _handle(self, conn: EdgeConnection, msg: p.Envelope) -> None:
         if isinstance(msg, p.Hello):
@@ -197,13 +211,6 @@ class EdgeGateway:
             self.health[conn.branch_id] = {**msg.health, "at": time.time()}
             self.ctx.bus.publish(DeviceHealthReported(conn.branch_id, conn.device_id, dict(msg.health)))
             await conn.send(p.ack(msg.id, ok=True))
-            return
-        try:
-            answer, duplicate = await self.writer.submit(conn.device_id, conn.branch_id, msg)
-        except Exception as exc:  # database trouble: no ack, the edge keeps it and resends
-            log.error("could not store %s %s from device %s: %s", msg.type, msg.id, conn.device_id, exc)
-            return
-        await conn.send({**answer, "duplicate": duplicate})
 
     def _thumbnail(self, conn: EdgeConnection, data: bytes) -> None:
         try:

@@ -112,11 +112,12 @@ class EdgeWriter:
             if not job.future.done():
                 job.future.cancel()
 
-    async def submit(self, device_id: int, branch_id: int, msg: p.Envelope) -> tuple[dict[str, Any], bool]:
-        """Apply one message durably; returns (ack, duplicate)."""
+    def enqueue(self, device_id: int, branch_id: int, msg: p.Envelope) -> asyncio.Future[tuple[dict[str, Any], bool]]:
+        """Queue one message, in arrival order; the future gives (ack,
+        duplicate) once it is committed."""
         job = Job(device_id, branch_id, msg, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(job)
-        return await job.future
+        return job.future
 
     async def _run(self) -> None:
         while True:

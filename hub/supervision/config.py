@@ -105,14 +105,5 @@ class SupervisionSettings(BaseModel):
 
 
 def settings_for(ctx: Any) -> SupervisionSettings:
-    nested = getattr(getattr(ctx, "settings", None), "supervision", None)
-    if isinstance(nested, SupervisionSettings):
-        return nested
-    extra = getattr(ctx, "extras", {}).get("supervision")
-    if isinstance(extra, SupervisionSettings):
-        return extra
-    if isinstance(extra, dict):
-        model = SupervisionSettings.model_validate(extra)
-        ctx.extras["supervision"] = model
-        return model
-    return SupervisionSettings()
+    """The supervision section of the hub's settings (`Settings.supervision`)."""
+    return ctx.settings.supervision  # type: ignore[no-any-return]

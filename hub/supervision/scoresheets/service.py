@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Invalid, NotFound
@@ -60,7 +61,12 @@ def ensure_default_template(session: Session) -> ScoreTemplate:
     if existing is not None:
         return existing
     cats = [CategoryIn(name=n, max_points=m, items=[{"name": i, "max_points": p} for i, p in items]) for n, m, items in DEFAULT_SHEET]  # type: ignore[misc]
-    return create_template(session, name=DEFAULT_NAME, description="示例评分表：五大类100分", categories=cats, created_by="system")
+    try:
+        with session.begin_nested():
+            return create_template(session, name=DEFAULT_NAME, description="示例评分表：五大类100分", categories=cats, created_by="system")
+    except (IntegrityError, Conflict):
+        # Installed at the same moment by another session (start-up task and a request).
+        return session.scalars(select(ScoreTemplate).where(ScoreTemplate.name == DEFAULT_NAME)).one()
 
 
 @dataclass(frozen=True)

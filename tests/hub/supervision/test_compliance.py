@@ -37,7 +37,7 @@ def history(client: TestClient, county: County) -> dict[str, str]:
 
 
 def test_outcomes_through_the_api(client: TestClient, county: County) -> None:
-    client.app.state.ctx.extras["supervision"] = MOVES  # type: ignore[attr-defined]
+    client.app.state.ctx.settings.supervision = SupervisionSettings.model_validate(MOVES) if isinstance(MOVES, dict) else MOVES  # type: ignore[attr-defined]
     ids = history(client, county)
     b = county.branches["东城一村"]
     r = client.get("/api/v1/supervision/compliance", headers=county.admin, params={
@@ -61,7 +61,7 @@ def test_rules_endpoint_and_conflicting_overrides(client: TestClient, county: Co
     r = client.get("/api/v1/supervision/rules", headers=county.admin)
     assert r.status_code == 200
     assert {x["code"]: x["frequency"] for x in r.json()["rules"]}["theme_day"] == "monthly"
-    client.app.state.ctx.extras["supervision"] = SupervisionSettings(rule_overrides=[{"code": "theme_day", "frequency": "yearly"}])  # type: ignore[attr-defined]
+    client.app.state.ctx.settings.supervision = SupervisionSettings(rule_overrides=[{"code": "theme_day", "frequency": "yearly"}])  # type: ignore[attr-defined]
     r = client.get("/api/v1/supervision/rules", headers=county.admin)
     assert r.status_code == 422 and r.json()["code"] == "rule_conflict"
     assert "theme_day: a fixed day of the month needs frequency monthly" in r.json()["detail"]

@@ -226,7 +226,7 @@ async def test_background_tasks_start_and_stop(client: TestClient, county: Count
     from hub.supervision.config import SupervisionSettings
 
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    ctx.extras["supervision"] = SupervisionSettings(sms=sms_settings(gateway))
+    ctx.settings.supervision = SupervisionSettings(sms=sms_settings(gateway))
     nid = queue_sms(client, county)
     ctx.bus.bind_loop(asyncio.get_running_loop())
     tasks = supervision.start(ctx)
