@@ -62,5 +62,6 @@ class MediaSettings(BaseModel):
         default=1,
         ge=0,
         title="Media worker processes (1: single process; 0: one per core)",
-        description="Only the single-process mode is implemented; other values are refused.",
+        description="With more than one, live media runs in worker processes owning "
+        "branch_id % workers; the hub process proxies WHIP/WHEP to them.",
     )

@@ -1,10 +1,12 @@
 """The media plane: WHIP ingest, WHEP relay with talkback, recording.
 
 `MediaPlane` wires the parts with explicit start/stop; the lead mounts
-`plane.router` and implements `MediaAuth`. Only the single-process mode is
-implemented (`MediaSettings.workers == 1`); branches are independent, so a
-multi-process mode can assign branches to worker processes that each run
-one MediaPlane and let the main process proxy WHIP/WHEP POSTs by branch.
+`plane.router` and implements `MediaAuth`. With `media.workers == 1` all
+media runs in this process. With more, live media moves to worker
+processes (hub/media/workers.py), each a MediaPlane owning the branches
+`branch_id % workers == index`: this process authenticates and proxies the
+WHIP/WHEP requests, forwards meetings, republishes the workers' events and
+keeps serving recordings, retention and recovery.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from hub.media.models import RecordedSegment
 from hub.media.recorder import Recorder
 from hub.media.sdp import check_publish_offer, check_view_offer, decode_offer
 from hub.media.segments import FinishedSegment
+from hub.media.workers import MediaWorkers, rebuild_event, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class MediaPlane:
         bus: EventBus,
         auth: MediaAuth,
         session_factory: sessionmaker[Session],
+        *,
+        worker_index: int | None = None,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -77,27 +82,34 @@ class MediaPlane:
         self._cpu = metrics.CpuMeter()
         self.loop_lag = 0.0
         self.running = False
+        self.worker_index = worker_index  # set in a media worker process
+        self.pool: MediaWorkers | None = None
+        self._remote_states: dict[int, str] = {}
+        self._remote_viewers: dict[int, int] = {}
         from hub.media.views import build_router
 
         self.router: APIRouter = build_router(self)
 
     # -- lifecycle --------------------------------------------------------------
     async def start(self) -> None:
-        if self.settings.workers != 1:
-            raise Unavailable(
-                f"media.workers={self.settings.workers} is not supported yet; set media.workers=1"
-            )
         self._loop = asyncio.get_running_loop()
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         from hub.media.housekeeping import housekeeping_loop, recover
 
-        await self.run_blocking(recover, self)
+        if self.worker_index is None:  # the main process owns the disk's consistency
+            await self.run_blocking(recover, self)
+            self._housekeeping = asyncio.create_task(housekeeping_loop(self), name="media-housekeeping")
+        count = worker_count(self.settings)
+        if self.worker_index is None and count > 1:
+            url = self.session_factory.kw["bind"].url.render_as_string(hide_password=False)
+            self.pool = MediaWorkers(count, self.settings, self.data_dir, url, self._on_worker_message)
+            await self.pool.start()
+        else:
+            self._monitor = asyncio.create_task(self._monitor_loop(), name="media-monitor")
         self._unsubscribe = [
             self.bus.on(MeetingStarted, self._on_meeting_started),
             self.bus.on(MeetingEnded, self._on_meeting_ended),
         ]
-        self._monitor = asyncio.create_task(self._monitor_loop(), name="media-monitor")
-        self._housekeeping = asyncio.create_task(housekeeping_loop(self), name="media-housekeeping")
         self.running = True
 
     async def stop(self) -> None:
@@ -110,6 +122,8 @@ class MediaPlane:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if self.pool is not None:
+            await self.pool.stop()
         for branch in list(self.branches.values()):
             for viewer in list(branch.viewers.values()):
                 await self._close_viewer(branch, viewer)
@@ -135,10 +149,14 @@ class MediaPlane:
 
     # -- accessors for the wall ---------------------------------------------------
     def stream_state(self, branch_id: int) -> str:
+        if self.pool is not None:
+            return self._remote_states.get(branch_id, OFFLINE)
         branch = self.branches.get(branch_id)
         return branch.state if branch is not None else OFFLINE
 
     def viewers(self, branch_id: int) -> int:
+        if self.pool is not None:
+            return self._remote_viewers.get(branch_id, 0)
         branch = self.branches.get(branch_id)
         return len(branch.viewers) if branch is not None else 0
 
@@ -184,6 +202,9 @@ class MediaPlane:
         if branch.meeting is not None and branch.meeting[0] == meeting_id:
             return
         branch.meeting = (meeting_id, meeting_type)
+        if self.pool is not None:
+            self.spawn(self.pool.meeting(branch_id, meeting_id, meeting_type, True))
+            return
         started = utcnow()
 
         def insert() -> None:
@@ -208,6 +229,9 @@ class MediaPlane:
         if branch.meeting is None or branch.meeting[0] != meeting_id:
             return
         branch.meeting = None
+        if self.pool is not None:
+            self.spawn(self.pool.meeting(branch_id, meeting_id, "", False))
+            return
         ended = utcnow()
 
         def finish() -> None:
@@ -283,6 +307,11 @@ class MediaPlane:
                                       f"publish to /whip/{device_branch}")
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
         check_publish_offer(sdp)
+        if self.pool is not None:
+            r = await self.pool.request(branch_id, "POST", f"/whip/{branch_id}", body=body, headers={
+                "authorization": f"Bearer {self.pool.internal_token(device_id, branch_id)}",
+                "content-type": "application/sdp"})
+            return r.headers["location"].rsplit("/", 1)[1], r.text
         branch = self.branch(branch_id)
         old = branch.publisher
         if old is not None and old.device_id != device_id:
@@ -349,6 +378,10 @@ class MediaPlane:
         device = await self.auth.device_for_token(token)
         if device is None:
             raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
+        if self.pool is not None:
+            await self.pool.request(branch_id, "DELETE", f"/whip/{branch_id}/{session_id}", headers={
+                "authorization": f"Bearer {self.pool.internal_token(*device)}"})
+            return
         branch = self.branches.get(branch_id)
         pub = branch.publisher if branch is not None else None
         if branch is None or pub is None or pub.session_id != session_id:
@@ -364,6 +397,10 @@ class MediaPlane:
             raise Unavailable("the media plane is not running; retry in a few seconds")
         user = await self.auth.viewer_for_request(request, branch_id)
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
+        if self.pool is not None:
+            r = await self.pool.request(branch_id, "POST", f"/whep/{branch_id}", body=body, headers={
+                "x-branchlive-user": user, "content-type": "application/sdp"})
+            return r.headers["location"].rsplit("/", 1)[1], r.text
         branch = self.branch(branch_id)
         if branch.publisher is None:
             raise Conflict(f"branch {branch_id} is not publishing; watch it once it is live")
@@ -417,6 +454,10 @@ class MediaPlane:
 
     async def unview(self, request: Request, branch_id: int, session_id: str) -> None:
         user = await self.auth.viewer_for_request(request, branch_id)
+        if self.pool is not None:
+            await self.pool.request(branch_id, "DELETE", f"/whep/{branch_id}/{session_id}",
+                                    headers={"x-branchlive-user": user})
+            return
         branch = self.branches.get(branch_id)
         viewer = branch.viewers.get(session_id) if branch is not None else None
         if branch is None or viewer is None:
@@ -424,6 +465,23 @@ class MediaPlane:
         if viewer.user != user:
             raise MediaAuthError(403, "this viewing session belongs to another operator")
         await self._close_viewer(branch, viewer)
+
+    def _on_worker_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "audit":
+            self.spawn(self.auth.audit(message["actor"], message["action"], message["branch_id"],
+                                       message.get("detail", "")))
+        elif kind == "metrics":
+            for branch_id, count in message.get("viewers", {}).items():
+                self._remote_viewers[int(branch_id)] = count
+                metrics.VIEWERS.labels(str(branch_id)).set(count)
+        else:
+            event = rebuild_event(message)
+            if isinstance(event, StreamStateChanged):
+                self._remote_states[event.branch_id] = event.state
+                metrics.STATE.labels(str(event.branch_id)).set(1 if event.state == LIVE else 0)
+            if event is not None:
+                self.bus.publish(event)
 
     # -- monitor ----------------------------------------------------------------------
     async def _monitor_loop(self) -> None:
