@@ -137,6 +137,29 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (media worker processes)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _tree_cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _proc_cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
+
+
 def _proc_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -144,17 +167,17 @@ def _proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, Any]:
+def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 1) -> dict[str, Any]:
     ncpu = os.cpu_count() or 1
     port = _free_port()
     data = work / f"hub-{n}"
     data.mkdir()
     env = {**os.environ, "MEDIA_BENCH_DATA": str(data),
            "MEDIA_BENCH_SETTINGS": json.dumps({"min_free_bytes": 0, "stop_recording_free_bytes": 0,
-                                               "offline_seconds": 60})}
+                                               "offline_seconds": 60, "workers": workers})}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    if ncpu > 1:
+    if ncpu > 1 and workers == 1:
         cmd = ["taskset", "-c", "0", *cmd]
     hub = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -191,14 +214,15 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
             s0 = client.get("/bench/stats", params={"reset_lag": True}).json()
             sent0 = sum(s.value for _, s in procs)
             pub_pids = [p.pid for p, _ in procs]
-            cpu0, t0 = _proc_cpu_seconds(hub.pid), time.monotonic()
+            hub_pids = _tree(hub.pid)
+            cpu0, t0 = _tree_cpu_seconds(hub_pids), time.monotonic()
             pcpu0 = sum(_proc_cpu_seconds(pid) for pid in pub_pids)
             time.sleep(seconds)
-            cpu1, t1 = _proc_cpu_seconds(hub.pid), time.monotonic()
+            cpu1, t1 = _tree_cpu_seconds(hub_pids), time.monotonic()
             pcpu1 = sum(_proc_cpu_seconds(pid) for pid in pub_pids)
             sent1 = sum(s.value for _, s in procs)
             s1 = client.get("/bench/stats").json()
-            rss = _proc_rss_mb(hub.pid)
+            rss = sum(_proc_rss_mb(pid) for pid in hub_pids)
             # whole-run totals once every publisher has stopped and the hub
             # has taken the last packets: every frame sent vs recorded
             stop.set()
@@ -227,6 +251,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
     stream_equivalents = recv_fps / 15 if recv_fps else 0.0
     return {
         "n": n,
+        "workers": workers,
         "live": s1["live"],
         "hub_cpu_percent": round(hub_cpu, 1),
         "cpu_per_stream_percent": round(hub_cpu / n, 3),
@@ -248,7 +273,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path) -> dict[str, An
     }
 
 
-def run_ingest_bench(ns: list[int], seconds: float) -> list[dict[str, Any]]:
+def run_ingest_bench(ns: list[int], seconds: float, workers: int = 1) -> list[dict[str, Any]]:
     """One hub run per N; each dict also says whether >= 99.5 % of the sent
     frames were recorded (`ok`). See `largest_ok` for the headline number."""
     results = []
@@ -256,7 +281,7 @@ def run_ingest_bench(ns: list[int], seconds: float) -> list[dict[str, Any]]:
         work = Path(tmp)
         make_bench_clip(work)
         for n in ns:
-            result = _run_one(n, seconds, work, work)
+            result = _run_one(n, seconds, work, work, workers)
             result["ok"] = result["recorded_ratio"] >= OK_RATIO and result["live"] == n
             results.append(result)
     return results
@@ -271,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ns", nargs="+", type=int)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="media worker processes (hub)")
     args = parser.parse_args(argv)
-    results = run_ingest_bench(args.ns, args.seconds)
+    results = run_ingest_bench(args.ns, args.seconds, args.workers)
     for r in results:
         print(json.dumps(r))
     print(json.dumps({"largest_n_recording_99_5_percent": largest_ok(results)}))

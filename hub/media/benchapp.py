@@ -80,25 +80,19 @@ def create_app() -> FastAPI:
 
     @app.get("/bench/stats")
     async def stats(reset_lag: bool = False) -> dict[str, object]:
-        lag = max_lag[0] = max(max_lag[0], plane.loop_lag)
+        parts = [plane.counters()]
+        if plane.pool is not None:
+            parts = [(await plane.pool.request(i, "GET", "/internal/counters")).json()
+                     for i in range(plane.pool.count)]
+        lag = max_lag[0] = max(max_lag[0], *(p["loop_lag"] for p in parts))
         if reset_lag:
             max_lag[0] = 0.0
-        branches = list(plane.branches.values())
-        return {
-            "max_loop_lag": lag,
-            "live": sum(1 for b in branches if b.state == "live"),
-            "video_frames": sum(b.video_frames for b in branches),
-            "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
-            "recorded_segments": sum(b.recorded_segments for b in branches),
-            "rtp_packets_lost": sum(b.publisher.video.loss_stats()[1] for b in branches
-                                    if b.publisher is not None and b.publisher.video is not None),
-            "frames_dropped_incomplete": sum(b.publisher.video._assembler.dropped for b in branches
-                                             if b.publisher is not None and b.publisher.video is not None),
-            "branches": {
-                b.branch_id: {"state": b.state, "video_frames": b.video_frames,
-                              "recorded_segments": b.recorded_segments}
-                for b in branches
-            },
-        }
+        total: dict[str, object] = {"max_loop_lag": lag, "branches": {}}
+        for part in parts:
+            for key in ("live", "video_frames", "recorded_frames", "recorded_segments",
+                        "rtp_packets_lost", "frames_dropped_incomplete"):
+                total[key] = int(total.get(key, 0)) + part[key]  # type: ignore[call-overload]
+            total["branches"].update(part["branches"])  # type: ignore[union-attr]
+        return total
 
     return app

@@ -160,6 +160,23 @@ class MediaPlane:
         branch = self.branches.get(branch_id)
         return len(branch.viewers) if branch is not None else 0
 
+    def counters(self) -> dict[str, Any]:
+        """Totals over this process's branches (benchmarks, diagnostics)."""
+        branches = list(self.branches.values())
+        videos = [b.publisher.video for b in branches
+                  if b.publisher is not None and b.publisher.video is not None]
+        return {
+            "loop_lag": self.loop_lag,
+            "live": sum(1 for b in branches if b.state == LIVE),
+            "video_frames": sum(b.video_frames for b in branches),
+            "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
+            "recorded_segments": sum(b.recorded_segments for b in branches),
+            "rtp_packets_lost": sum(v.loss_stats()[1] for v in videos),
+            "frames_dropped_incomplete": sum(v._assembler.dropped for v in videos),
+            "branches": {b.branch_id: {"state": b.state, "video_frames": b.video_frames,
+                                       "recorded_segments": b.recorded_segments} for b in branches},
+        }
+
     def branch(self, branch_id: int) -> BranchMedia:
         branch = self.branches.get(branch_id)
         if branch is None:

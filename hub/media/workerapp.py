@@ -109,6 +109,11 @@ def create_worker_app(index: int, settings: MediaSettings, data_dir: Path, datab
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
+    @app.get("/internal/counters")
+    async def counters(request: Request) -> dict[str, Any]:
+        check(request)
+        return plane.counters()
+
     @app.post("/internal/meetings/{branch_id}")
     async def meeting(branch_id: int, request: Request) -> dict[str, str]:
         check(request)
