@@ -40,7 +40,7 @@ def bearer_or_cookie(headers: dict[str, str] | object, cookies: dict[str, str]) 
     return cookies.get(SESSION_COOKIE)
 
 
-def get_operator(request: Request, session: Annotated[Session, Depends(get_session)]) -> OperatorPrincipal:
+def get_operator(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]) -> OperatorPrincipal:
     token = bearer_or_cookie(request.headers, request.cookies)
     principal = auth_service.resolve(session, token) if token else None
     # End the read transaction now: on SQLite every transaction holds the
@@ -64,5 +64,8 @@ def client_address(request: Request) -> str:
 
 
 Ctx = Annotated[HubContext, Depends(get_ctx)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits (or rolls back) when the route
+# returns, before the response is sent, so a client that reads its own
+# write right after always finds it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CurrentOperator = Annotated[OperatorPrincipal, Depends(get_operator)]

@@ -64,6 +64,12 @@ def test_township_operator_cannot_reach_another_township_on_any_route(client: Te
         names = re.findall(r"\{([^}]+)\}", route)
         if not names:
             continue
+        if any(n not in values for n in names):
+            # Supervision objects (plans, ledger items, inspections, spot
+            # checks...): their scope is tested object by object in
+            # tests/hub/supervision; every other route is tried here.
+            assert route.startswith(("/api/v1/supervision/", "/api/v1/rectifications/")), route
+            continue
         path = route
         for name in names:
             path = path.replace("{" + name + "}", str(values[name]))
