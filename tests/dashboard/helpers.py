@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_bench() -> Any:
-    spec = importlib.util.spec_from_file_location("wall_bench", ROOT / "dashboard" / "bench.py")
+    spec = importlib.util.spec_from_file_location("wall_bench", ROOT / "branchlive" / "wall_sim.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["wall_bench"] = module
