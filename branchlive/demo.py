@@ -53,7 +53,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete the demo's data first")
     parser.add_argument("--speed", type=float, default=1.0, help="run the halls' script faster (e.g. 5)")
     parser.add_argument("--no-history", action="store_true", help="skip the year of synthetic history")
+    parser.add_argument("--halls-only", action="store_true",
+                        help="do not start a hub: drive the halls against --hub (same database, e.g. BRANCHLIVE_DATABASE_URL)")
+    parser.add_argument("--hub", default=None, help="with --halls-only: the hub's address, e.g. http://hub:8600")
     args = parser.parse_args(argv)
+    if args.halls_only and not args.hub:
+        parser.error("--halls-only needs --hub http://HOST:PORT")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from hub.config import ConfigError, load_settings
@@ -65,13 +70,17 @@ def main(argv: list[str]) -> int:
     try:
         settings = load_settings(None, data_dir=data_dir, host=args.host, port=args.port, admin_password=DEMO_PASSWORD,
                                  public_url=f"http://{args.host}:{args.port}")
-        from hub.app import create_app
+        from hub.app import create_app, init_database, init_first_admin
 
-        app = create_app(settings)
+        if args.halls_only:
+            app, ctx = None, init_database(settings)
+            init_first_admin(ctx)
+        else:
+            app = create_app(settings)
+            ctx = app.state.ctx
     except (ConfigError, DatabaseUnavailable) as exc:
         print(f"branchlive demo: {exc}", file=sys.stderr)
         return 2
-    ctx = app.state.ctx
     from branchlive.seed import existing_halls, seed_county
 
     with ctx.session_factory() as s:
@@ -93,21 +102,23 @@ def main(argv: list[str]) -> int:
             else:
                 print("Writing a year of meeting history ...", flush=True)
                 seed_history(ctx.session_factory, settings)
-    return asyncio.run(_run(app, settings, halls, args.speed))
+    hub_url = args.hub.rstrip("/") if args.hub else f"http://{settings.host}:{settings.port}"
+    return asyncio.run(_run(app, settings, halls, args.speed, hub_url))
 
 
-async def _run(app, settings, halls, speed: float) -> int:  # type: ignore[no-untyped-def]
+async def _run(app, settings, halls, speed: float, url: str) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from branchlive.simhall import SimHall
 
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
-    serve = asyncio.create_task(server.serve())
-    while not server.started:
-        if serve.done():
-            return 2
-        await asyncio.sleep(0.1)
-    url = f"http://{settings.host}:{settings.port}"
+    server = serve = None
+    if app is not None:
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+        serve = asyncio.create_task(server.serve())
+        while not server.started:
+            if serve.done():
+                return 2
+            await asyncio.sleep(0.1)
     print(f"""
   branchlive demo is running
     wall:      {url}/ui/
@@ -121,7 +132,7 @@ async def _run(app, settings, halls, speed: float) -> int:  # type: ignore[no-un
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     make = thumbnail_maker()
-    sims = [SimHall(f"ws://{settings.host}:{settings.port}", h, thumbnail=make) for h in halls]
+    sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make) for h in halls]
 
     async def run_hall(sim: SimHall) -> None:
         while not stop.is_set():
@@ -139,6 +150,7 @@ async def _run(app, settings, halls, speed: float) -> int:  # type: ignore[no-un
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    server.should_exit = True
-    await serve
+    if server is not None and serve is not None:
+        server.should_exit = True
+        await serve
     return 0
