@@ -127,3 +127,20 @@ def test_frame_assembler_in_order_reordered_lost_and_wrapping() -> None:
     assert b.add(7, 0xFFFFFFF0, True, b"w") == (b"w", False)
     assert b.add(8, 0x10, True, b"x") == (b"x", False)
     assert b.add(9, 0xFFFFFFF0, True, b"w") == (None, False)
+
+
+async def test_offer_host_addresses_offers_exactly_the_configured_ones() -> None:
+    from aiortc import RTCPeerConnection
+
+    from hub.media.ice import offer_host_addresses, rtc_configuration
+
+    pc = RTCPeerConnection(rtc_configuration([]))
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        offer_host_addresses(pc, ["127.0.0.1"])
+        await pc.setLocalDescription(await pc.createOffer())
+        candidates = [line for line in pc.localDescription.sdp.splitlines()
+                      if line.startswith("a=candidate:")]
+        assert candidates and all(" 127.0.0.1 " in c and " typ host" in c for c in candidates)
+    finally:
+        await pc.close()
