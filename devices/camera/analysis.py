@@ -1,13 +1,14 @@
 """Thumbnails and a headcount from raw frames, made off the event loop every few seconds.
 
-Headcount detector: the opencv-python 5.0 wheel in this project ships no
-people detector at all (no HOGDescriptor, no CascadeClassifier, an empty
-cv2.data, and FaceDetectorYN needs an ONNX model that is not shipped). The
-frontal-face LBP cascade that scikit-image bundles
-(`skimage.data.lbp_frontal_face_cascade_filename()`, OpenCV's own
-lbpcascade_frontalface) with `skimage.feature.Cascade` is the detector that
-ships in an installed package, so we count faces: people at a branch
-meeting sit facing the front where the camera is.
+Headcount: only detectors that ship inside the opencv-python wheel (4.x
+ships `cv2.data.haarcascades` and the Dalal-Triggs HOG people detector; the
+5.0 wheel ships neither, hence the `<5` pin). People at a branch meeting sit
+facing the camera at the front, so faces do most of the work: OpenCV's
+frontal-face cascade (alt2, fewer false hits on round objects than
+`default`) and the profile-face cascade run both ways (it only knows faces
+looking one way). The HOG people detector adds people standing whose face
+the cascades missed. Detections of one person are merged: boxes that
+overlap, or a body box that holds a face's centre, count once.
 """
 
 from __future__ import annotations
@@ -50,41 +51,73 @@ class Detection:
     height: int
 
 
+def _overlaps(a: Detection, b: Detection, min_iou: float = 0.3) -> bool:
+    x1, y1 = max(a.x, b.x), max(a.y, b.y)
+    x2, y2 = min(a.x + a.width, b.x + b.width), min(a.y + a.height, b.y + b.height)
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    union = a.width * a.height + b.width * b.height - inter
+    return union > 0 and inter / union >= min_iou
+
+
+def _holds_centre(body: Detection, face: Detection) -> bool:
+    cx, cy = face.x + face.width / 2, face.y + face.height / 2
+    return body.x <= cx <= body.x + body.width and body.y <= cy <= body.y + body.height
+
+
 class HeadCounter:
-    """Counts frontal faces on a downscaled grey copy of the frame."""
+    """Counts people on a downscaled copy of the frame (faces first, then bodies)."""
 
-    def __init__(self, *, work_width: int = 320, min_face_px: int = 20, min_neighbours: int = 4) -> None:
-        from skimage import data as skdata
-        from skimage.feature import Cascade
-
-        self._cascade = Cascade(skdata.lbp_frontal_face_cascade_filename())
+    def __init__(self, *, work_width: int = 480, min_face_px: int = 20, min_neighbours: int = 4,
+                 profile_neighbours: int = 6, body_min_score: float = 1.0) -> None:
+        root = cv2.data.haarcascades
+        self._frontal = cv2.CascadeClassifier(root + "haarcascade_frontalface_alt2.xml")
+        self._profile = cv2.CascadeClassifier(root + "haarcascade_profileface.xml")
+        if self._frontal.empty() or self._profile.empty():
+            raise RuntimeError(f"OpenCV's face cascades are missing from {root}; "
+                               "install opencv-python-headless 4.x (5.0 ships none)")
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.work_width = work_width
         self.min_face_px = min_face_px
         self.min_neighbours = min_neighbours
+        self.profile_neighbours = profile_neighbours
+        self.body_min_score = body_min_score
+
+    def _faces(self, grey: np.ndarray) -> list[Detection]:
+        size = (self.min_face_px, self.min_face_px)
+        found = [Detection(*map(int, box)) for box in self._frontal.detectMultiScale(
+            grey, scaleFactor=1.1, minNeighbors=self.min_neighbours, minSize=size)]
+        width = grey.shape[1]
+        for flipped in (False, True):
+            image = cv2.flip(grey, 1) if flipped else grey
+            for x, y, w, h in self._profile.detectMultiScale(
+                    image, scaleFactor=1.1, minNeighbors=self.profile_neighbours, minSize=size):
+                box = Detection(int(width - x - w) if flipped else int(x), int(y), int(w), int(h))
+                if not any(_overlaps(box, other) for other in found):
+                    found.append(box)
+        return found
+
+    def _bodies(self, image: np.ndarray) -> list[Detection]:
+        if image.shape[0] < 128 or image.shape[1] < 64:
+            return []
+        boxes, scores = self._hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        return [Detection(*map(int, box)) for box, score in zip(boxes, np.ravel(scores), strict=False)
+                if float(score) >= self.body_min_score]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        if image.ndim == 3:
-            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        else:
-            grey = image
-        h, w = grey.shape[:2]
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        h, w = image.shape[:2]
         scale = min(1.0, self.work_width / w)
         if scale < 1.0:
-            grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        gh, gw = grey.shape[:2]
-        found = self._cascade.detect_multi_scale(
-            img=grey.astype(np.float32) / 255.0,
-            scale_factor=1.2,
-            step_ratio=1,
-            min_size=(self.min_face_px, self.min_face_px),
-            max_size=(min(gh, gw), min(gh, gw)),
-            min_neighbor_number=self.min_neighbours,
-        )
-        return [
-            Detection(round(d["c"] / scale), round(d["r"] / scale),
-                      round(d["width"] / scale), round(d["height"] / scale))
-            for d in found
-        ]
+            image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        people = self._faces(grey)
+        for body in self._bodies(image):
+            if not any(_holds_centre(body, face) or _overlaps(body, face) for face in people):
+                people.append(body)
+        return [Detection(round(d.x / scale), round(d.y / scale), round(d.width / scale),
+                          round(d.height / scale)) for d in people]
 
     def count(self, image: np.ndarray) -> int:
         return len(self.detect(image))
