@@ -33,6 +33,7 @@ from hub.devices.views import router as devices_router
 from hub.edge.gateway import EdgeGateway
 from hub.errors import install_handlers
 from hub.events import EventBus
+from hub.fingerprints.views import router as fingerprints_router
 from hub.meetings.views import router as meetings_router
 from hub.members.views import router as members_router
 from hub.organisations import service as org_service
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for router in (auth_router, org_router, members_router, devices_router, meetings_router, attendance_router,
-                   audit_router, wall_router, *supervision.routers):
+                   audit_router, wall_router, fingerprints_router, *supervision.routers):
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)
