@@ -20,6 +20,34 @@ CPU = Gauge("branchlive_media_process_cpu_percent", "CPU of the hub process (% o
 LOOP_LAG = Gauge("branchlive_media_loop_lag_seconds", "Event-loop lag measured by the monitor")
 
 
+WORKER_CPU = Gauge("branchlive_media_worker_cpu_percent", "CPU of a media worker (% of one core)",
+                   ["worker"])
+WORKER_LOOP_LAG = Gauge("branchlive_media_worker_loop_lag_seconds", "Event-loop lag of a media worker",
+                        ["worker"])
+_recorded_seen: dict[int, int] = {}
+
+
+def forward_worker_metrics(message: dict, viewers: dict[int, int]) -> None:
+    """Set the hub process's metrics from a worker's periodic report (the
+    workers' own registries are not scraped)."""
+    worker = str(message["worker"])
+    WORKER_CPU.labels(worker).set(message.get("cpu", 0.0))
+    WORKER_LOOP_LAG.labels(worker).set(message.get("loop_lag", 0.0))
+    for key, values in message.get("branches", {}).items():
+        branch_id = int(key)
+        label = str(branch_id)
+        FRAME_RATE.labels(label).set(values["fps"])
+        BITRATE.labels(label).set(values["bps"])
+        PACKET_LOSS.labels(label).set(values["loss"])
+        VIEWERS.labels(label).set(values["viewers"])
+        viewers[branch_id] = values["viewers"]
+        recorded = values["recorded_bytes"]
+        delta = recorded - _recorded_seen.get(branch_id, 0)
+        if delta > 0:
+            RECORDED_BYTES.labels(label).inc(delta)
+        _recorded_seen[branch_id] = recorded
+
+
 class CpuMeter:
     def __init__(self) -> None:
         self._last = (time.monotonic(), self._cpu())

@@ -489,9 +489,7 @@ class MediaPlane:
             self.spawn(self.auth.audit(message["actor"], message["action"], message["branch_id"],
                                        message.get("detail", "")))
         elif kind == "metrics":
-            for branch_id, count in message.get("viewers", {}).items():
-                self._remote_viewers[int(branch_id)] = count
-                metrics.VIEWERS.labels(str(branch_id)).set(count)
+            metrics.forward_worker_metrics(message, self._remote_viewers)
         else:
             event = rebuild_event(message)
             if isinstance(event, StreamStateChanged):

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -73,10 +74,28 @@ def create_worker_app(index: int, settings: MediaSettings, data_dir: Path, datab
         bus.on(kind, forward)
 
     async def metrics_loop() -> None:
+        from hub.media.metrics import CpuMeter
+
+        cpu = CpuMeter()
+        last: dict[int, tuple[int, int]] = {}
+        then = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
+            now = time.monotonic()
+            dt, then = now - then, now
+            branches = {}
+            for b in list(plane.branches.values()):
+                frames0, bytes0 = last.get(b.branch_id, (b.video_frames, b.bytes_in))
+                last[b.branch_id] = (b.video_frames, b.bytes_in)
+                loss = 0.0
+                if b.publisher is not None and b.publisher.video is not None:
+                    expected, lost = b.publisher.video.loss_stats()
+                    loss = lost / expected if expected else 0.0
+                branches[b.branch_id] = {
+                    "fps": (b.video_frames - frames0) / dt, "bps": 8 * (b.bytes_in - bytes0) / dt,
+                    "loss": loss, "viewers": len(b.viewers), "recorded_bytes": b.recorded_bytes}
             outbox.put_nowait({"type": "metrics", "worker": index, "loop_lag": plane.loop_lag,
-                               "viewers": {b.branch_id: len(b.viewers) for b in plane.branches.values()}})
+                               "cpu": cpu.percent(), "branches": branches})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -35,6 +35,12 @@ async def test_two_workers_ingest_relay_and_record(hub: Hub, h264_clip: Clip, vp
         await wait_for(lambda: hub.plane.viewers(1) == 1, what="viewer count from the worker")
         await wait_for(lambda: len(segments(hub, meeting_id)) >= 3, what="worker 0 records branch 2")
         assert (await view(hub.client, 1, "carol")).status_code == 403  # auth stays in the hub
+        from prometheus_client import REGISTRY
+
+        await wait_for(lambda: (REGISTRY.get_sample_value("branchlive_media_frame_rate_fps",
+                                                          {"branch": "2"}) or 0) > 5,
+                       what="worker metrics forwarded")
+        assert REGISTRY.get_sample_value("branchlive_media_worker_cpu_percent", {"worker": "0"}) is not None
         end_meeting(hub, 2, meeting_id)
     finally:
         if viewer is not None:
