@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.attendance.models import METHODS, CheckIn, LeaveRequest
@@ -68,6 +68,7 @@ def record_checkins(
             .where(CheckIn.meeting_id.in_(meeting_ids), CheckIn.member_id.in_(member_ids)))
     }
     out: list[CheckInResult | CheckInRejected] = []
+    rows: list[dict[str, object]] = []
     for r in requests:
         try:
             meeting, member = _validate(r, meetings.get(r.meeting_id), members.get(r.member_id))
@@ -77,14 +78,17 @@ def record_checkins(
         except CheckInRejected as exc:
             out.append(exc)
             continue
-        checkin = CheckIn(
+        row = dict(
             id=r.checkin_id or str(uuid.uuid4()), meeting_id=r.meeting_id, member_id=r.member_id, branch_id=r.branch_id,
             checked_in_at=r.checked_in_at, method=r.method, reason=r.reason, device_id=r.device_id,
             recorded_by=r.recorded_by, late=is_late(meeting, r.checked_in_at, grace_minutes), received_at=utcnow(),
         )
-        session.add(checkin)
+        rows.append(row)
         taken[(r.meeting_id, r.member_id)] = r.checked_in_at
-        out.append(CheckInResult(checkin, member, meeting))
+        out.append(CheckInResult(CheckIn(**row), member, meeting))
+    if rows:
+        # One executemany instead of a unit-of-work flush: this is the hot path.
+        session.execute(insert(CheckIn), rows)
     return out
 
 

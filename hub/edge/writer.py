@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -163,9 +163,12 @@ class EdgeWriter:
         """Answers in the order of `batch`. Consecutive check-ins are
         validated together (one query per table); anything else goes
         through its handler in a savepoint, so a refusal leaves no trace."""
-        ids = {job.msg.id for job in batch}
-        stored = {(m.device_id, m.message_id): m.answer
-                  for m in s.scalars(select(EdgeMessage).where(EdgeMessage.message_id.in_(ids)))}
+        keys = {(job.device_id, job.msg.id) for job in batch}
+        # Row-value IN on the primary key (device_id, message_id): an index
+        # lookup per message, however large the table grows.
+        stored = {(d, m): a for d, m, a in s.execute(
+            select(EdgeMessage.device_id, EdgeMessage.message_id, EdgeMessage.answer)
+            .where(tuple_(EdgeMessage.device_id, EdgeMessage.message_id).in_(keys)))}
         answers: list[tuple[dict[str, Any], bool] | None] = [None] * len(batch)
         new_rows: list[dict[str, Any]] = []
         run: list[int] = []
