@@ -15,6 +15,12 @@ class MediaSettings(BaseModel):
         description="aioice never offers 127.0.0.1 on its own and offers every interface "
         "otherwise; the hub offers exactly these (the addresses halls can reach).",
     )
+    udp_receive_buffer_bytes: int = Field(
+        default=2 * 1024**2,
+        ge=0,
+        title="SO_RCVBUF of each media socket (bytes; capped by net.core.rmem_max; 0: OS default)",
+        description="Absorbs event-loop hiccups instead of dropping RTP packets.",
+    )
     stun_urls: list[str] = Field(
         default_factory=list,
         title="STUN/TURN servers (none by default: county networks are closed)",

@@ -15,6 +15,7 @@ Two things aiortc gets wrong for a closed county network, both fixed here:
 
 from __future__ import annotations
 
+import socket
 import types
 from collections.abc import Sequence
 
@@ -39,9 +40,16 @@ def _ice_connections(pc: RTCPeerConnection) -> list[Connection]:
     return list(found.values())
 
 
-def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
+def offer_host_addresses(
+    pc: RTCPeerConnection, addresses: Sequence[str], receive_buffer: int = 0
+) -> None:
     """Make `pc` offer exactly `addresses` as host candidates. Call after the
-    transceivers exist and before setLocalDescription (which gathers)."""
+    transceivers exist and before setLocalDescription (which gathers).
+
+    `receive_buffer` (bytes) enlarges each socket's SO_RCVBUF: the default
+    (~200 KB, a few dozen loopback datagrams at kernel truesize) overflows
+    when the event loop is held up for half a second, and every overflow is
+    a lost RTP packet. The kernel caps it at net.core.rmem_max."""
     wanted = list(addresses)
 
     async def gather_candidates(self: Connection) -> None:
@@ -52,6 +60,11 @@ def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> Non
             self._local_candidates += await self.get_component_candidates(
                 component=component, addresses=wanted
             )
+        if receive_buffer:
+            for protocol in self._protocols:
+                sock = protocol.transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self._local_candidates_end = True
 
     for conn in _ice_connections(pc):

@@ -43,7 +43,7 @@ async def _apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
 
 
 async def _answer(pc: RTCPeerConnection, settings: MediaSettings) -> str:
-    offer_host_addresses(pc, settings.ice_host_addresses)
+    offer_host_addresses(pc, settings.ice_host_addresses, settings.udp_receive_buffer_bytes)
     answer = await pc.createAnswer()
     await pc.setLocalDescription(answer)
     return pc.localDescription.sdp
