@@ -147,6 +147,20 @@ class EdgeApp:
         )
         self.uplink.on_state(lambda _state: self.hall.changes.notify())
 
+    async def init_fingerprints(self) -> None:
+        """Template backup to the hub and restore into the module (devices/agent/fpsync.py)."""
+        from devices.agent.fpsync import FingerprintSync
+
+        self.fpsync = FingerprintSync(
+            self.store, self.slots, self.roster, hub_url=self.settings.hub_url, token=self._token,
+            reader=self.reader, lock=self.hall.module_lock,
+        )
+        await self.fpsync.open()
+        self.slots.reporter = self.fpsync
+        self.hall.fingerprints = self.fpsync
+        self.uplink.command_handlers["sync_fingerprints"] = self.fpsync.request_sync
+        self.uplink.on_state(lambda state: self.fpsync.wake() if state is UplinkState.ONLINE else None)
+
     def init_kiosk(self) -> None:
         from devices.kiosk.app import create_kiosk_app
 
@@ -196,10 +210,12 @@ class EdgeApp:
         await self.init_reader()
         self.init_media()
         self.init_uplink()
+        await self.init_fingerprints()
         self.init_kiosk()
         self.start_kiosk()
         self.start_uplink()
         self.start_reader()
+        self._spawn(self.fpsync.run(self.stop_event), "fingerprints")
         await self.start_media()
 
     async def wait(self) -> None:

@@ -8,8 +8,13 @@ task is needed):
 
     resting: PRESS_FINGER | NO_MEETING | READER_FAULT | NO_READER
     transient: CHECKED_IN, ALREADY_CHECKED_IN, NOT_A_MEMBER, NOT_RECOGNISED,
-               POOR_IMAGE, ENROL_DONE, ENROL_FAILED, REASON_REQUIRED
+               POOR_IMAGE, READ_FAILED, ASK_STAFF, ENROL_DONE, ENROL_FAILED,
+               LIBRARY_FULL, REASON_REQUIRED, RESTORE_DONE, RESTORE_FAILED
     enrolling: ENROL_PRESS -> ENROL_LIFT -> ENROL_AGAIN -> ENROL_DONE | ENROL_FAILED
+
+A finger that fails `max_failed_reads` times in a row (poor image, not
+recognised, a garbled exchange) gets ASK_STAFF: staff check the member in
+by name. A match resets the count.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from devices.agent.reader import ENROL_AGAIN, ENROL_LIFT, ENROL_PRESS, Fingerpri
 from devices.agent.reader import event_name as _event_name
 
 log = logging.getLogger(__name__)
+LIBRARY_FULL_CODE = 0x1F  # the module's confirmation code "library full" (datasheet)
 
 
 class Prompt(StrEnum):
@@ -41,12 +47,17 @@ class Prompt(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     NOT_RECOGNISED = "not_recognised"
     POOR_IMAGE = "poor_image"
+    READ_FAILED = "read_failed"
+    ASK_STAFF = "ask_staff"
     REASON_REQUIRED = "reason_required"
     ENROL_PRESS = "enrol_press"
     ENROL_LIFT = "enrol_lift"
     ENROL_AGAIN = "enrol_again"
     ENROL_DONE = "enrol_done"
     ENROL_FAILED = "enrol_failed"
+    LIBRARY_FULL = "library_full"
+    RESTORE_DONE = "restore_done"
+    RESTORE_FAILED = "restore_failed"
 
 
 class ReaderStatus(StrEnum):
@@ -108,6 +119,7 @@ class Hall:
         uplink_status: Callable[[], dict[str, Any]] | None = None,
         prompt_hold_s: float = 6.0,
         enrol_timeout_s: float = 90.0,
+        max_failed_reads: int = 3,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.desk = desk
@@ -118,6 +130,9 @@ class Hall:
         self.uplink_status = uplink_status or (lambda: {"state": "offline", "error": None})
         self.prompt_hold_s = prompt_hold_s
         self.enrol_timeout_s = enrol_timeout_s
+        self.max_failed_reads = max_failed_reads
+        self.failed_reads = 0
+        self.fingerprints: Any = None  # devices.agent.fpsync.FingerprintSync, when wired
         self.clock = clock
         self.reader_status = ReaderStatus.ABSENT if reader is None else ReaderStatus.READY
         self.reader_message: str | None = None
@@ -153,6 +168,11 @@ class Hall:
             return self.resting_prompt(), None
         return p, self._prompt_name
 
+    @property
+    def module_lock(self) -> asyncio.Lock:
+        """Held while the module is enrolling or being restored (check-ins pause)."""
+        return self._enrol_lock
+
     def set_reader_status(self, status: ReaderStatus, message: str | None = None) -> None:
         self.reader_status, self.reader_message = status, message
         self.changes.notify()
@@ -181,22 +201,34 @@ class Hall:
     async def handle_reader_event(self, event: object) -> None:
         """Apply one event from the fingerprint reader."""
         name = _event_name(event)
-        if self._enrol_lock.locked() and name in {"FingerMatched", "NotRecognised", "PoorImage"}:
+        if self._enrol_lock.locked() and name in {"FingerMatched", "NotRecognised", "PoorImage",
+                                                  "ReadFailed"}:
             return  # the enrolment owns the reader
         if name in {"ReaderReady", "ReaderReconnected"}:
             self.set_reader_status(ReaderStatus.READY)
             if self._prompt is Prompt.READER_FAULT:
                 self._prompt = None
         elif name == "FingerMatched":
+            self.failed_reads = 0
             await self.finger_matched(int(getattr(event, "slot")))  # noqa: B009
         elif name == "NotRecognised":
-            self._say(Prompt.NOT_RECOGNISED)
+            self._failed_read(Prompt.NOT_RECOGNISED)
         elif name == "PoorImage":
-            self._say(Prompt.POOR_IMAGE)
+            self._failed_read(Prompt.POOR_IMAGE)
+        elif name == "ReadFailed":
+            self._failed_read(Prompt.READ_FAILED)
         elif name == "ReaderFault":
             self.set_reader_status(ReaderStatus.FAULT, str(getattr(event, "message", "")))
         else:
             log.debug("ignoring reader event %s", name)
+
+    def _failed_read(self, prompt: Prompt) -> None:
+        self.failed_reads += 1
+        if self.failed_reads >= self.max_failed_reads:
+            self.failed_reads = 0
+            self._say(Prompt.ASK_STAFF)
+        else:
+            self._say(prompt)
 
     async def on_ack(self, outcome: AckOutcome) -> None:
         await self.desk.apply_ack(outcome)
@@ -213,7 +245,15 @@ class Hall:
         if self._enrol_lock.locked():
             raise ReaderUnavailable("another enrolment is running: wait for it to finish")
         async with self._enrol_lock:
-            slot = self.slots.free_slot(getattr(self.reader, "capacity", 0) or 1000)
+            capacity = getattr(self.reader, "capacity", 0) or 1000
+            try:
+                slot = self.slots.free_slot(capacity)
+            except ValueError:
+                self._say(Prompt.LIBRARY_FULL, member.name)
+                raise ReaderUnavailable(
+                    f"the fingerprint module is full ({capacity} fingers): ask the county to delete "
+                    "the fingers of members who left, then restore the fingerprints here"
+                ) from None
             self._say(Prompt.ENROL_PRESS, member.name)
 
             def prompt(step: str) -> None:
@@ -225,13 +265,33 @@ class Hall:
                 )
             except Exception as exc:
                 log.warning("enrolment of %s failed: %r", member_id, exc)
+                if getattr(exc, "code", None) == LIBRARY_FULL_CODE:
+                    self._say(Prompt.LIBRARY_FULL, member.name)
+                    raise ReaderUnavailable(
+                        "the fingerprint module says its library is full: ask the county to "
+                        "delete the fingers of members who left, then restore the fingerprints here"
+                    ) from exc
                 self._say(Prompt.ENROL_FAILED, member.name)
+                why = str(exc) if hasattr(exc, "prompt_zh") else ""
                 raise ReaderUnavailable(
-                    "enrolment failed: press the same finger flat and try again"
+                    f"enrolment failed: {why or 'press the same finger flat and try again'}"
                 ) from exc
             await self.slots.assign(slot, member_id, template)
             self._say(Prompt.ENROL_DONE, member.name)
             return slot
+
+    async def restore_fingerprints(self) -> dict[str, int]:
+        """Admin request: rewrite the module from the hub's backup (needs the hub)."""
+        if self.fingerprints is None:
+            raise ReaderUnavailable("fingerprint backup is not set up on this agent")
+        try:
+            report = await self.fingerprints.restore()
+        except Exception:
+            self._say(Prompt.RESTORE_FAILED)
+            raise
+        self._say(Prompt.RESTORE_DONE)
+        return {"written": report.written, "removed": report.removed,
+                "from_backup": report.from_backup, "from_queue": report.from_queue}
 
     # -- the kiosk's view -----------------------------------------------------
     async def snapshot(self) -> dict[str, Any]:

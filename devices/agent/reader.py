@@ -18,7 +18,7 @@ ENROL_LIFT = "lift"
 ENROL_AGAIN = "again"
 
 EVENT_NAMES = frozenset(
-    {"ReaderReady", "FingerMatched", "NotRecognised", "PoorImage", "ReaderFault",
+    {"ReaderReady", "FingerMatched", "NotRecognised", "PoorImage", "ReadFailed", "ReaderFault",
      "ReaderReconnected"}
 )
 
@@ -38,6 +38,19 @@ class FingerprintReader(Protocol):
     async def delete(self, slot: int) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class RestorableReader(FingerprintReader, Protocol):
+    """A reader whose module library can be read and written (backup restore)."""
+
+    async def template_count(self) -> int:
+        """Templates stored in the module (waits a while for the reader to be ready)."""
+        ...
+
+    async def store_template(self, slot: int, template: bytes) -> None:
+        """Write a backed-up template into `slot`, verified byte for byte."""
+        ...
 
 
 def event_name(event: object) -> str:

@@ -55,6 +55,15 @@ class DriverReader:
         async with self.checkin.paused():
             await self.driver.delete(slot)
 
+    async def template_count(self, ready_timeout: float = 15.0) -> int:
+        await self.driver.wait_ready(ready_timeout)
+        async with self.checkin.paused():
+            return await self.driver.template_count()
+
+    async def store_template(self, slot: int, template: bytes) -> None:
+        async with self.checkin.paused():
+            await self.driver.download_template(slot, template)
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.checkin.stop(), 5)

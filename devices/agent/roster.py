@@ -4,8 +4,8 @@ from fingerprint-module slots to member ids.
 The cache is what lets the kiosk identify members and accept check-ins with
 the hub down. The slot map is local truth (the module stores templates by
 slot number); it is reported through a `SlotReporter` so the hub can keep a
-backup of templates. The wire protocol has no message for that yet, so the
-default reporter does nothing; the interface is the hook.
+backup of templates (`devices.agent.fpsync.FingerprintSync`, over HTTP, see
+docs/protocols/fingerprint-backup.md). The default reporter does nothing.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class RosterCache:
 
 
 class SlotReporter(Protocol):
-    """Where slot changes go (the hub's template backup, later)."""
+    """Where slot changes go (the hub's template backup)."""
 
     async def slot_enrolled(self, slot: int, member_id: str, template: bytes | None) -> None: ...
 
@@ -131,7 +131,12 @@ class SlotMap:
                 return slot
         raise ValueError("the fingerprint module is full: delete a finger first")
 
-    async def assign(self, slot: int, member_id: str, template: bytes | None = None) -> None:
+    def items(self) -> dict[int, str]:
+        return dict(self._slots)
+
+    async def assign(
+        self, slot: int, member_id: str, template: bytes | None = None, *, report: bool = True
+    ) -> None:
         now = time.time()
 
         def q(conn: sqlite3.Connection) -> None:
@@ -144,12 +149,14 @@ class SlotMap:
 
         await self.store.tx(q)
         self._slots[slot] = member_id
-        await self.reporter.slot_enrolled(slot, member_id, template)
+        if report:
+            await self.reporter.slot_enrolled(slot, member_id, template)
 
-    async def remove(self, slot: int) -> None:
+    async def remove(self, slot: int, *, report: bool = True) -> None:
         def q(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM fp_slots WHERE slot = ?", (slot,))
 
         await self.store.tx(q)
         self._slots.pop(slot, None)
-        await self.reporter.slot_deleted(slot)
+        if report:
+            await self.reporter.slot_deleted(slot)

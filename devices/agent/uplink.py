@@ -110,6 +110,8 @@ class Uplink:
         self.roster = roster
         self.health = health or (lambda: {})
         self.on_keyframe = on_keyframe
+        # Further hub commands by name (e.g. "sync_fingerprints"), wired by the app.
+        self.command_handlers: dict[str, Callback] = {}
         self.on_ack = on_ack
         self.on_welcome = on_welcome
         self.state = UplinkState.OFFLINE
@@ -325,6 +327,8 @@ class Uplink:
                 await self._send(
                     ws, protocol.hello(self.config.agent_version, None), acked=False
                 )
+            elif message.name in self.command_handlers:
+                await _call(self.command_handlers[message.name])
             else:
                 log.warning("ignoring unknown hub command %r", message.name)
 

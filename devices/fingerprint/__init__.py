@@ -33,6 +33,7 @@ from .reader import (
     ReaderFault,
     ReaderReady,
     ReaderReconnected,
+    ReadFailed,
 )
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "PoorImage",
     "PoorImageError",
     "ProtocolError",
+    "ReadFailed",
     "ReaderDisconnected",
     "ReaderEvent",
     "ReaderFault",

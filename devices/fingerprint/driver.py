@@ -225,7 +225,7 @@ class FingerprintDriver:
     async def capture(self, buffer_id: int, timeout: float | None = None) -> None:
         """Wait for a finger and turn its image into features in `buffer_id`."""
         await self.wait_for_finger(timeout)
-        await self._run(codec.img2tz(buffer_id))
+        await self.extract(buffer_id)
 
     async def identify(self, *, timeout: float | None = None) -> Match:
         """Wait for a finger and search the whole library.
@@ -234,8 +234,16 @@ class FingerprintDriver:
         FingerNotPlaced after `timeout` seconds without a finger.
         """
         await self.capture(1, timeout)
+        return await self.search_library(1)
+
+    async def extract(self, buffer_id: int = 1) -> None:
+        """Turn the image on the module into features in `buffer_id` (after wait_for_finger)."""
+        await self._run(codec.img2tz(buffer_id))
+
+    async def search_library(self, buffer_id: int = 1) -> Match:
+        """Search the whole library for the features in `buffer_id`; NotRecognisedError if absent."""
         capacity = self.capacity or (await self.read_sys_params()).capacity
-        ack = await self._run(codec.search(1, 0, capacity))
+        ack = await self._run(codec.search(buffer_id, 0, capacity))
         result = codec.SearchResult.parse(ack)
         return Match(result.page, result.score)
 

@@ -2,7 +2,7 @@
 
 The kiosk starts a `CheckInReader` and consumes `events()`:
 
-    ReaderReady -> (FingerMatched | NotRecognised | PoorImage)* ...
+    ReaderReady -> (FingerMatched | NotRecognised | PoorImage | ReadFailed)* ...
     ReaderFault(message) -> ... -> ReaderReconnected -> ...
 
 Between two reads it waits for the finger to be lifted, so one press gives
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -36,6 +37,16 @@ class ReaderReady:
 class FingerMatched:
     slot: int
     score: int
+    at: float = 0.0  # wall clock when the Search reply arrived (latency measurements)
+
+
+@dataclass(frozen=True)
+class ReadFailed:
+    """A finger was on the glass but the exchange with the module failed
+    (corrupted or missing reply); the link has resynchronised."""
+
+    message: str
+    prompt: str = "读取失败，请再按一次 / Could not read the finger; press again"
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,9 @@ class ReaderReconnected:
     prompt: str = "指纹仪已恢复，请按手指签到 / The reader is back; place your finger to check in"
 
 
-ReaderEvent = ReaderReady | FingerMatched | NotRecognised | PoorImage | ReaderFault | ReaderReconnected
+ReaderEvent = (
+    ReaderReady | FingerMatched | NotRecognised | PoorImage | ReadFailed | ReaderFault | ReaderReconnected
+)
 
 
 class ReaderPhase(enum.Enum):
@@ -86,6 +99,7 @@ class CheckInReader:
         self._running.set()
         self._idle = asyncio.Event()  # set while paused and not touching the driver
         self._pause_requested = asyncio.Event()
+        self._finger_seen = False  # GenImg took an image during the current scan
 
     def start(self) -> None:
         if self._task is None:
@@ -150,6 +164,8 @@ class CheckInReader:
                 if self.driver.state in (ConnectionState.READY, ConnectionState.BUSY):
                     # Transient (timeout, corrupted reply): the link resynchronised itself.
                     log.info("fingerprint read failed, link recovered: %s", exc)
+                    if self._finger_seen:  # somebody is waiting for an answer: tell them
+                        self._emit(ReadFailed(str(exc)))
                     await asyncio.sleep(self.driver.poll_interval)
                     continue
                 if not faulted:
@@ -158,7 +174,7 @@ class CheckInReader:
                     self._emit(ReaderFault(str(exc)))
 
     async def _scan_once(self) -> None:
-        scan = asyncio.ensure_future(self.driver.identify())
+        scan = asyncio.ensure_future(self._identify())
         pause = asyncio.ensure_future(self._wait_pause())
         try:
             done, _ = await asyncio.wait({scan, pause}, return_when=asyncio.FIRST_COMPLETED)
@@ -180,9 +196,19 @@ class CheckInReader:
         except PoorImageError as exc:
             self._emit(PoorImage(exc.reason, exc.prompt))
         else:
-            self._emit(FingerMatched(match.slot, match.score))
+            self._emit(match)
+        self._finger_seen = False  # answered; a failure while lifting concerns nobody
         self.phase = ReaderPhase.WAITING_FOR_LIFT
         await self.driver.wait_for_lift()
+
+    async def _identify(self) -> FingerMatched:
+        """identify(), split so a failure after the image was taken is told to the member."""
+        self._finger_seen = False
+        await self.driver.wait_for_finger()
+        self._finger_seen = True
+        await self.driver.extract(1)
+        match = await self.driver.search_library(1)
+        return FingerMatched(match.slot, match.score, time.time())
 
     async def _wait_pause(self) -> None:
         await self._pause_requested.wait()

@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from devices.agent.errors import EdgeError, MeetingError, ReaderUnavailable, StoreError
+from devices.agent.fpsync import FingerprintSyncError
 from devices.agent.hall import Hall
 from devices.agent.meeting import MEETING_TYPES, CheckInOutcome
 from devices.kiosk.auth import PinGate, PinResult
@@ -63,6 +64,8 @@ def create_kiosk_app(
                 return await handler(request)
             except (MeetingError, ReaderUnavailable) as exc:
                 return _error(409, str(exc))
+            except FingerprintSyncError as exc:
+                return _error(503, str(exc))
             except ValueError as exc:
                 return _error(400, str(exc))
             except (StoreError, EdgeError) as exc:
@@ -141,6 +144,9 @@ def create_kiosk_app(
         slot = await hall.enrol_finger(str(body.get("member_id") or ""))
         return JSONResponse({"slot": slot}, status_code=201)
 
+    async def restore_fingerprints(request: Request) -> Response:
+        return JSONResponse(await hall.restore_fingerprints())
+
     async def dismiss(request: Request) -> Response:
         done = await hall.outbox.dismiss(request.path_params["id"])
         return JSONResponse({"ok": done}, status_code=200 if done else 404)
@@ -157,6 +163,7 @@ def create_kiosk_app(
         Route("/api/admin/meeting/end", admin(end_meeting), methods=["POST"]),
         Route("/api/admin/checkin", admin(staff_check_in), methods=["POST"]),
         Route("/api/admin/enrol", admin(enrol), methods=["POST"]),
+        Route("/api/admin/fingerprints/restore", admin(restore_fingerprints), methods=["POST"]),
         Route("/api/admin/rejected/{id}/dismiss", admin(dismiss), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

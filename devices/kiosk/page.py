@@ -16,6 +16,8 @@ _TONE = {
     "not_recognised": "warn", "poor_image": "warn", "reason_required": "warn",
     "enrol_failed": "warn", "no_meeting": "idle", "no_reader": "idle",
     "not_a_member": "bad", "reader_fault": "bad",
+    "read_failed": "warn", "ask_staff": "bad", "library_full": "bad",
+    "restore_done": "good", "restore_failed": "warn",
 }
 
 

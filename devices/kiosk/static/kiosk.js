@@ -10,7 +10,8 @@
   const T = (section, key) => (texts[lang][section] || {})[key] || key;
   const tone = {checked_in: "good", enrol_done: "good", already_checked_in: "info",
     not_recognised: "warn", poor_image: "warn", reason_required: "warn", enrol_failed: "warn",
-    not_a_member: "bad", reader_fault: "bad"};
+    not_a_member: "bad", reader_fault: "bad", read_failed: "warn", ask_staff: "bad",
+    library_full: "bad", restore_done: "good", restore_failed: "warn"};
   const hhmm = (ts) => new Date(ts * 1000).toTimeString().slice(0, 5);
   const el = (tag, text, cls) => { const e = document.createElement(tag);
     if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
@@ -112,6 +113,11 @@
     $("meeting-topic").placeholder = T("labels", "topic");
     $("meeting-start").textContent = T("labels", "start_meeting");
     $("meeting-end").textContent = T("labels", "end_meeting");
+    if (!$("fp-restore")) {
+      const rb = el("button", T("labels", "restore_fingerprints")); rb.id = "fp-restore";
+      rb.onclick = () => post("/api/admin/fingerprints/restore", {});
+      $("meeting-end").after(rb);
+    }
     $("meeting-start").hidden = !!snap.meeting; $("meeting-end").hidden = !snap.meeting;
     $("meeting-type").hidden = !!snap.meeting; $("meeting-topic").hidden = !!snap.meeting;
   }
