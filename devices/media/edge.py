@@ -2,17 +2,23 @@
 
     media = EdgeMedia(settings, on_analysis=send_thumbnail, on_publisher_state=report)
     await media.start()                         # sources + thumbnails run all the time
-    await media.start_publishing(publisher_settings)   # meeting started
+    await media.start_recording(meeting_id, store, budget_bytes=...)   # meeting started
+    await media.start_publishing(publisher_settings)   # meeting started, hub known
     media.request_keyframe()                    # hub: a viewer joined
     await media.stop_publishing()               # meeting ended: DELETE on the hub
+    await media.stop_recording()
     media.health()                              # dict for the heartbeat
     await media.stop()
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import av
@@ -26,9 +32,11 @@ from devices.camera.source import CaptureSource, SourceSettings
 
 from .config import MediaSettings, PublisherSettings
 from .encoder import VideoEncoder
+from .feed import FeedVideoTrack, VideoFeed
 from .publisher import Publisher, PublisherStatus
+from .recording import SegmentRecorder, SegmentStore
 from .talkback import AudioSink, EnergySink, FfmpegSpeakerSink
-from .tracks import EncodedVideoTrack, PassthroughVideoTrack, SourceAudioTrack
+from .tracks import SourceAudioTrack
 
 
 class EdgeMedia:
@@ -71,6 +79,12 @@ class EdgeMedia:
                 quality=settings.thumbnail_quality, count_people=settings.headcount)
         self._on_publisher_state = on_publisher_state
         self.publisher: Publisher | None = None
+        # encode once: the publisher's track and the local recorder share this feed
+        self.feed = (VideoFeed(packets=self.packets, fps=v.fps) if self.packets is not None
+                     else VideoFeed(frames=self.frames, encoder=self.encoder, fps=v.fps))
+        self.recorder: SegmentRecorder | None = None
+        self._capture_mark: tuple[float, int] | None = None
+        self._writer_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
 
     async def start(self) -> None:
         for source in (self.frames, self.packets, self.audio):
@@ -81,6 +95,9 @@ class EdgeMedia:
 
     async def stop(self) -> None:
         await self.stop_publishing()
+        await self.stop_recording()
+        await self.feed.stop()
+        self._writer_pool.shutdown(wait=False)
         if self.analyzer is not None:
             await self.analyzer.stop()
         for source in (self.frames, self.packets, self.audio):
@@ -90,10 +107,7 @@ class EdgeMedia:
             await self.talkback_sink.close()
 
     def _video_track(self) -> MediaStreamTrack:
-        if self.packets is not None:
-            return PassthroughVideoTrack(self.packets, frame_period_s=1 / self.settings.video.fps)
-        assert self.frames is not None
-        return EncodedVideoTrack(self.frames, self.encoder)
+        return FeedVideoTrack(self.feed)
 
     def _audio_track(self) -> MediaStreamTrack:
         assert self.audio is not None
@@ -101,12 +115,14 @@ class EdgeMedia:
 
     def _on_codec(self, track: MediaStreamTrack, codec: str) -> None:
         # the hub picked VP8 over our H.264 (or the reverse): encode what it asked for
-        if isinstance(track, EncodedVideoTrack) and codec != self.encoder.settings.codec:
+        if not self.feed.passthrough and codec != self.encoder.settings.codec:
             self.encoder = VideoEncoder(replace(self.encoder.settings, codec=codec))  # type: ignore[arg-type]
-            track.encoder = self.encoder
+            self.feed.encoder = self.encoder
+            self.feed.request_keyframe()
 
     async def start_publishing(self, settings: PublisherSettings) -> Publisher:
         await self.stop_publishing()
+        await self.feed.start()
         codecs = ("h264",) if self.passthrough else (
             (self.settings.video.codec,) + tuple(c for c in ("h264", "vp8") if c != self.settings.video.codec))
         self.publisher = Publisher(
@@ -123,11 +139,45 @@ class EdgeMedia:
             self.publisher = None
 
     def request_keyframe(self) -> None:
-        if self.publisher is not None:
-            self.publisher.request_keyframe()
+        self.feed.request_keyframe()
+
+    def hub_receiving(self) -> bool:
+        return self.publisher is not None and self.publisher.hub_receiving()
+
+    async def start_recording(self, meeting_id: str, store: SegmentStore, *, budget_bytes: int,
+                              on_pending: Callable[[], None] | None = None,
+                              segment_s: float = 6.0) -> SegmentRecorder:
+        """Record the meeting locally (stream copy of the feed); see recording.py for why always."""
+        if self.recorder is not None and self.recorder.meeting_id == meeting_id:
+            return self.recorder
+        await self.stop_recording()
+        await self.feed.start()
+        v = self.settings.video
+        self.recorder = SegmentRecorder(
+            self.feed, store, meeting_id=meeting_id, width=v.width, height=v.height,
+            budget_bytes=budget_bytes, hub_receiving=self.hub_receiving, on_pending=on_pending,
+            target_s=segment_s, pool=self._writer_pool)
+        await self.recorder.start()
+        return self.recorder
+
+    async def stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            await asyncio.wait_for(recorder.stop(), 60)
+
+    @staticmethod
+    def open_store(root: Path) -> SegmentStore:
+        """Blocking (call in a thread): the local segment store, leftovers cleaned."""
+        store = SegmentStore(root)
+        store.open()
+        return store
 
     def health(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        stats = self.feed.stats() if self.feed.running else {"fps": None, "kbps": None}
+        out: dict[str, Any] = {"camera_fps": stats["fps"], "bitrate_kbps": stats["kbps"],
+                               "video_mode": "passthrough" if self.passthrough else "encode"}
+        if self.frames is not None and self.frames.health.state.value in ("live", "black"):
+            out["capture_fps"] = self._capture_fps()
         for name, source in (("camera", self.frames or self.packets), ("microphone", self.audio)):
             if source is not None:
                 h = source.health
@@ -142,4 +192,14 @@ class EdgeMedia:
             out["publisher"] = {"state": "idle"}
         if self.analyzer is not None and self.analyzer.last is not None:
             out["headcount"] = self.analyzer.last.headcount
+        out["recorder"] = self.recorder.status() if self.recorder is not None else {"state": "idle"}
         return out
+
+    def _capture_fps(self) -> float | None:
+        """Frames per second the camera delivered since the last call (not what we encode)."""
+        assert self.frames is not None
+        now, items = time.monotonic(), self.frames.health.items
+        last, self._capture_mark = self._capture_mark, (now, items)
+        if last is None or now - last[0] <= 0:
+            return None
+        return round((items - last[1]) / (now - last[0]), 1)

@@ -124,6 +124,9 @@ class Publisher:
         self._wake = asyncio.Event()
         self._session: _Session | None = None
         self._backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s)
+        # time.monotonic() of the last fresh RTCP receiver report: the hub saying it got our
+        # media (the local recorder uses it to tell which segments the hub already has)
+        self.hub_heard_at: float | None = None
 
     # ---- public -----------------------------------------------------------
     @property
@@ -133,6 +136,12 @@ class Publisher:
     @property
     def state(self) -> PublisherState:
         return self._status.state
+
+    def hub_receiving(self, within_s: float = 3.0) -> bool:
+        """PUBLISHING, and the hub reported receiving our media within `within_s`."""
+        heard = self.hub_heard_at
+        return (self.state is PublisherState.PUBLISHING and heard is not None
+                and time.monotonic() - heard <= within_s)
 
     @property
     def video_track(self) -> Any:
@@ -315,6 +324,7 @@ class Publisher:
                 if stat.type == "outbound-rtp" and stat.packetsSent != last_sent:
                     last_sent, sent_progress = stat.packetsSent, now
                 elif stat.type == "remote-inbound-rtp" and stat.timestamp != last_rr:
+                    self.hub_heard_at = now
                     last_rr, rr_progress = stat.timestamp, now
             if now - sent_progress > s.media_timeout_s:
                 return f"no video sent for {s.media_timeout_s:g} s"
@@ -324,6 +334,7 @@ class Publisher:
 
     async def _teardown(self, delete: bool) -> None:
         session, self._session = self._session, None
+        self.hub_heard_at = None
         if session is None:
             return
         if delete and session.resource is not None:
