@@ -26,6 +26,7 @@ from typing import Any
 import uvicorn
 
 from devices.agent.backoff import Backoff
+from devices.agent.faults import ClockWatch, collect_faults
 from devices.agent.hall import Hall, ReaderStatus
 from devices.agent.meeting import MeetingDesk
 from devices.agent.outbox import Outbox
@@ -86,6 +87,10 @@ class EdgeApp:
         self.uplink: Uplink
         self.reader: FingerprintReader | None = None
         self.media: Any = None
+        self.segments: Any = None  # devices.media.recording.SegmentStore, with media
+        self.backfill: Any = None  # devices.agent.backfill.Backfill, with media
+        self.clock = ClockWatch()
+        self._faults_shown: list[str] = []
         self.kiosk_server: _KioskServer | None = None
         self.kiosk_port: int | None = None
         self._last_headcount = 0.0
@@ -203,7 +208,20 @@ class EdgeApp:
             log.exception("camera did not start; the agent runs without video")
             self.media = None
             return
+        await self._start_backfill()
         self._spawn(self._publishing_loop(), "publishing")
+
+    async def _start_backfill(self) -> None:
+        from devices.agent.backfill import Backfill
+
+        self.segments = await asyncio.to_thread(self.media.open_store,
+                                                self.settings.data_dir / "recordings")
+        self.backfill = Backfill(
+            self.segments, hub_url=self.settings.hub_url, token=self._token,
+            branch_id=lambda: self.uplink.welcome.branch_id if self.uplink.welcome else None,
+            online=lambda: self.online, auth_retry_s=self.settings.auth_retry_s)
+        self.uplink.on_state(lambda state: self.backfill.wake() if state is UplinkState.ONLINE else None)
+        self._spawn(self.backfill.run(self.stop_event), "backfill")
 
     async def start(self) -> None:
         await self.init_store()
@@ -259,6 +277,13 @@ class EdgeApp:
 
         publishing = False
         while not self.stop_event.is_set():
+            meeting = self.desk.current
+            if meeting is not None:  # record locally all meeting long (devices/media/recording.py)
+                await self.media.start_recording(
+                    meeting.id, self.segments, budget_bytes=self.settings.disk_budget_mb * 2**20,
+                    on_pending=self.backfill.wake)
+            else:
+                await self.media.stop_recording()
             want = self.desk.current is not None and self.uplink.welcome is not None
             if want and not publishing:
                 token = await self._token()
@@ -271,7 +296,11 @@ class EdgeApp:
             elif not want and publishing and self.desk.current is None:
                 await asyncio.wait_for(self.media.stop_publishing(), 30)
                 publishing = False
-            await self.hall.changes.wait(5.0)
+            faults = [f["code"] for f in self._health().get("faults", [])]
+            if faults != self._faults_shown:  # the kiosk shows faults: tell it when they change
+                self._faults_shown = faults
+                self.hall.changes.notify()
+            await self.hall.changes.wait(2.0)
 
     async def _token(self) -> str | None:
         from devices.agent.enrol import read_token
@@ -298,6 +327,7 @@ class EdgeApp:
             "state": self.uplink.state.value if hasattr(self, "uplink") else "offline",
             "error": self.uplink.last_error if hasattr(self, "uplink") else None,
             "branch_name": welcome.branch_name if welcome else None,
+            "faults": self._health().get("faults", []) if hasattr(self, "hall") else [],
         }
 
     def _health(self) -> dict[str, Any]:
@@ -316,6 +346,13 @@ class EdgeApp:
         if self.media is not None:
             with contextlib.suppress(Exception):
                 health.update(self.media.health())
+        if self.backfill is not None:
+            health["backfill"] = self.backfill.status()
+            health["pending_upload_bytes"] = health["backfill"]["pending_bytes"]
+        self.clock.check()
+        health["clock"] = self.clock.status()
+        state = self.uplink.state.value if hasattr(self, "uplink") else None
+        health["faults"] = collect_faults(health, uplink_state=state)
         return health
 
     @property

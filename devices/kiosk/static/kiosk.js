@@ -47,6 +47,7 @@
     const up = $("uplink");
     let u = T("uplink", snap.uplink.state);
     if (snap.uplink.pending) u += " · " + T("labels", "pending") + " " + snap.uplink.pending;
+    for (const f of snap.uplink.faults || []) u += " · ⚠ " + (lang === "zh" ? f.zh : f.en);
     up.textContent = u; up.className = snap.uplink.online ? "online" : "offline";
     const rej = $("rejected"); rej.replaceChildren();
     for (const r of snap.rejected || []) {
