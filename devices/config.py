@@ -11,7 +11,7 @@ readable line that names the bad setting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -100,6 +100,11 @@ class EdgeSettings(BaseSettings):
         title="Camera source",
         description="USB camera index (0, 1...), rtsp:// or http:// URL, a file path, "
         "or 'pattern' (test card); empty = no camera.",
+    )
+    camera_mode: Literal["encode", "passthrough"] = Field(
+        default="encode", title="Camera encoding",
+        description="encode: decode and encode here; passthrough: send an rtsp:// camera's "
+        "H.264 as it is (no decoding, a few % of a core).",
     )
     video_width: int = Field(default=640, ge=160, le=3840, title="Video width",
                              description="Width of the published video in pixels.")

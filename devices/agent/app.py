@@ -128,7 +128,7 @@ class EdgeApp:
         s = self.settings
         # model_validate: the media package's settings are pydantic models
         media_settings = MediaSettings.model_validate({
-            "video": {"source": s.camera_source, "width": s.video_width,
+            "video": {"source": s.camera_source, "mode": s.camera_mode, "width": s.video_width,
                       "height": s.video_height, "fps": s.video_fps,
                       "bitrate": s.video_bitrate_kbps * 1000},
             "thumbnail_interval_s": s.thumbnail_s,
