@@ -261,6 +261,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
         # the load generator: at 100 % per core it, not the hub, is the limit
         "publishers_cpu_percent": round(100 * (pcpu1 - pcpu0) / dt, 1),
         "expected_fps": 15 * n,
+        # False: the publishers (same machine) could not send 15 fps per stream
+        "publishers_kept_up": sent_fps >= 0.98 * 15 * n,
         "sent_fps": round(sent_fps, 1),
         "received_fps": round(recv_fps, 1),
         "recorded_fps": round(rec_fps, 1),
