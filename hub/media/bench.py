@@ -174,7 +174,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
     data.mkdir()
     env = {**os.environ, "MEDIA_BENCH_DATA": str(data),
            "MEDIA_BENCH_SETTINGS": json.dumps({"min_free_bytes": 0, "stop_recording_free_bytes": 0,
-                                               "offline_seconds": 60, "workers": workers})}
+                                               "offline_seconds": 60, "workers": workers,
+                                               "max_publishers_per_process": n + 1})}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     if ncpu > 1 and workers == 1:

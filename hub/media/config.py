@@ -40,6 +40,13 @@ class MediaSettings(BaseModel):
     viewer_queue_frames: int = Field(
         default=60, gt=1, title="Frames queued per viewer before it drops (slow viewer)"
     )
+    max_publishers_per_process: int = Field(
+        default=300,
+        gt=0,
+        title="Publishers one media process accepts before answering 503 (admission control)",
+        description="Overload is a cliff: past one core, UDP and ICE keep-alives drop for "
+        "every stream. Use workers to take more.",
+    )
     max_viewers_per_branch: int = Field(default=32, gt=0, title="WHEP viewers per branch")
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"default": 180},

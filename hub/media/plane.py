@@ -331,6 +331,10 @@ class MediaPlane:
             return r.headers["location"].rsplit("/", 1)[1], r.text
         branch = self.branch(branch_id)
         old = branch.publisher
+        publishers = sum(1 for b in self.branches.values() if b.publisher is not None)
+        if old is None and publishers >= self.settings.max_publishers_per_process:
+            raise Unavailable(f"this media process already carries {publishers} halls; retry later "
+                              "(operators: raise media.workers or media.max_publishers_per_process)")
         if old is not None and old.device_id != device_id:
             raise Conflict(f"branch {branch_id} is already published by device {old.device_id}; "
                            "stop that publisher first")

@@ -46,6 +46,7 @@ class Recorder:
         self.meeting_id = meeting_id
         self.directory = directory
         self.segment_seconds = segment_seconds
+        self._overdue = min(segment_seconds + 1.0, MAX_SEGMENT_SECONDS - 1.0)
         self.stop_free_bytes = stop_free_bytes
         self._executor = executor
         self._on_finished = on_finished  # called in the writer thread
@@ -78,7 +79,8 @@ class Recorder:
             if key and elapsed >= self.segment_seconds:
                 self._finish_segment()
                 writer = None
-            elif elapsed >= self.segment_seconds * 0.8:
+            elif elapsed >= self._overdue:
+                # the stream's own keyframe is late: ask, so segments stay <= 10 s
                 self._ask_keyframe()
         if writer is None:
             if not key:

@@ -28,6 +28,8 @@ def problem(exc: MediaError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, ResumeConflict):
         headers["Upload-Offset"] = str(exc.offset)
+    if exc.status == 503:
+        headers["Retry-After"] = "10"
     return JSONResponse(
         {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail},
         status_code=exc.status,

@@ -68,3 +68,20 @@ async def test_viewer_errors(hub: Hub, h264_clip: Clip) -> None:
         assert_problem(r, 404)
     finally:
         await pub.close()
+
+
+async def test_admission_control_answers_503(hub: Hub, h264_clip: Clip) -> None:
+    hub.plane.settings.max_publishers_per_process = 1
+    pub = await publish(hub.client, 1, "dev-1", h264_clip)
+    assert isinstance(pub, Publisher)
+    try:
+        await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
+        r = await publish(hub.client, 2, "dev-2", h264_clip)
+        assert not isinstance(r, Publisher)
+        assert "media.workers" in assert_problem(r, 503)["detail"]
+        assert r.headers["retry-after"] == "10"
+        again = await publish(hub.client, 1, "dev-1", h264_clip)  # a reboot still replaces
+        assert isinstance(again, Publisher)
+        await again.close()
+    finally:
+        await pub.close()
