@@ -28,6 +28,18 @@ FLUSH_PACKETS = 48
 MAX_SEGMENT_SECONDS = 10.0
 
 
+def free_bytes_at(directory: Path) -> int:
+    """Free bytes on the disk that will hold `directory`, which may not exist yet
+    (a branch's first meeting: neither it nor its parent does). 0 if unknown."""
+    probe = directory
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return 0
+
+
 class Recorder:
     def __init__(
         self,
@@ -121,10 +133,7 @@ class Recorder:
             self._request_keyframe()
 
     def _open_segment(self, codec: str, data: bytes, wall: float, ts: int) -> bool:
-        try:
-            free = shutil.disk_usage(self.directory.parent if not self.directory.exists() else self.directory).free
-        except OSError:
-            free = 0
+        free = free_bytes_at(self.directory)
         if free < self.stop_free_bytes:
             self.state = "disk_full"
             self._alert("recording_disk_full", f"recording of branch {self.branch_id} stopped: "
