@@ -98,6 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ctx.edge.start()
         if ctx.media is not None:
             await ctx.media.start()
+            # A restart in the middle of meetings: keep recording them.
+            for tile in ctx.wall.tiles.values():
+                if tile.meeting is not None:
+                    ctx.media.open_meeting(tile.branch_id, tile.meeting["id"], tile.meeting["type"])
         ticker = asyncio.create_task(_tick(ctx))
         supervision_tasks = supervision.start(ctx)
         try:
