@@ -4,11 +4,13 @@ a session (blocking: call them from a worker thread, never on the loop)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from hub.media.models import MeetingRecording, RecordedSegment
+from hub.meetings.models import Meeting
 
 
 def ensure_recording(
@@ -76,11 +78,17 @@ def indexed_paths(session: Session) -> set[str]:
     return set(session.scalars(select(RecordedSegment.path)))
 
 
+def _not_flagged_meeting() -> Any:
+    """Also keep meetings flagged on the meeting itself (by supervision, e.g.
+    a headcount far below the check-ins, or by an inspector)."""
+    return ~exists(select(Meeting.id).where(Meeting.id == MeetingRecording.meeting_id, Meeting.flagged.is_(True)))
+
+
 def expired_meetings(session: Session, *, now: datetime, retention_days: dict[str, int]) -> list[str]:
     """Unflagged meetings older than their type's retention."""
     default = retention_days.get("default", 180)
     out = []
-    for row in session.scalars(select(MeetingRecording).where(MeetingRecording.flagged.is_(False))):
+    for row in session.scalars(select(MeetingRecording).where(MeetingRecording.flagged.is_(False), _not_flagged_meeting())):
         days = retention_days.get(row.meeting_type, default)
         if (now - row.started_at).total_seconds() > days * 86400:
             out.append(row.meeting_id)
@@ -90,7 +98,7 @@ def expired_meetings(session: Session, *, now: datetime, retention_days: dict[st
 def oldest_unflagged(session: Session, *, exclude: set[str], limit: int = 10) -> list[str]:
     stmt = (
         select(MeetingRecording.meeting_id)
-        .where(MeetingRecording.flagged.is_(False))
+        .where(MeetingRecording.flagged.is_(False), _not_flagged_meeting())
         .order_by(MeetingRecording.started_at)
         .limit(limit + len(exclude))
     )
