@@ -20,6 +20,7 @@ def test_meeting_flag_protects_its_recording(tmp_path: Path) -> None:
     old = utcnow() - timedelta(days=400)
     with factory() as s:
         s.add(OrgUnit(id=1, name="支部", kind="branch", path="/1/"))
+        s.flush()
         for mid, flagged in (("m-flagged", True), ("m-plain", False)):
             s.add(Meeting(id=mid, branch_id=1, meeting_type="theme_day", status="ended", flagged=flagged))
             s.add(MeetingRecording(meeting_id=mid, branch_id=1, meeting_type="theme_day", started_at=old))
