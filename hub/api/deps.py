@@ -3,7 +3,7 @@ module globals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request, WebSocket
@@ -33,8 +33,8 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def bearer_or_cookie(headers: dict[str, str] | object, cookies: dict[str, str]) -> str | None:
-    auth = headers.get("authorization", "")  # type: ignore[attr-defined]
+def bearer_or_cookie(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return str(auth[7:].strip())
     return cookies.get(SESSION_COOKIE)

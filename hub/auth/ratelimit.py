@@ -11,7 +11,7 @@ from threading import Lock
 
 
 class LoginLimiter:
-    def __init__(self, per_minute: int, clock: type[time] | None = None) -> None:
+    def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._failures: dict[str, deque[float]] = {}
         self._lock = Lock()

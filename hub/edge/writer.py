@@ -195,10 +195,10 @@ class EdgeWriter:
                 if isinstance(res, attendance.CheckInRejected):
                     remember(i, p.ack(batch[i].msg.id, ok=False, error={"code": res.code, "detail": res.detail}))
                     continue
-                c, m = res.checkin, batch[i].msg
+                c, sent = res.checkin, batch[i].msg
                 batch[i].events.append(CheckInRecorded(batch[i].branch_id, c.meeting_id, res.member.id, res.member.name,
-                                                       c.checked_in_at, c.method, c.late, edge_sent_ts=m.ts))
-                remember(i, p.ack(m.id, ok=True, result={"checkin_id": c.id, "late": c.late, "member_name": res.member.name}))
+                                                       c.checked_in_at, c.method, c.late, edge_sent_ts=sent.ts))
+                remember(i, p.ack(sent.id, ok=True, result={"checkin_id": c.id, "late": c.late, "member_name": res.member.name}))
             run.clear()
 
         for i, job in enumerate(batch):
