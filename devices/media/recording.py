@@ -236,7 +236,7 @@ class _SegmentFile:
         self.store = store
         options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if self.container == "mp4" else {}
         self._out = av.open(str(self.tmp), "w", format=self.container, options=options)
-        stream = self._out.add_stream(self.codec, rate=15)
+        stream: Any = self._out.add_stream(self.codec, rate=15)
         stream.width, stream.height = width, height
         stream.time_base = VIDEO_TB
         if self.codec == "h264":
