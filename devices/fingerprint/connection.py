@@ -78,6 +78,10 @@ class FingerprintConnection:
         self._lost = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._needs_drain = False
+        # Set when a request was cancelled before its reply came: a slow module
+        # (GenImg takes up to 0.2 s) still answers it, so the next command waits
+        # for that reply (or its timeout) instead of taking it for its own.
+        self._orphan_until: float | None = None
 
     # --- state ----------------------------------------------------------------
 
@@ -165,6 +169,7 @@ class FingerprintConnection:
     def _on_data(self, data: bytes) -> None:
         skipped = self._decoder.skipped
         for item in self._decoder.feed(data):
+            self._orphan_until = None  # whatever was outstanding has answered
             self._inbox.put_nowait(item)
         if self._decoder.skipped != skipped:
             log.info("fingerprint reader: skipped %d garbage bytes", self._decoder.skipped - skipped)
@@ -217,6 +222,7 @@ class FingerprintConnection:
                 raise
             except asyncio.CancelledError:
                 self._needs_drain = True  # its reply may still arrive
+                self._orphan_until = asyncio.get_running_loop().time() + timeout
                 if self._state is ConnectionState.BUSY:
                     self._set_state(ConnectionState.READY)
                 raise
@@ -305,6 +311,12 @@ class FingerprintConnection:
         self._decoder.reset()
         self._clear_inbox()
         loop = asyncio.get_running_loop()
+        orphan_until, self._orphan_until = self._orphan_until, None
+        if orphan_until is not None and orphan_until > loop.time():
+            with contextlib.suppress(TimeoutError):
+                item = await asyncio.wait_for(self._inbox.get(), orphan_until - loop.time())
+                if item is _LOST:
+                    raise ReaderDisconnected("The fingerprint reader was disconnected; check the USB cable")
         give_up = loop.time() + self.timeout
         while loop.time() < give_up:
             try:
@@ -315,6 +327,10 @@ class FingerprintConnection:
                 raise ReaderDisconnected("The fingerprint reader was disconnected; check the USB cable")
         self._decoder.reset()
         self._needs_drain = False
+        # Set when a request was cancelled before its reply came: a slow module
+        # (GenImg takes up to 0.2 s) still answers it, so the next command waits
+        # for that reply (or its timeout) instead of taking it for its own.
+        self._orphan_until: float | None = None
 
     async def _handshake(self) -> None:
         """Prove the module answers, in step, with our password; load its parameters."""

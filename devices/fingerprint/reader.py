@@ -99,6 +99,7 @@ class CheckInReader:
         self._running.set()
         self._idle = asyncio.Event()  # set while paused and not touching the driver
         self._pause_requested = asyncio.Event()
+        self._pause_lock = asyncio.Lock()
         self._finger_seen = False  # GenImg took an image during the current scan
 
     def start(self) -> None:
@@ -123,18 +124,23 @@ class CheckInReader:
 
     @contextlib.asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
-        """Stop scanning (e.g. to enrol with the same driver); resume on exit."""
-        self._running.clear()
-        self._idle.clear()
-        self._pause_requested.set()
-        task = self._task
-        if task is not None and not task.done():
-            await self._idle.wait()
-        try:
-            yield
-        finally:
-            self._pause_requested.clear()
-            self._running.set()
+        """Stop scanning (e.g. to enrol with the same driver); resume on exit.
+
+        Pauses are serialised: a second caller (a restore while an enrolment
+        runs) waits for the first, instead of waiting for an idle signal the
+        already-parked scanner would never send again."""
+        async with self._pause_lock:
+            self._running.clear()
+            self._idle.clear()
+            self._pause_requested.set()
+            task = self._task
+            if task is not None and not task.done():
+                await self._idle.wait()
+            try:
+                yield
+            finally:
+                self._pause_requested.clear()
+                self._running.set()
 
     def _emit(self, event: ReaderEvent) -> None:
         log.debug("fingerprint reader event %s", event)
