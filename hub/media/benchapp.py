@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from hub.db import Base, make_engine, make_session_factory
+from hub.db import make_engine, make_session_factory, migrate
 from hub.events import EventBus, MeetingStarted
 from hub.media.config import MediaSettings
 from hub.media.errors import MediaAuthError
@@ -45,7 +45,7 @@ def create_app() -> FastAPI:
     data = Path(os.environ["MEDIA_BENCH_DATA"])
     settings = MediaSettings(**json.loads(os.environ.get("MEDIA_BENCH_SETTINGS", "{}")))
     engine = make_engine(f"sqlite:///{data / 'hub.db'}")
-    Base.metadata.create_all(engine)
+    migrate(engine)  # the real schema, every domain's tables
     bus = EventBus()
     plane = MediaPlane(settings, data, bus, BenchAuth(), make_session_factory(engine))
     max_lag = [0.0]

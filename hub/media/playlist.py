@@ -31,18 +31,37 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def timeline(segments: Sequence[PlaylistSegment]) -> list[PlaylistSegment]:
+    """The segments to play, in time order: one that adds nothing past what
+    earlier ones already cover is left out. The same moment can be recorded
+    twice (live at the hub, and by the edge around an outage, uploaded
+    later); it is played once. A partial overlap keeps both (a few seconds
+    repeat rather than any second missing)."""
+    out: list[PlaylistSegment] = []
+    covered = -math.inf
+    for seg in sorted(segments, key=lambda s: s.started_at):
+        end = seg.started_at.timestamp() + seg.duration
+        if end <= covered + 0.001:  # adds nothing
+            continue
+        out.append(seg)
+        covered = max(covered, end)
+    return out
+
+
 def find_gaps(segments: Sequence[PlaylistSegment]) -> list[tuple[datetime, float]]:
-    """(start, seconds) of every gap between consecutive segments."""
+    """(start, seconds) of every stretch no segment covers."""
     gaps = []
-    for prev, seg in zip(segments, segments[1:], strict=False):
-        prev_end = prev.started_at.timestamp() + prev.duration
-        missing = seg.started_at.timestamp() - prev_end
-        if missing > GAP_TOLERANCE:
-            gaps.append((datetime.fromtimestamp(prev_end, UTC), missing))
+    covered: float | None = None
+    for seg in timeline(segments):
+        start = seg.started_at.timestamp()
+        if covered is not None and start - covered > GAP_TOLERANCE:
+            gaps.append((datetime.fromtimestamp(covered, UTC), start - covered))
+        covered = max(covered or start, start + seg.duration)
     return gaps
 
 
 def build_playlist(segments: Sequence[PlaylistSegment], uri_prefix: str = "segments/") -> str:
+    segments = timeline(segments)
     if not segments:
         raise ValueError("a playlist needs at least one segment")
     target = max(1, math.ceil(max(s.duration for s in segments)))

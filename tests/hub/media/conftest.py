@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import Base, make_engine, make_session_factory
+from hub.db import make_engine, make_session_factory, migrate
 from hub.events import Event, EventBus
 from hub.media import MediaAuthError, MediaPlane, MediaSettings
 from tests.hub.media.peers import Clip, make_clip
@@ -55,7 +55,7 @@ class Hub:
 
 def make_session(data_dir: Path) -> sessionmaker[Session]:
     engine = make_engine(f"sqlite:///{data_dir / 'hub.db'}")
-    Base.metadata.create_all(engine)
+    migrate(engine)  # the real schema, every domain's tables
     return make_session_factory(engine)
 
 
