@@ -166,7 +166,7 @@ def _ledger(session: Session, rng: random.Random, branches: list[OrgUnit], first
     template = scores.ensure_default_template(session)
     sheet = scores.load_sheet(session, template.id)
     items = [i for _, its in sheet.categories for i in its]
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
 
     def rectification(branch: OrgUnit, opened: date, problem: str, measures: str, source: str, deduction_id: int | None = None) -> None:
         deadline = opened + timedelta(days=rng.choice((15, 30, 30, 45)))

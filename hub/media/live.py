@@ -62,7 +62,7 @@ async def open_publisher(
         video_t.setCodecPreferences(_prefer("video", ("h264", "vp8", "rtx")))
         # Always offer talkback; the answer is recvonly when the publisher
         # only sends (e.g. an encoder without a speaker).
-        talkback = TalkbackTrack()
+        talkback: TalkbackTrack | None = TalkbackTrack()
         audio_t = pc.addTransceiver(talkback, direction="sendrecv")
         audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
         await _apply_offer(pc, sdp)

@@ -24,6 +24,7 @@ import asyncio
 import struct
 import types
 from collections.abc import Callable
+from typing import Any
 
 from aiortc import RTCRtpReceiver
 from aiortc.codecs.h264 import h264_depayload
@@ -83,7 +84,7 @@ async def _handle_rtp_data(self: RTCDtlsTransport, data: bytes, arrival_time_ms:
     packet = _RtpHeader(b1, seq, ts, ssrc, data[pos:end], padding)
     receiver = self._rtp_router.route_rtp(packet)  # type: ignore[arg-type]
     if receiver is not None:
-        await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)  # type: ignore[arg-type]
 
 
 def install_fast_rtp_path(transport: RTCDtlsTransport) -> None:
@@ -98,6 +99,9 @@ class PassThroughReceiver(RTCRtpReceiver):
     on_end: Callable[[], None] | None
     codec_name: str
     media_ssrc: int | None
+    _pt_table: dict[int, tuple[object, bool]]
+    _assembler: FrameAssembler
+    _depayload: Any
 
     @classmethod
     def adopt(cls, receiver: RTCRtpReceiver) -> PassThroughReceiver:
@@ -107,13 +111,13 @@ class PassThroughReceiver(RTCRtpReceiver):
         receiver.on_end = None
         receiver.codec_name = ""
         receiver.media_ssrc = None
-        receiver._pt_table: dict[int, tuple[object, bool]] = {}
+        receiver._pt_table = {}
         receiver._assembler = FrameAssembler()
         receiver._depayload = None
         return receiver
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
-        if self._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+        if self._RTCRtpReceiver__started:  # aiortc's private flag
             return
         codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         for codec in parameters.codecs:

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import av
 
@@ -113,7 +114,7 @@ class SegmentWriter:
         if self.container_name == "mp4":
             options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         self._out = av.open(str(self.tmp), "w", format=self.container_name, options=options)
-        video = self._out.add_stream(spec.video_codec, rate=15)
+        video = cast("av.VideoStream", self._out.add_stream(spec.video_codec, rate=15))
         video.width, video.height = spec.width, spec.height
         video.time_base = VIDEO_TB
         if spec.extradata:

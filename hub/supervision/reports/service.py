@@ -88,12 +88,12 @@ def build(session: Session, settings: Settings, sup: SupervisionSettings, *, uni
     opened = [i for i in items if since <= local_day(i.created_at, sup.utc_offset_hours) <= until]
     closed = [i for i in items if i.closed_on and since <= i.closed_on <= until]
     overdue = [i for i in items if i.status == "open" and i.deadline < today]
-    for i in inspections:
-        bucket(by_town, town_name(i.branch_id), branches=0).setdefault("inspections", 0)
-        by_town[town_name(i.branch_id)]["inspections"] += 1
+    for inspection in inspections:
+        bucket(by_town, town_name(inspection.branch_id), branches=0).setdefault("inspections", 0)
+        by_town[town_name(inspection.branch_id)]["inspections"] += 1
     for label, rows in (("rect_opened", opened), ("rect_closed", closed), ("rect_overdue", overdue)):
-        for i in rows:
-            row = bucket(by_town, town_name(i.branch_id), branches=0)
+        for item in rows:
+            row = bucket(by_town, town_name(item.branch_id), branches=0)
             row[label] = row.get(label, 0) + 1
     notices = [n for n in session.scalars(select(Notice).where(Notice.status == "published"))
                if n.published_at and since <= local_day(n.published_at, sup.utc_offset_hours) <= until

@@ -122,7 +122,7 @@ def population(session: Session, *, scope: OrgUnit, kind: str, ledger_id: int | 
                            .join(OrgUnit, OrgUnit.id == Household.branch_id)
                            .where(Household.ledger_id == ledger_id, OrgUnit.path.startswith(scope.path)))
     for hid, bid, name, phone in rows:
-        out[f"household:{hid}"] = Subject(f"household:{hid}", bid, name, phone)
+        out[f"household:{hid}"] = Subject(f"household:{hid}", bid, name, phone or "")
     return out
 
 
