@@ -264,8 +264,11 @@ async def _drive(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
                 _ok(await c.put("/api/v1/fingerprints/templates", json={
                     "member_id": seeded.members[name], "slot": slot,
                     "template_b64": base64.b64encode(template_of(f"finger-{name}")).decode()}))
+        sync = app.fpsync
+        # the worker's start-up check (empty module) is done; nothing else restores meanwhile
+        await wait_for(lambda: not sync._check_empty and sync.state.value == "idle", 120, "the start-up check")
         t0 = time.monotonic()
-        report = await app.fpsync.restore()
+        report = await sync.restore()
         restore_s = time.monotonic() - t0
         kiosk = await kiosk_client(app)
         r = await kiosk.post("/api/admin/meeting/start", json={"meeting_type": "theme_day", "topic": "指纹签到测速"})
