@@ -73,7 +73,7 @@ class FingerprintDriver:
         address: int = codec.DEFAULT_ADDRESS,
         password: int = codec.DEFAULT_PASSWORD,
         timeout: float = 2.0,
-        poll_interval: float = 0.15,
+        poll_interval: float = 0.1,
         backoff: Backoff | None = None,
     ) -> None:
         self.poll_interval = poll_interval

@@ -177,11 +177,13 @@ class ModuleFirmware:
     # --- commands (named by code) ---------------------------------------------
 
     def _cmd_01(self, params: bytes) -> Response:  # GenImg
-        pause = self._pause(self.timings.capture)
         finger = self._finger()
         if finger is None:
+            # The datasheet: with no finger on the glass the answer is
+            # immediate; the capture time is spent only on a finger.
             self.image = None
-            return Response([*pause, *self._reply(0x01, NO_FINGER).items])
+            return Response(self._reply(0x01, NO_FINGER).items)
+        pause = self._pause(self.timings.capture)
         if finger.quality == "capture_failed":
             self.image = None
             return Response([*pause, *self._reply(0x01, CAPTURE_FAILED).items])
