@@ -322,9 +322,9 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-fp-") as tmp:
         rows = asyncio.run(_drive(Path(tmp), args))
-    notes = ("Emulated R307 on a pty with datasheet timings (GenImg 0.2 s, also when no finger is on the glass; "
-             "Img2Tz 0.5 s; Search 0.1 s); the driver polls GenImg every 0.15 s, so a finger waits up to one "
-             "poll cycle (0.35 s) before its image is taken. Hub in its own process on SQLite; edge agent "
+    notes = ("Emulated R307 on a pty with datasheet timings (GenImg 0.2 s with a finger, immediate without; "
+             "Img2Tz 0.5 s; Search 0.1 s); the driver polls GenImg every 0.1 s, so a finger waits up to one "
+             "poll before its image is taken. Hub in its own process on SQLite; edge agent "
              "(EdgeApp: driver, outbox, uplink) and the wall socket in this process, on 127.0.0.1. "
              "'Excluding the module' starts when the driver has the Search reply.")
     return f"fingerprint check-in, finger -> wall ({args.checkins} check-ins)", rows, notes
