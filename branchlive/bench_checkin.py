@@ -149,6 +149,7 @@ async def drive(port: int, halls: list[Any], args: argparse.Namespace) -> list[d
     done, elapsed = await throughput(sims, args.seconds, args.window)
     rows.append({"measure": "durable check-ins/s (max, pipelined)", "value": f"{done / elapsed:,.0f}",
                  "detail": f"{done} acked in {elapsed:.1f} s by {len(sims)} halls", "target": ">= 2,000"})
+    await asyncio.sleep(3)  # let the throughput run's backlog (wall sockets, WAL checkpoint) drain first
     lat = await latency(sims, wall, args.rate, args.seconds)
     rows.append({"measure": f"edge send -> wall p50 at {args.rate:g}/s", "value": f"{statistics.median(lat):.1f} ms" if lat else "-",
                  "detail": f"{len(lat)} check-ins delivered", "target": ""})
