@@ -101,6 +101,11 @@ class EdgeSettings(BaseSettings):
         description="USB camera index (0, 1...), rtsp:// or http:// URL, a file path, "
         "or 'pattern' (test card); empty = no camera.",
     )
+    ice_host_addresses: list[str] | None = Field(
+        default=None, title="WebRTC host addresses",
+        description="Addresses offered to the hub for media (empty = every address of this PC). "
+        "Set ['127.0.0.1'] when hub and agent run on one machine (demo, tests).",
+    )
     camera_mode: Literal["encode", "passthrough"] = Field(
         default="encode", title="Camera encoding",
         description="encode: decode and encode here; passthrough: send an rtsp:// camera's "

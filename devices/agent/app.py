@@ -290,7 +290,8 @@ class EdgeApp:
                 branch = self.uplink.welcome.branch_id if self.uplink.welcome else None
                 if token and branch is not None:
                     settings = PublisherSettings.model_validate(
-                        {"whip_url": f"{self.settings.hub_url}/whip/{branch}", "token": token})
+                        {"whip_url": f"{self.settings.hub_url}/whip/{branch}", "token": token,
+                         "ice_host_addresses": self.settings.ice_host_addresses})
                     await asyncio.wait_for(self.media.start_publishing(settings), 30)
                     publishing = True
             elif not want and publishing and self.desk.current is None:
