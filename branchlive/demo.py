@@ -53,6 +53,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete the demo's data first")
     parser.add_argument("--speed", type=float, default=1.0, help="run the halls' script faster (e.g. 5)")
     parser.add_argument("--no-history", action="store_true", help="skip the year of synthetic history")
+    parser.add_argument("--real-halls", type=int, default=2,
+                        help="how many halls run the real edge agent with an emulated fingerprint reader and a "
+                             "test-pattern camera (default 2; the others are scripted over the edge protocol)")
     parser.add_argument("--halls-only", action="store_true",
                         help="do not start a hub: drive the halls against --hub (same database, e.g. BRANCHLIVE_DATABASE_URL)")
     parser.add_argument("--hub", default=None, help="with --halls-only: the hub's address, e.g. http://hub:8600")
@@ -103,12 +106,13 @@ def main(argv: list[str]) -> int:
                 print("Writing a year of meeting history ...", flush=True)
                 seed_history(ctx.session_factory, settings)
     hub_url = args.hub.rstrip("/") if args.hub else f"http://{settings.host}:{settings.port}"
-    return asyncio.run(_run(app, settings, halls, args.speed, hub_url))
+    return asyncio.run(_run(app, settings, halls, args.speed, hub_url, args.real_halls, data_dir))
 
 
-async def _run(app, settings, halls, speed: float, url: str) -> int:  # type: ignore[no-untyped-def]
+async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir: Path) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
+    from branchlive.realhall import PIN, RealHall
     from branchlive.simhall import SimHall
 
     server = serve = None
@@ -124,7 +128,9 @@ async def _run(app, settings, halls, speed: float, url: str) -> int:  # type: ig
     wall:      {url}/ui/
     API docs:  {url}/docs
     sign in:   user {settings.admin_username!r}, password {DEMO_PASSWORD!r}
-    halls:     {len(halls)} (scripted meetings and check-ins)
+    halls:     {len(halls)}: {min(real, len(halls))} with the real edge agent, emulated reader and camera
+               (kiosk pages: {", ".join(f"http://127.0.0.1:{8700 + i}/" for i in range(min(real, len(halls))))}, PIN {PIN}),
+               the others scripted over the edge protocol
   Ctrl-C to stop.
 """, flush=True)
     stop = asyncio.Event()
@@ -132,7 +138,15 @@ async def _run(app, settings, halls, speed: float, url: str) -> int:  # type: ig
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     make = thumbnail_maker()
-    sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make) for h in halls]
+    reals = [RealHall(h, url, data_dir / "halls", 8700 + i) for i, h in enumerate(halls[:real])]
+    sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make) for h in halls[real:]]
+
+    async def run_real(hall: RealHall) -> None:
+        try:
+            await hall.start()
+            await hall.run_script(stop, speed=speed)
+        except Exception as exc:
+            logging.getLogger("demo").warning("real hall %s stopped: %s", hall.hall.name, exc)
 
     async def run_hall(sim: SimHall) -> None:
         while not stop.is_set():
@@ -145,11 +159,12 @@ async def _run(app, settings, halls, speed: float, url: str) -> int:  # type: ig
             finally:
                 await sim.close()
 
-    tasks = [asyncio.create_task(run_hall(s)) for s in sims]
+    tasks = [asyncio.create_task(run_hall(s)) for s in sims] + [asyncio.create_task(run_real(r)) for r in reals]
     await stop.wait()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(r.stop() for r in reals), return_exceptions=True)
     if server is not None and serve is not None:
         server.should_exit = True
         await serve

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -77,10 +77,15 @@ def mean_luma(image: np.ndarray) -> float:
     return float(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_BGR2GRAY).mean())
 
 
-class Subscription(Generic[T]):
-    """One consumer's bounded queue; the oldest item goes when it is full."""
+class _Publisher(Protocol):
+    def _unsubscribe(self, sub: Any) -> None: ...
 
-    def __init__(self, owner: CaptureSource[T], maxsize: int) -> None:
+
+class Subscription(Generic[T]):
+    """One consumer's bounded queue; the oldest item goes when it is full
+    (counted in `dropped`). Shared by capture sources and the encoded feed."""
+
+    def __init__(self, owner: _Publisher, maxsize: int) -> None:
         self._owner = owner
         self._items: collections.deque[T] = collections.deque(maxlen=maxsize)
         self._event = asyncio.Event()

@@ -25,7 +25,6 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,44 +50,8 @@ class EncodedFrame:
     wall: float  # time.time() at capture: a label, never used for intervals
 
 
-class FeedSubscription:
-    """A consumer's bounded queue; the oldest frame goes when it is full (counted)."""
-
-    def __init__(self, owner: VideoFeed, maxsize: int) -> None:
-        self._owner = owner
-        self._items: collections.deque[EncodedFrame] = collections.deque(maxlen=maxsize)
-        self._event = asyncio.Event()
-        self.dropped = 0
-        self.closed = False
-
-    def _push(self, item: EncodedFrame) -> None:
-        if len(self._items) == self._items.maxlen:
-            self.dropped += 1
-        self._items.append(item)
-        self._event.set()
-
-    async def get(self, timeout: float | None = None) -> EncodedFrame:
-        while not self._items:
-            if self.closed:
-                raise EOFError("feed subscription closed")
-            self._event.clear()
-            await asyncio.wait_for(self._event.wait(), timeout)
-        return self._items.popleft()
-
-    def close(self) -> None:
-        self.closed = True
-        self._event.set()
-        self._owner._unsubscribe(self)
-
-    def __aiter__(self) -> AsyncIterator[EncodedFrame]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[EncodedFrame]:
-        while True:
-            try:
-                yield await self.get()
-            except EOFError:
-                return
+# A consumer's bounded queue of encoded frames; the oldest goes when it is full.
+FeedSubscription = Subscription[EncodedFrame]
 
 
 class VideoFeed:

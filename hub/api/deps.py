@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hub.auth import service as auth_service
 from hub.auth.principal import OperatorPrincipal
 from hub.context import HubContext
+from hub.db import session_scope
 from hub.errors import Unauthorized
 
 SESSION_COOKIE = "bl_session"
@@ -22,15 +23,8 @@ def get_ctx(request: Request) -> HubContext:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    session = get_ctx(request).session_factory()
-    try:
+    with session_scope(get_ctx(request).session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def bearer_or_cookie(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
