@@ -138,8 +138,13 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     make = thumbnail_maker()
+    from branchlive.simmedia import ClipPublisher
+
+    media = ClipPublisher(url)
+    if not await media.start():
+        media = None
     reals = [RealHall(h, url, data_dir / "halls", 8700 + i) for i, h in enumerate(halls[:real])]
-    sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make) for h in halls[real:]]
+    sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make, media=media) for h in halls[real:]]
 
     async def run_real(hall: RealHall) -> None:
         try:
@@ -165,6 +170,8 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.gather(*(r.stop() for r in reals), return_exceptions=True)
+    if media is not None:
+        await media.stop()
     if server is not None and serve is not None:
         server.should_exit = True
         await serve

@@ -25,11 +25,12 @@ def message(type_: str, **fields: Any) -> dict[str, Any]:
 
 class SimHall:
     def __init__(self, hub_ws: str, hall: Hall, *, rng: random.Random | None = None,
-                 thumbnail: Callable[[Hall, int], bytes] | None = None) -> None:
+                 thumbnail: Callable[[Hall, int], bytes] | None = None, media: Any = None) -> None:
         self.url = f"{hub_ws}/ws/edge"
         self.hall = hall
         self.rng = rng or random.Random(hall.branch_id)
         self.thumbnail = thumbnail
+        self.media = media  # a ClipPublisher (branchlive.simmedia), or None: no video
         self.ws: Any = None
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.present = 0
@@ -97,6 +98,8 @@ class SimHall:
             await self._idle(stop, self.rng.uniform(5, 40) / speed)
             meeting_type, topic = self.rng.choice(types)
             meeting_id = await self.open_meeting(meeting_type, topic)
+            if self.media is not None:
+                await self.media.publish(self.hall.branch_id, self.hall.token)
             members = list(self.hall.members)
             self.rng.shuffle(members)
             arriving = members[: int(len(members) * self.rng.uniform(0.55, 0.95))]
@@ -113,6 +116,8 @@ class SimHall:
                                             taken_at=time.time()), wait=False)
             await self._idle(stop, self.rng.uniform(60, 180) / speed)
             await self.end_meeting(meeting_id)
+            if self.media is not None:
+                await self.media.unpublish(self.hall.branch_id)
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
         deadline = time.monotonic() + seconds

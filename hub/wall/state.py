@@ -45,6 +45,10 @@ from hub.organisations.models import OrgUnit
 HEADCOUNT_RATIO = 0.5
 HEADCOUNT_MIN_CHECKINS = 4
 OVERDUE_AFTER = timedelta(minutes=15)
+# Alerts from elsewhere (the media plane) shown on a tile for this long;
+# compliance findings belong to the supervision pages, not the live wall.
+ALERT_SHOWN_FOR = timedelta(minutes=10)
+NOT_ON_WALL = ("compliance_", "reminder", "notice_", "headcount_low")
 FLUSH_SECONDS = 0.05
 
 
@@ -63,7 +67,7 @@ class Tile:
     thumbnail_at: float | None = None
     health: dict[str, Any] = field(default_factory=dict)
     next_meeting: dict[str, Any] | None = None
-    extra_alerts: list[dict[str, str]] = field(default_factory=list)
+    extra_alerts: dict[str, tuple[datetime, str]] = field(default_factory=dict)  # kind -> (when, message)
 
     def state(self) -> str:
         if self.meeting is not None:
@@ -75,7 +79,7 @@ class Tile:
         return "idle"
 
     def alerts(self, now: datetime) -> list[dict[str, str]]:
-        out = list(self.extra_alerts)
+        out = [{"kind": k, "message": m} for k, (at, m) in self.extra_alerts.items() if now - at < ALERT_SHOWN_FOR]
         if not self.device_online:
             out.append({"kind": "device_offline", "message": "设备离线 device offline"})
         if self.meeting is not None and self.stream != "live":
@@ -215,13 +219,17 @@ class WallState:
             tile.health = event.health
         elif isinstance(event, StreamStateChanged):
             tile.stream = event.state
+            if event.state == "live":
+                tile.extra_alerts.pop("publisher_lost", None)
         elif isinstance(event, ThumbnailUpdated):
             tile.thumbnail_at = event.taken_at.timestamp()
         elif isinstance(event, HeadcountReported):
             if tile.meeting and (event.meeting_id in (None, tile.meeting["id"])):
                 tile.headcount = event.count
         elif isinstance(event, AlertRaised):
-            tile.extra_alerts = [*tile.extra_alerts[-4:], {"kind": event.kind, "message": event.message}]
+            if event.kind.startswith(NOT_ON_WALL):
+                return
+            tile.extra_alerts[event.kind] = (utcnow(), event.message)
         elif not isinstance(event, RosterChanged | OrgUnitChanged):
             return
         if extra is not None:
