@@ -8,7 +8,13 @@ from pathlib import Path
 
 from hub.app import init_database
 from hub.config import Settings
-from hub.events import AlertRaised, CheckInRecorded, HeadcountReported, MeetingStarted, StreamStateChanged
+from hub.events import (
+    AlertRaised,
+    CheckInRecorded,
+    HeadcountReported,
+    MeetingStarted,
+    StreamStateChanged,
+)
 from hub.organisations import service as orgs
 from hub.wall.state import WallState
 
