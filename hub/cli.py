@@ -12,7 +12,7 @@ from hub.db import DatabaseUnavailable
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="branchlive hub", description="Run the county hub.")
-    parser.add_argument("--config", help="TOML settings file (see docs/configuration.md)")
+    parser.add_argument("--config", help="TOML settings file (every setting: docs/configuration.md)")
     parser.add_argument("--host", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default 8600)")
     parser.add_argument("--data-dir", help="data directory (default ./data)")
