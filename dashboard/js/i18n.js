@@ -4,7 +4,7 @@ const KEY = "bl.lang";
 const DICT = {
   zh: {
     app_title: "党支部组织生活远程监管平台",
-    nav_wall: "大屏", nav_rotation: "轮巡", nav_playback: "回放", logout: "退出",
+    nav_wall: "大屏", nav_rotation: "轮巡", nav_playback: "回放", nav_supervision: "督查整改", logout: "退出",
     login_title: "登录控制中心", username: "用户名", password: "密码", sign_in: "登录",
     login_bad: "用户名或密码错误", login_limited: "尝试次数过多，请稍后再试", login_failed: "登录失败：{detail}",
     feed_down: "与中心的实时连接已断开，正在重连（第 {n} 次）… 画面与状态可能已过时",
@@ -39,7 +39,7 @@ const DICT = {
   },
   en: {
     app_title: "Branch Meeting Supervision",
-    nav_wall: "Wall", nav_rotation: "Rotation", nav_playback: "Playback", logout: "Sign out",
+    nav_wall: "Wall", nav_rotation: "Rotation", nav_playback: "Playback", nav_supervision: "Supervision", logout: "Sign out",
     login_title: "Sign in to the control centre", username: "User name", password: "Password", sign_in: "Sign in",
     login_bad: "Wrong user name or password", login_limited: "Too many attempts; wait a minute", login_failed: "Sign-in failed: {detail}",
     feed_down: "Live link to the hub lost; reconnecting (attempt {n})… pictures and states may be out of date",
