@@ -224,6 +224,9 @@ async def enrol_on_kiosk(app: Any, kiosk: httpx.AsyncClient, emulator: Any, memb
             request.cancel()
     if r.status_code != 201:
         raise RuntimeError(f"enrolment of {member_id} failed: {r.status_code} {r.text}")
+    # The member has lifted the finger; the scanner must see the empty glass
+    # before the next person's finger counts as a new press.
+    await wait_for(lambda: app.reader.checkin.phase.value == "scanning", 30, "the reader scanning again")
     return int(r.json()["slot"])
 
 

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from .connection import ConnectionState
 from .driver import FingerprintDriver
@@ -205,7 +206,21 @@ class CheckInReader:
             self._emit(match)
         self._finger_seen = False  # answered; a failure while lifting concerns nobody
         self.phase = ReaderPhase.WAITING_FOR_LIFT
-        await self.driver.wait_for_lift()
+        # A pause (an enrolment, a restore) must not wait for this finger to
+        # go: the member enrolling next may keep it on the glass.
+        await self._unless_paused(self.driver.wait_for_lift())
+
+    async def _unless_paused(self, coro: Any) -> None:
+        work = asyncio.ensure_future(coro)
+        pause = asyncio.ensure_future(self._wait_pause())
+        try:
+            await asyncio.wait({work, pause}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pause, work):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, FingerprintError):
+                    await task
 
     async def _identify(self) -> FingerMatched:
         """identify(), split so a failure after the image was taken is told to the member."""
