@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -106,7 +107,7 @@ class Seeded:
     enrolment_code: str
 
 
-def _ok(r: httpx.Response) -> dict[str, Any]:
+def _ok(r: httpx.Response) -> Any:
     if r.status_code >= 300:
         raise RuntimeError(f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}")
     return r.json()  # type: ignore[no-any-return]
@@ -294,7 +295,8 @@ async def _drive(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
             await asyncio.sleep(1.0)  # the next member steps up (the reader must see the glass empty)
             placed = time.time()
             emulator.place_finger(f"finger-{name}")
-            await wait_for(lambda m=member: bool(wall.of(m, meeting_id)), 30, f"{name}'s check-in on the wall")
+            await wait_for(functools.partial(lambda m: bool(wall.of(m, meeting_id)), member), 30,
+                           f"{name}'s check-in on the wall")
             emulator.lift_finger()
             arrived = next(t for m, t in wall.checkins if m["member_id"] == member and m["meeting_id"] == meeting_id)
             with_module.append((arrived - placed) * 1000)

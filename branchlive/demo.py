@@ -140,8 +140,8 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
     make = thumbnail_maker()
     from branchlive.simmedia import ClipPublisher
 
-    media = ClipPublisher(url)
-    if not await media.start():
+    media: ClipPublisher | None = ClipPublisher(url)
+    if media is not None and not await media.start():
         media = None
     reals = [RealHall(h, url, data_dir / "halls", 8700 + i) for i, h in enumerate(halls[:real])]
     sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make, media=media) for h in halls[real:]]

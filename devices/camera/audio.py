@@ -7,6 +7,8 @@ same thread hand-off, health states and reopen-with-backoff.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -63,7 +65,7 @@ class _AvAudioBackend:
         self.description = description
         self._pacer = _Pacer(1 / CHUNK_S if paced else 0)
         self._container: av.container.InputContainer | None = None
-        self._frames = None
+        self._frames: Iterator[Any] | None = None
         self._resampler: av.AudioResampler | None = None
         self._buffer = np.zeros((0, 1), dtype=np.int16)
         self._maker = _ChunkMaker()

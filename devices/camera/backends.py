@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import av
 import cv2
@@ -140,7 +141,7 @@ class MjpegHttpBackend:
         self.description = f"mjpeg {url}"
         self._client: httpx.Client | None = None
         self._response: httpx.Response | None = None
-        self._chunks = None
+        self._chunks: Iterator[bytes] | None = None
         self._parser: MjpegParser | None = None
         self._pending: list[bytes] = []
         self._counter = _FrameCounter()
@@ -238,7 +239,7 @@ class PyAvBackend(_AvContainer[CapturedFrame]):
     def __init__(self, url: str, *, loop: bool = True, timeout_s: float = 5.0) -> None:
         super().__init__(url, loop=loop, timeout_s=timeout_s)
         self.description = f"{'file' if self.is_file else 'stream'} {url}"
-        self._frames = None
+        self._frames: Iterator[Any] | None = None
         self._pacer = _Pacer(0)
         self._counter = _FrameCounter()
 
@@ -280,7 +281,7 @@ class EncodedPacketBackend(_AvContainer[av.Packet]):
     def __init__(self, url: str, *, loop: bool = True, timeout_s: float = 5.0) -> None:
         super().__init__(url, loop=loop, timeout_s=timeout_s)
         self.description = f"passthrough {url}"
-        self._packets = None
+        self._packets: Iterator[Any] | None = None
         self.codec_name = ""
         self.extradata = b""
         self.time_base = Fraction(1, 90000)

@@ -330,7 +330,7 @@ class FingerprintConnection:
         # Set when a request was cancelled before its reply came: a slow module
         # (GenImg takes up to 0.2 s) still answers it, so the next command waits
         # for that reply (or its timeout) instead of taking it for its own.
-        self._orphan_until: float | None = None
+        self._orphan_until = None
 
     async def _handshake(self) -> None:
         """Prove the module answers, in step, with our password; load its parameters."""

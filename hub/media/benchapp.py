@@ -65,7 +65,7 @@ def create_app() -> FastAPI:
             yield
         finally:
             await plane.stop()
-            if profiler is not None:
+            if profiler is not None and profile_path:
                 profiler.disable()
                 profiler.dump_stats(profile_path)
 
@@ -92,7 +92,7 @@ def create_app() -> FastAPI:
             for key in ("live", "video_frames", "recorded_frames", "recorded_segments",
                         "rtp_packets_lost", "frames_dropped_incomplete"):
                 total[key] = int(total.get(key, 0)) + part[key]  # type: ignore[call-overload]
-            total["branches"].update(part["branches"])  # type: ignore[union-attr]
+            total["branches"].update(part["branches"])  # type: ignore[attr-defined]
         return total
 
     return app

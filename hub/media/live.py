@@ -62,8 +62,9 @@ async def open_publisher(
         video_t.setCodecPreferences(_prefer("video", ("h264", "vp8", "rtx")))
         # Always offer talkback; the answer is recvonly when the publisher
         # only sends (e.g. an encoder without a speaker).
-        talkback: TalkbackTrack | None = TalkbackTrack()
-        audio_t = pc.addTransceiver(talkback, direction="sendrecv")
+        offered = TalkbackTrack()
+        talkback: TalkbackTrack | None = offered
+        audio_t = pc.addTransceiver(offered, direction="sendrecv")
         audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
         await _apply_offer(pc, sdp)
         video_rx = PassThroughReceiver.adopt(video_t.receiver) if video_t.mid is not None else None

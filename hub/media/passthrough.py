@@ -117,13 +117,13 @@ class PassThroughReceiver(RTCRtpReceiver):
         return receiver
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
-        if self._RTCRtpReceiver__started:  # aiortc's private flag
+        if self._RTCRtpReceiver__started:  # type: ignore[has-type]  # aiortc's private flag
             return
         codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
         for codec in parameters.codecs:
             codecs[codec.payloadType] = codec
             is_rtx = codec.name.lower() == "rtx"
-            self._pt_table[codec.payloadType] = (codec, is_rtx)
+            self._pt_table[codec.payloadType] = (codec, is_rtx)  # type: ignore[index]
             if not is_rtx and not self.codec_name:
                 self.codec_name = codec.name.lower()
                 self._depayload = _DEPAYLOAD.get(self.codec_name)

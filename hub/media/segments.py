@@ -142,7 +142,7 @@ class SegmentWriter:
             else:
                 if self._audio is None or pts < 0 or pts < self._audio_end - 960:
                     continue
-                stream, tb = self._audio, AUDIO_TB
+                stream, tb = self._audio, AUDIO_TB  # type: ignore[assignment]
                 self._audio_end = pts + 960
             packet = av.Packet(data)
             packet.stream = stream
