@@ -92,12 +92,12 @@ async def throughput(sims: list[SimHall], seconds: float, window: int) -> tuple[
     async def hall(sim: SimHall) -> None:
         nonlocal done
         while time.monotonic() < stop_at:
-            meeting_id = await sim.open_meeting("theme_day", "bench")
+            meeting_id = await sim.start_meeting("theme_day", "bench")
             members = list(sim.hall.members)
             for i in range(0, len(members), window):
                 if time.monotonic() >= stop_at:
                     return
-                acks = await asyncio.gather(*(sim.check_in(meeting_id, m) for m in members[i : i + window]))
+                acks = await asyncio.gather(*(sim.checkin(meeting_id, m) for m in members[i : i + window]))
                 done += sum(1 for a in acks if a and a["ok"])
             await sim.end_meeting(meeting_id)
 
@@ -107,7 +107,7 @@ async def throughput(sims: list[SimHall], seconds: float, window: int) -> tuple[
 
 
 async def latency(sims: list[SimHall], wall: Wall, rate: float, seconds: float) -> list[float]:
-    meetings = {id(s): await s.open_meeting("theme_day", "latency") for s in sims}
+    meetings = {id(s): await s.start_meeting("theme_day", "latency") for s in sims}
     queue = [(s, m) for s in sims for m in s.hall.members]
     random.Random(1).shuffle(queue)
     sent: dict[tuple[str, int], float] = {}
@@ -121,7 +121,7 @@ async def latency(sims: list[SimHall], wall: Wall, rate: float, seconds: float) 
         sim, member = queue[i]
         msg = message("checkin", meeting_id=meetings[id(sim)], member_id=member, method="fingerprint", checked_in_at=time.time())
         sent[(msg["meeting_id"], member)] = msg["ts"]
-        tasks.append(asyncio.create_task(sim.send(msg)))
+        tasks.append(asyncio.create_task(sim.send_message(msg)))
     await asyncio.gather(*tasks)
     for _ in range(100):
         if all(k in wall.arrivals for k in sent):

@@ -22,13 +22,11 @@ import os
 import random
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from branchlive.simhall import EdgeClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -230,89 +230,8 @@ def make_jpeg(label: str, hue: int = 0, width: int = 320, height: int = 180) -> 
     return bytes(buf)
 
 
-class EdgeSim:
-    """One hall's edge agent, reduced to the wire protocol (docs/protocols/edge-ws.md)."""
-
-    def __init__(self, hub_url: str, token: str) -> None:
-        self.url = hub_url.replace("http://", "ws://") + "/ws/edge"
-        self.token = token
-        self.ws: Any = None
-        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.roster: list[dict[str, Any]] = []
-        self.welcome: dict[str, Any] | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def connect(self) -> EdgeSim:
-        import websockets
-
-        self.ws = await websockets.connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                           max_size=None, open_timeout=30)
-        self._reader = asyncio.create_task(self._read())
-        await self.send("hello", agent_version="sim-1", roster_version=None)
-        for _ in range(300):
-            if self.welcome is not None:
-                break
-            await asyncio.sleep(0.05)
-        return self
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                msg = json.loads(raw)
-                if msg.get("type") == "ack" and msg.get("id") in self.pending:
-                    fut = self.pending.pop(msg["id"])
-                    if not fut.done():
-                        fut.set_result(msg)
-                elif msg.get("type") == "welcome":
-                    self.welcome = msg
-                elif msg.get("type") == "roster":
-                    self.roster = msg.get("members", [])
-        except Exception:  # noqa: BLE001 - the socket closed; pending acks time out
-            pass
-
-    async def send(self, mtype: str, wait: bool = False, timeout: float = 30, **fields: Any) -> dict[str, Any] | None:
-        mid = str(uuid.uuid4())
-        fut: asyncio.Future[dict[str, Any]] | None = None
-        if wait:
-            fut = asyncio.get_running_loop().create_future()
-            self.pending[mid] = fut
-        await self.ws.send(json.dumps({"type": mtype, "id": mid, "ts": time.time(), **fields}))
-        return await asyncio.wait_for(fut, timeout) if fut is not None else None
-
-    async def heartbeat(self) -> None:
-        await self.send("heartbeat", health={"camera_fps": 15, "bitrate_kbps": 600, "reader": "ok", "disk_free_mb": 20480, "rtt_ms": 12})
-
-    async def thumbnail(self, jpeg: bytes) -> None:
-        header = json.dumps({"type": "thumbnail", "id": str(uuid.uuid4()), "ts": time.time(), "taken_at": time.time()}).encode()
-        await self.ws.send(struct.pack(">H", len(header)) + header + jpeg)
-
-    async def start_meeting(self, meeting_type: str = "theme_day", topic: str = "") -> str:
-        meeting_id = str(uuid.uuid4())
-        ack = await self.send("meeting.start", wait=True, meeting_id=meeting_id, meeting_type=meeting_type, topic=topic,
-                              started_at=time.time())
-        assert ack and ack["ok"], ack
-        return meeting_id
-
-    async def end_meeting(self, meeting_id: str) -> None:
-        ack = await self.send("meeting.end", wait=True, meeting_id=meeting_id, ended_at=time.time())
-        assert ack and ack["ok"], ack
-
-    async def checkin(self, meeting_id: str, member_id: int, method: str = "fingerprint", reason: str | None = None) -> dict[str, Any]:
-        fields: dict[str, Any] = {"meeting_id": meeting_id, "member_id": member_id, "method": method, "checked_in_at": time.time()}
-        if reason:
-            fields["reason"] = reason
-        ack = await self.send("checkin", wait=True, **fields)
-        assert ack is not None
-        return ack
-
-    async def headcount(self, meeting_id: str | None, count: int) -> None:
-        await self.send("headcount", wait=True, meeting_id=meeting_id, count=count, taken_at=time.time())
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+# One hall's edge agent reduced to the wire protocol (docs/protocols/edge-ws.md).
+EdgeSim = EdgeClient
 
 
 class EdgeLoop:

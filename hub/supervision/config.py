@@ -1,9 +1,8 @@
 """Supervision settings: compliance timing, the theme-day calendar, the
 headcount red flag, reminders and the SMS gateway.
 
-The lead nests `SupervisionSettings` into the hub's Settings as
-`supervision`; until then `settings_for(ctx)` reads it from
-`ctx.extras["supervision"]` or falls back to the defaults.
+Nested in the hub's Settings as `supervision` (environment variables
+`BRANCHLIVE_SUPERVISION__...`); `settings_for(ctx)` returns it.
 """
 
 from __future__ import annotations

@@ -4,10 +4,6 @@ HLS playlist (native HLS), and seeking across segments works."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.hub.media.benchhub import start_bench_hub, stop_bench_hub
 from tests.hub.media.peers import Clip, Publisher, publish
-from tests.hub.media.test_crash import ROOT, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,25 +29,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 async def test_chromium_plays_and_seeks_recording_with_gap(tmp_path: Path, h264_clip: Clip) -> None:
     from playwright.async_api import async_playwright
 
-    port = free_port()
-    env = {**os.environ, "MEDIA_BENCH_DATA": str(tmp_path),
-           "MEDIA_BENCH_SETTINGS": json.dumps({"segment_seconds": 1.0, "min_free_bytes": 0,
-                                               "stop_recording_free_bytes": 0})}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = await start_bench_hub(tmp_path, segment_seconds=1.0)
     meeting_id = str(uuid.uuid4())
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await client.get("/bench/stats")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.1)
             await client.post(f"/bench/meetings/1/{meeting_id}")
             for round_, target in enumerate((3, 6)):
                 pub = await publish(client, 1, "dev-1", h264_clip)
@@ -99,8 +80,4 @@ async def test_chromium_plays_and_seeks_recording_with_gap(tmp_path: Path, h264_
             finally:
                 await browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_bench_hub(proc)

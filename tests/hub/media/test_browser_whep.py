@@ -4,19 +4,15 @@ fake microphone reaches the hall as talkback."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.hub.media.benchhub import start_bench_hub, stop_bench_hub
 from tests.hub.media.peers import Clip, Publisher, publish
 from tests.hub.media.test_browser_playback import ARGS, CHROMIUM
-from tests.hub.media.test_crash import ROOT, free_port
 
 WHEP_JS = """
 async (url) => {
@@ -58,24 +54,10 @@ async () => {
 async def test_chromium_watches_live_and_talks_back(tmp_path: Path, h264_clip: Clip) -> None:
     from playwright.async_api import async_playwright
 
-    port = free_port()
-    env = {**os.environ, "MEDIA_BENCH_DATA": str(tmp_path), "MEDIA_BENCH_SETTINGS": json.dumps(
-        {"min_free_bytes": 0, "stop_recording_free_bytes": 0})}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = await start_bench_hub(tmp_path)
     pub = None
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await client.get("/bench/stats")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.1)
             pub = await publish(client, 1, "dev-1", h264_clip)
             assert isinstance(pub, Publisher)
             async with async_playwright() as p:
@@ -103,8 +85,4 @@ async def test_chromium_watches_live_and_talks_back(tmp_path: Path, h264_clip: C
     finally:
         if pub is not None:
             await pub.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_bench_hub(proc)

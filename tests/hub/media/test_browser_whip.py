@@ -4,10 +4,6 @@ hub negotiates H.264, goes live and records segments that decode."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,8 +12,8 @@ import av
 import httpx
 import pytest
 
+from tests.hub.media.benchhub import start_bench_hub, stop_bench_hub
 from tests.hub.media.test_browser_playback import ARGS, CHROMIUM
-from tests.hub.media.test_crash import ROOT, free_port
 
 WHIP_JS = """
 async (url) => {
@@ -48,24 +44,10 @@ async (url) => {
 async def test_chromium_publishes_and_is_recorded(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    port = free_port()
-    env = {**os.environ, "MEDIA_BENCH_DATA": str(tmp_path), "MEDIA_BENCH_SETTINGS": json.dumps(
-        {"segment_seconds": 2.0, "min_free_bytes": 0, "stop_recording_free_bytes": 0})}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "hub.media.benchapp:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = await start_bench_hub(tmp_path, segment_seconds=2.0)
     meeting_id = str(uuid.uuid4())
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await client.get("/bench/stats")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.1)
             await client.post(f"/bench/meetings/1/{meeting_id}")
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -87,11 +69,7 @@ async def test_chromium_publishes_and_is_recorded(tmp_path: Path) -> None:
             info = (await client.get(f"/api/v1/meetings/{meeting_id}/recording",
                                      headers={"X-User": "alice"})).json()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_bench_hub(proc)
     assert len(info["segments"]) >= 2 and info["segments"][0]["video_codec"] == "h264"
     for seg in info["segments"][:2]:
         path = next((tmp_path / "recordings" / "1" / meeting_id).glob(f"*{seg['id']}.mp4"))
