@@ -117,7 +117,8 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
 
     server = serve = None
     if app is not None:
-        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                               proxy_headers=False))
         serve = asyncio.create_task(server.serve())
         while not server.started:
             if serve.done():

@@ -16,13 +16,13 @@ from pathlib import Path
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import make_asgi_app
 from sqlalchemy import select
 
 from hub import supervision
 from hub.attendance.views import router as attendance_router
 from hub.audit.views import router as audit_router
 from hub.auth import service as auth_service
+from hub.auth.http import install_http_security
 from hub.auth.models import Operator
 from hub.auth.ratelimit import LoginLimiter
 from hub.auth.views import router as auth_router
@@ -50,7 +50,10 @@ def init_database(settings: Settings) -> HubContext:
     check_connection(engine)
     migrate(engine)
     return HubContext(settings=settings, engine=engine, session_factory=make_session_factory(engine), bus=EventBus(),
-                      limiter=LoginLimiter(settings.login_attempts_per_minute))
+                      limiter=LoginLimiter(settings.login_attempts_per_minute, base_seconds=settings.login_backoff_seconds,
+                                           max_seconds=settings.login_backoff_max_seconds),
+                      enrol_limiter=LoginLimiter(settings.enrol_attempts_per_minute, base_seconds=settings.login_backoff_seconds,
+                                                 max_seconds=settings.login_backoff_max_seconds))
 
 
 def init_first_admin(ctx: HubContext) -> None:
@@ -61,10 +64,11 @@ def init_first_admin(ctx: HubContext) -> None:
         root = org_service.root(s) or org_service.create_unit(s, name="县委组织部", kind="county", parent_id=None)
         password = ctx.settings.admin_password or secrets.token_urlsafe(9)
         auth_service.create_operator(s, username=ctx.settings.admin_username, password=password, role="county_admin",
-                                     scope_id=root.id, display_name="管理员")
+                                     scope_id=root.id, display_name="管理员",
+                                     must_change_password=not ctx.settings.admin_password)
         s.commit()
         if not ctx.settings.admin_password:
-            log.warning("first county admin created: user %r, password %r (change it after signing in)",
+            log.warning("first county admin created: user %r, password %r (to be changed at the first sign-in)",
                         ctx.settings.admin_username, password)
 
 
@@ -115,7 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx.wall.stop()
             ctx.engine.dispose()
 
-    app = FastAPI(title="branchlive hub", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="branchlive hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None,  # behind sign-in: hub/auth/http.py
                   description="County hub: organisation, meetings, attendance, live wall, recordings.")
     app.state.ctx = ctx
     install_handlers(app)
@@ -124,13 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)
-    app.mount("/metrics", make_asgi_app())
     if DASHBOARD_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
 
         @app.get("/", include_in_schema=False)
         def index() -> RedirectResponse:
             return RedirectResponse("/ui/")
+    install_http_security(app, settings)
     return app
 
 

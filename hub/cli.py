@@ -32,5 +32,8 @@ def main(argv: list[str]) -> int:
         return 2
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, ws_max_size=4 * 1024 * 1024)
+    from hub.auth.http import uvicorn_proxy_options
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, ws_max_size=4 * 1024 * 1024,
+                **uvicorn_proxy_options(settings))
     return 0

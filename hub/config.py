@@ -82,7 +82,31 @@ class Settings(BaseSettings):
         description="Encrypts fingerprint template backups; generated into the data directory when empty",
     )
     session_hours: float = Field(default=12, gt=0, title="Operator session lifetime (hours)")
-    login_attempts_per_minute: int = Field(default=10, ge=1, title="Failed logins allowed per minute per account and address")
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, le=1000, title="Failed sign-ins allowed per minute per address and per account",
+        description="Past it the address (or account) waits login_backoff_seconds, doubled at each further failure. "
+        "The account limit never applies from an address the account has signed in from before, so an attacker "
+        "cannot lock an operator out",
+    )
+    login_backoff_seconds: float = Field(default=60, gt=0, le=3600, title="First wait after too many failed sign-ins (seconds)")
+    login_backoff_max_seconds: float = Field(default=3600, gt=0, le=86400, title="Longest wait after failed sign-ins (seconds)")
+    enrol_attempts_per_minute: int = Field(
+        default=10, ge=1, le=1000, title="Wrong enrolment codes allowed per minute per address",
+        description="Same backoff as sign-ins: enrolment codes are short enough to type on a kiosk",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, title="Trusted reverse proxies",
+        description="Addresses or networks (e.g. 10.0.0.5, 10.1.0.0/16) whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed. Empty (default): none; the caller's own address counts "
+        "for rate limits and the audit trail",
+    )
+    api_docs: bool = Field(default=True, title="Serve /docs and /redoc",
+                           description="Swagger UI and ReDoc, served from the hub itself (no CDN) to signed-in operators")
+    metrics_token: str | None = Field(
+        default=None, title="Prometheus scrape token",
+        description="/metrics answers a scraper that sends 'Authorization: Bearer <token>'; without a token "
+        "it answers signed-in county admins only",
+    )
     late_grace_minutes: int = Field(default=10, ge=0, title="Minutes after the start before a check-in counts as late")
     device_offline_seconds: float = Field(default=30, gt=0, title="Silence before a hall is shown offline")
     meeting_types: list[MeetingTypeConfig] = Field(default_factory=lambda: list(DEFAULT_MEETING_TYPES), title="Meeting types")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.auth.live import LiveSessions
 from hub.auth.ratelimit import LoginLimiter
 from hub.config import Settings
 from hub.events import EventBus
@@ -27,4 +28,6 @@ class HubContext:
     edge: EdgeGateway | None = None
     wall: WallState | None = None
     media: Any = None
+    live: LiveSessions = field(default_factory=LiveSessions)
+    enrol_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10))
     extras: dict[str, Any] = field(default_factory=dict)

@@ -1,23 +1,36 @@
-"""Adapts the hub's devices, operators and audit trail to the media plane's
-MediaAuth protocol (the media plane knows none of them)."""
+"""Adapts the hub's auth, devices and audit trail to the media plane's
+MediaAuth protocol (hub/media/auth.py; the media plane knows none of them).
+
+Operators are identified by the same dependency as every REST route
+(`CurrentOperator`): same 401s, same `password_change_required`, role and
+scope carried along."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from fastapi import Request
-
-from hub.api.deps import bearer_or_cookie
+from hub.api.deps import CurrentOperator
 from hub.audit import service as audit
-from hub.auth import service as auth_service
 from hub.context import HubContext
 from hub.devices import service as devices
+from hub.media.auth import MediaViewer
+from hub.media.errors import MediaAuthError
 from hub.organisations.models import OrgUnit
+
+
+def identify(op: CurrentOperator) -> MediaViewer:
+    return MediaViewer(user=op.username, operator_id=op.id, can_act=op.can_talk, scope_path=op.scope_path,
+                       session_id=op.session_id, expires_at=op.session_expires_at)
 
 
 class HubMediaAuth:
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
+
+    @property
+    def identify(self) -> Callable[..., MediaViewer]:
+        return identify
 
     async def device_for_token(self, token: str) -> tuple[int, int] | None:
         def work() -> tuple[int, int] | None:
@@ -27,22 +40,20 @@ class HubMediaAuth:
 
         return await asyncio.to_thread(work)
 
-    async def viewer_for_request(self, request: Request, branch_id: int) -> str:
-        from hub.media.plane import MediaAuthError
-
-        token = bearer_or_cookie(request.headers, request.cookies)
-
-        def work() -> str:
+    async def may_view(self, viewer: MediaViewer, branch_id: int) -> None:
+        def work() -> str | None:
             with self.ctx.session_factory() as s:
-                op = auth_service.resolve(s, token) if token else None
-                if op is None:
-                    raise MediaAuthError(401, "Sign in to the hub before opening a live view.")
                 branch = s.get(OrgUnit, branch_id)
-                if branch is None or not op.can_see(branch.path):
-                    raise MediaAuthError(403, "This branch is outside your area.")
-                return op.username
+                return branch.path if branch is not None else None
 
-        return await asyncio.to_thread(work)
+        path = await asyncio.to_thread(work)
+        if path is None or not viewer.scope_path or not path.startswith(viewer.scope_path):
+            raise MediaAuthError(403, "This branch is outside your area.")
+
+    def watch(self, viewer: MediaViewer, close: Callable[[], None]) -> Callable[[], None]:
+        handle = self.ctx.live.attach(operator_id=viewer.operator_id, session_id=viewer.session_id,
+                                      expires_at=viewer.expires_at, close=lambda reason: close())
+        return lambda: self.ctx.live.detach(handle)
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
         def work() -> None:

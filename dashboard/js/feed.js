@@ -41,9 +41,25 @@ export class WallFeed {
     this._setUp(false);
   }
 
-  _connect() {
+  async _connect() {
+    // A one-time ticket opens the socket: the session token never goes into
+    // a URL (URLs end up in access logs).
+    let ticket;
+    try {
+      const res = await fetch("/api/v1/auth/socket-ticket", { method: "POST", credentials: "same-origin" });
+      if (res.status === 401 || res.status === 403) {
+        if (this.onAuthLost) { this.stop(); this.onAuthLost(); }
+        return;
+      }
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      ticket = (await res.json()).ticket;
+    } catch {
+      if (!this._stopped) this._retry();
+      return;
+    }
+    if (this._stopped) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${proto}//${location.host}/ws/wall`);
+    const ws = new WebSocket(`${proto}//${location.host}/ws/wall?ticket=${encodeURIComponent(ticket)}`);
     this._ws = ws;
     ws.onopen = () => { this.attempt = 0; this.everUp = true; this._setUp(true); };
     ws.onmessage = (ev) => {

@@ -1,21 +1,36 @@
 """FastAPI dependencies as `Annotated` aliases. Tests override these, never
-module globals."""
+module globals. The operator identity lives in hub/auth/deps.py (one for
+every route); it is re-exported here for the domain views."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from hub.auth import service as auth_service
-from hub.auth.principal import OperatorPrincipal
+from hub.auth.deps import (
+    SESSION_COOKIE,
+    CountyAdmin,
+    CurrentOperator,
+    OperatorRole,
+    SignedInOperator,
+    bearer_or_cookie,
+    client_address,
+    get_operator,
+    get_signed_in,
+    require_county_admin,
+    require_operator_role,
+)
 from hub.context import HubContext
 from hub.db import session_scope
-from hub.errors import Unauthorized
 
-SESSION_COOKIE = "bl_session"
+__all__ = [
+    "SESSION_COOKIE", "CountyAdmin", "CurrentOperator", "Ctx", "OperatorRole", "SessionDep", "SignedInOperator",
+    "bearer_or_cookie", "client_address", "get_ctx", "get_operator", "get_session", "get_signed_in",
+    "require_county_admin", "require_operator_role",
+]
 
 
 def get_ctx(request: Request) -> HubContext:
@@ -27,39 +42,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def bearer_or_cookie(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return str(auth[7:].strip())
-    return cookies.get(SESSION_COOKIE)
-
-
-def get_operator(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]) -> OperatorPrincipal:
-    token = bearer_or_cookie(request.headers, request.cookies)
-    principal = auth_service.resolve(session, token) if token else None
-    # End the read transaction now: on SQLite every transaction holds the
-    # write lock, and a route may open its own session on a worker thread.
-    session.commit()
-    if principal is None:
-        raise Unauthorized("Sign in first (POST /api/v1/auth/login), or your session has expired.")
-    return principal
-
-
-def operator_for_websocket(ctx: HubContext, websocket: WebSocket) -> OperatorPrincipal | None:
-    token = bearer_or_cookie(websocket.headers, websocket.cookies) or websocket.query_params.get("token")
-    if not token:
-        return None
-    with ctx.session_factory() as session:
-        return auth_service.resolve(session, token)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 Ctx = Annotated[HubContext, Depends(get_ctx)]
 # scope="function": the session commits (or rolls back) when the route
 # returns, before the response is sent, so a client that reads its own
 # write right after always finds it.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-CurrentOperator = Annotated[OperatorPrincipal, Depends(get_operator)]

@@ -1,10 +1,18 @@
-"""Who is asking, and what part of the organisation tree they may see."""
+"""Who is asking, and what part of the organisation tree they may see.
+
+One identity for every route (REST, media, sockets): the role and the scope
+travel with it, so the same checks and the same sweeping tests cover all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from hub.errors import Forbidden
+
+# Higher ranks may do everything lower ranks may; an operator manages only
+# accounts of a lower rank than its own (a county admin: any rank).
+ROLE_RANK = {"viewer": 1, "township_operator": 2, "county_admin": 3}
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,9 @@ class OperatorPrincipal:
     role: str
     scope_id: int
     scope_path: str
+    session_id: int | None = None
+    session_expires_at: datetime | None = None
+    must_change_password: bool = False
 
     def can_see(self, path: str) -> bool:
         return path.startswith(self.scope_path)
@@ -24,13 +35,25 @@ class OperatorPrincipal:
         return self.role in ("county_admin", "township_operator")
 
     @property
+    def can_talk(self) -> bool:
+        """Talkback into a hall is an operator's act, never a viewer's."""
+        return self.can_write
+
+    @property
     def is_admin(self) -> bool:
         return self.role == "county_admin"
 
+    def can_manage_role(self, role: str) -> bool:
+        """May this operator create or edit an account with `role`?"""
+        if self.is_admin:
+            return role in ROLE_RANK
+        return self.can_write and ROLE_RANK.get(role, 99) < ROLE_RANK[self.role]
+
     def require_write(self) -> None:
         if not self.can_write:
-            raise Forbidden("Your account can only view. Ask a county administrator for an operator role.")
+            raise Forbidden("Your account can only view. Ask a county administrator for an operator role.",
+                            code="operator_role_required")
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise Forbidden("Only a county administrator may do this.")
+            raise Forbidden("Only a county administrator may do this.", code="county_admin_required")

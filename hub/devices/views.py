@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hub.api.deps import Ctx, CurrentOperator, SessionDep
+from hub.api.deps import Ctx, CurrentOperator, SessionDep, client_address
 from hub.audit import service as audit
 from hub.devices import service
 from hub.devices.models import Device
@@ -93,8 +93,10 @@ def revoke_device(device_id: int, session: SessionDep, op: CurrentOperator, ctx:
 
 
 @router.post("/devices/enrol", response_model=EnrolResponse, tags=["edge"])
-def enrol(body: EnrolRequest, session: SessionDep) -> EnrolResponse:
-    """Called by an edge agent: exchange the one-time code for a long-lived token."""
-    device, token = service.enrol(session, body.code)
+def enrol(body: EnrolRequest, request: Request, session: SessionDep, ctx: Ctx) -> EnrolResponse:
+    """Called by an edge agent: exchange the one-time code for a long-lived
+    token. Wrong codes are rate-limited per address."""
+    with ctx.enrol_limiter.attempt(f"addr:{client_address(request)}", "enrolment codes"):
+        device, token = service.enrol(session, body.code)
     audit.record(session, actor=f"device:{device.id}", action="device_enrolled", target=f"device:{device.id}", branch_id=device.branch_id)
     return EnrolResponse(device_id=device.id, branch_id=device.branch_id, token=token)

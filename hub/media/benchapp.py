@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +20,17 @@ from fastapi import FastAPI, Request
 
 from hub.db import make_engine, make_session_factory, migrate
 from hub.events import EventBus, MeetingStarted
+from hub.media.auth import MediaViewer
 from hub.media.config import MediaSettings
 from hub.media.errors import MediaAuthError
 from hub.media.plane import MediaPlane
+
+
+def _bench_viewer(request: Request) -> MediaViewer:
+    user = request.headers.get("x-user") or request.cookies.get("user")
+    if not user:
+        raise MediaAuthError(401, "send X-User (or a 'user' cookie)")
+    return MediaViewer(user=user, operator_id=0, can_act=True)
 
 
 class BenchAuth:
@@ -31,11 +39,15 @@ class BenchAuth:
             return int(token[4:]), int(token[4:])
         return None
 
-    async def viewer_for_request(self, request: Request, branch_id: int) -> str:
-        user = request.headers.get("x-user") or request.cookies.get("user")
-        if not user:
-            raise MediaAuthError(401, "send X-User (or a 'user' cookie)")
-        return user
+    @property
+    def identify(self) -> Callable[..., MediaViewer]:
+        return _bench_viewer
+
+    async def may_view(self, viewer: MediaViewer, branch_id: int) -> None:
+        return None
+
+    def watch(self, viewer: MediaViewer, close: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
         pass

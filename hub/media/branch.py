@@ -8,6 +8,7 @@ handlers are the per-frame hot path, so they stay small.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection
@@ -78,6 +79,9 @@ class ViewerSession:
     pc: RTCPeerConnection
     video: RelayTrack | None = None
     audio: RelayTrack | None = None
+    operator_id: int = 0
+    can_talk: bool = False
+    unwatch: Callable[[], None] | None = None
     mic: PassThroughReceiver | None = None
     last_talk: float = 0.0
     closing: bool = False

@@ -104,23 +104,28 @@ async def open_viewer(
     video_codec: str,
     on_overflow: Callable[[], None],
     on_talk: Callable[[ViewerSession, bytes, int], None],
+    talk: bool = False,
 ) -> tuple[ViewerSession, str]:
+    """Answer a WHEP offer. Only with `talk` (an operator role) is the audio
+    sendrecv and the operator's microphone relayed to the hall; otherwise
+    the answer makes the viewer's audio receive-only."""
     pc = RTCPeerConnection(rtc_configuration(settings.stun_urls))
-    viewer = ViewerSession(session_id=uuid.uuid4().hex, branch_id=branch.branch_id, user=user, pc=pc)
+    viewer = ViewerSession(session_id=uuid.uuid4().hex, branch_id=branch.branch_id, user=user, pc=pc,
+                           can_talk=talk)
     try:
         viewer.video = RelayTrack("video", settings.viewer_queue_frames, on_overflow)
         video_t = pc.addTransceiver(viewer.video, direction="sendonly")
         video_t.setCodecPreferences(_prefer("video", (video_codec, "rtx")))
         viewer.audio = RelayTrack("audio", settings.viewer_queue_frames * 4)
-        audio_t = pc.addTransceiver(viewer.audio, direction="sendrecv")
+        audio_t = pc.addTransceiver(viewer.audio, direction="sendrecv" if talk else "sendonly")
         audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
         await _apply_offer(pc, sdp)
-        if audio_t.mid is not None:
+        if audio_t.mid is None:
+            viewer.audio = None
+        elif talk:
             mic = PassThroughReceiver.adopt(audio_t.receiver)
             mic.sink = lambda data, ts: on_talk(viewer, data, ts)
             viewer.mic = mic
-        else:
-            viewer.audio = None
         if video_t.mid is None:
             viewer.video = None
         if viewer.video is None:

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import session_scope, utcnow
@@ -32,6 +32,7 @@ from hub.events import (
     StreamStateChanged,
 )
 from hub.media import metrics, store
+from hub.media.auth import MediaAuth, MediaViewer
 from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
 from hub.media.errors import Conflict, MediaAuthError, NotFound, Unavailable
@@ -39,19 +40,20 @@ from hub.media.ice import close_peer
 from hub.media.live import open_publisher, open_viewer
 from hub.media.models import RecordedSegment
 from hub.media.recorder import Recorder
-from hub.media.sdp import check_publish_offer, check_view_offer, decode_offer
+from hub.media.sdp import check_publish_offer, check_transport, check_view_offer, decode_offer
 from hub.media.segments import FinishedSegment
 from hub.media.workers import MediaWorkers, rebuild_event, worker_count
 
 log = logging.getLogger(__name__)
 
 
-class MediaAuth(Protocol):
-    async def device_for_token(self, token: str) -> tuple[int, int] | None: ...
+__all__ = ["MediaAuth", "MediaPlane", "MediaViewer"]
 
-    async def viewer_for_request(self, request: Request, branch_id: int) -> str: ...
 
-    async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None: ...
+def viewer_headers(viewer: MediaViewer) -> dict[str, str]:
+    """The identity the main process vouches for to a media worker."""
+    return {"x-branchlive-user": viewer.user, "x-branchlive-operator": str(viewer.operator_id),
+            "x-branchlive-act": "1" if viewer.can_act else "0"}
 
 
 class MediaPlane:
@@ -86,6 +88,7 @@ class MediaPlane:
         self.pool: MediaWorkers | None = None
         self._remote_states: dict[int, str] = {}
         self._remote_viewers: dict[int, int] = {}
+        self._remote_watches: dict[str, Callable[[], None]] = {}
         from hub.media.views import build_router
 
         self.router: APIRouter = build_router(self)
@@ -324,6 +327,7 @@ class MediaPlane:
                                       f"publish to /whip/{device_branch}")
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
         check_publish_offer(sdp)
+        check_transport(sdp)
         if self.pool is not None:
             r = await self.pool.request(branch_id, "POST", f"/whip/{branch_id}", body=body, headers={
                 "authorization": f"Bearer {self.pool.internal_token(device_id, branch_id)}",
@@ -413,15 +417,22 @@ class MediaPlane:
         self._set_state(branch, OFFLINE)
 
     # -- WHEP --------------------------------------------------------------------------
-    async def view(self, request: Request, branch_id: int, body: bytes) -> tuple[str, str]:
+    async def view(self, who: MediaViewer, branch_id: int, body: bytes) -> tuple[str, str]:
+        """A WHEP session for `who`; talkback (sendrecv audio) only when
+        `who.can_act`, otherwise the hall's audio is receive-only."""
         if not self.running:
             raise Unavailable("the media plane is not running; retry in a few seconds")
-        user = await self.auth.viewer_for_request(request, branch_id)
+        await self.auth.may_view(who, branch_id)
+        user = who.user
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
+        check_transport(sdp)
         if self.pool is not None:
             r = await self.pool.request(branch_id, "POST", f"/whep/{branch_id}", body=body, headers={
-                "x-branchlive-user": user, "content-type": "application/sdp"})
-            return r.headers["location"].rsplit("/", 1)[1], r.text
+                **viewer_headers(who), "content-type": "application/sdp"})
+            session_id = r.headers["location"].rsplit("/", 1)[1]
+            self._remote_watches[session_id] = self.auth.watch(
+                who, lambda: self.spawn(self._remote_unview(who, branch_id, session_id)))
+            return session_id, r.text
         branch = self.branch(branch_id)
         if branch.publisher is None:
             raise Conflict(f"branch {branch_id} is not publishing; watch it once it is live")
@@ -434,8 +445,12 @@ class MediaPlane:
             self.settings, branch, user, sdp, codec,
             on_overflow=lambda: self.request_keyframe(branch_id),
             on_talk=lambda v, data, ts: self._on_talk(branch, v, data, ts),
+            talk=who.can_act,
         )
+        viewer.operator_id = who.operator_id
         branch.viewers[viewer.session_id] = viewer
+        # Logout, expiry or deactivation of the operator ends the view.
+        viewer.unwatch = self.auth.watch(who, lambda: self.spawn(self._close_viewer(branch, viewer)))
 
         @viewer.pc.on("connectionstatechange")
         def on_state() -> None:
@@ -448,7 +463,7 @@ class MediaPlane:
         return viewer.session_id, answer
 
     def _on_talk(self, branch: BranchMedia, viewer: ViewerSession, data: bytes, ts: int) -> None:
-        if viewer.closing:
+        if viewer.closing or not viewer.can_talk:
             return
         if branch.on_talkback(viewer, data, ts):
             self.spawn(self.auth.audit(viewer.user, "media.talkback.start", branch.branch_id,
@@ -464,6 +479,8 @@ class MediaPlane:
         if viewer.closing:
             return
         viewer.closing = True
+        if viewer.unwatch is not None:
+            viewer.unwatch()
         branch.viewers.pop(viewer.session_id, None)
         self._end_talk(branch, viewer)
         metrics.VIEWERS.labels(str(branch.branch_id)).set(len(branch.viewers))
@@ -473,11 +490,22 @@ class MediaPlane:
         await close_peer(viewer.pc)
         self.spawn(self.auth.audit(viewer.user, "media.watch.stop", branch.branch_id, viewer.session_id))
 
-    async def unview(self, request: Request, branch_id: int, session_id: str) -> None:
-        user = await self.auth.viewer_for_request(request, branch_id)
+    async def _remote_unview(self, who: MediaViewer, branch_id: int, session_id: str) -> None:
+        self._remote_watches.pop(session_id, None)
+        try:
+            await self.pool.request(branch_id, "DELETE", f"/whep/{branch_id}/{session_id}",  # type: ignore[union-attr]
+                                    headers=viewer_headers(who))
+        except Exception as exc:  # noqa: BLE001 - the view may have ended on its own
+            log.info("closing WHEP session %s on its worker: %s", session_id, exc)
+
+    async def unview(self, who: MediaViewer, branch_id: int, session_id: str) -> None:
+        user = who.user
         if self.pool is not None:
+            unwatch = self._remote_watches.pop(session_id, None)
             await self.pool.request(branch_id, "DELETE", f"/whep/{branch_id}/{session_id}",
-                                    headers={"x-branchlive-user": user})
+                                    headers=viewer_headers(who))
+            if unwatch is not None:
+                unwatch()
             return
         branch = self.branches.get(branch_id)
         viewer = branch.viewers.get(session_id) if branch is not None else None

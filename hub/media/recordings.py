@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-
 from hub.db import session_scope
 from hub.media import store
+from hub.media.auth import MediaViewer
 from hub.media.errors import MediaAuthError, NotFound, UnsupportedMedia
 from hub.media.export import stream_export
 from hub.media.playlist import PlaylistSegment, build_playlist, find_gaps
@@ -32,15 +31,16 @@ class Recordings:
             return (store.meeting_branch(s, meeting_id=meeting_id),
                     store.list_segments(s, meeting_id=meeting_id))
 
-    async def _authorised(self, request: Request, meeting_id: str) -> tuple[str, list[RecordedSegment]]:
+    async def _authorised(self, who: MediaViewer, meeting_id: str) -> tuple[str, list[RecordedSegment]]:
+        # `who` is already signed in (the route's dependency answered 401 otherwise).
         branch_id, segments = await asyncio.to_thread(self._segments, meeting_id)
         if branch_id is None:
             raise NotFound(f"meeting {meeting_id} has no recording; check the meeting id")
-        user = await self.plane.auth.viewer_for_request(request, branch_id)
-        return user, segments
+        await self.plane.auth.may_view(who, branch_id)
+        return who.user, segments
 
-    async def describe(self, request: Request, meeting_id: str) -> dict[str, Any]:
-        _, segments = await self._authorised(request, meeting_id)
+    async def describe(self, who: MediaViewer, meeting_id: str) -> dict[str, Any]:
+        _, segments = await self._authorised(who, meeting_id)
         views = [_view(s) for s in segments]
         return {
             "meeting_id": meeting_id,
@@ -53,8 +53,8 @@ class Recordings:
             "gaps": [{"started_at": t.isoformat(), "seconds": round(d, 3)} for t, d in find_gaps(views)],
         }
 
-    async def playlist(self, request: Request, meeting_id: str) -> str:
-        _, segments = await self._authorised(request, meeting_id)
+    async def playlist(self, who: MediaViewer, meeting_id: str) -> str:
+        _, segments = await self._authorised(who, meeting_id)
         mp4 = [s for s in segments if s.container == "mp4"]
         if not mp4:
             if segments:
@@ -63,15 +63,15 @@ class Recordings:
             raise NotFound(f"meeting {meeting_id} has no finished segment yet; retry in a few seconds")
         return build_playlist([_view(s) for s in mp4])
 
-    async def segment_path(self, request: Request, meeting_id: str, segment_id: str) -> tuple[Path, str]:
-        _, segments = await self._authorised(request, meeting_id)
+    async def segment_path(self, who: MediaViewer, meeting_id: str, segment_id: str) -> tuple[Path, str]:
+        _, segments = await self._authorised(who, meeting_id)
         for seg in segments:
             if seg.id == segment_id:
                 return self.plane.data_dir / seg.path, seg.container
         raise NotFound(f"meeting {meeting_id} has no segment {segment_id}")
 
-    async def export(self, request: Request, meeting_id: str, ext: str) -> AsyncIterator[bytes]:
-        user, segments = await self._authorised(request, meeting_id)
+    async def export(self, who: MediaViewer, meeting_id: str, ext: str) -> AsyncIterator[bytes]:
+        user, segments = await self._authorised(who, meeting_id)
         parts = [(self.plane.data_dir / s.path, s.started_at) for s in segments if s.container == ext]
         if not parts:
             other = "webm" if ext == "mp4" else "mp4"
@@ -79,8 +79,8 @@ class Recordings:
         await self.plane.auth.audit(user, "media.export", segments[0].branch_id, meeting_id)
         return stream_export(parts, ext)
 
-    async def set_flagged(self, request: Request, meeting_id: str, flagged: bool) -> None:
-        user, segments = await self._authorised(request, meeting_id)
+    async def set_flagged(self, who: MediaViewer, meeting_id: str, flagged: bool) -> None:
+        user, segments = await self._authorised(who, meeting_id)
 
         def update() -> bool:
             with session_scope(self.plane.session_factory) as s:

@@ -64,6 +64,19 @@ def check_publish_offer(sdp: str) -> None:
         )
 
 
+def check_transport(sdp: str) -> None:
+    """DTLS-SRTP and ICE need a fingerprint and ICE credentials; without
+    them aiortc would answer 201 and the connection could never come up."""
+    lines = [line.strip() for line in sdp.splitlines()]
+    if not any(line.startswith("a=fingerprint:") for line in lines):
+        raise BadSdp("the offer has no a=fingerprint line (DTLS); send the complete offer your "
+                     "WebRTC stack created, not a hand-made one")
+    if not any(line.startswith("a=ice-ufrag:") for line in lines) or \
+            not any(line.startswith("a=ice-pwd:") for line in lines):
+        raise BadSdp("the offer has no a=ice-ufrag / a=ice-pwd lines (ICE credentials); send the "
+                     "complete offer your WebRTC stack created")
+
+
 def check_view_offer(sdp: str, video_codec: str) -> None:
     codecs = offered_codecs(sdp)
     video = codecs.get("video")

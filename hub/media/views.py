@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
+from hub.media.auth import MediaViewer
 from hub.media.errors import BadRequest, BadSdp, MediaAuthError, MediaError, NotFound
 from hub.media.upload import PayloadTooLarge, ResumeConflict
 
@@ -80,6 +81,9 @@ def _not_trickle() -> Response:
 def build_router(plane: MediaPlane) -> APIRouter:
     router = APIRouter(route_class=MediaRoute, tags=["media"])
     s = plane.settings
+    # The hub's one operator identity (401 before any lookup); routes take
+    # it as a default so that it is resolved before the body is read.
+    identify = Depends(plane.auth.identify)
 
     @router.post("/whip/{branch_id}", status_code=201, summary="WHIP ingest (RFC 9725)")
     async def whip_post(branch_id: int, request: Request) -> Response:
@@ -101,55 +105,58 @@ def build_router(plane: MediaPlane) -> APIRouter:
         return _not_trickle()
 
     @router.post("/whep/{branch_id}", status_code=201, summary="WHEP live view")
-    async def whep_post(branch_id: int, request: Request) -> Response:
+    async def whep_post(branch_id: int, request: Request, who: MediaViewer = identify) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != SDP:
             raise MediaError("send the offer with Content-Type: application/sdp", status=415)
         body = await read_body(request, s.max_sdp_bytes + 1, BadSdp)
-        session_id, answer = await plane.view(request, branch_id, body)
+        session_id, answer = await plane.view(who, branch_id, body)
         return Response(answer, status_code=201, media_type=SDP,
                         headers={"Location": f"/whep/{branch_id}/{session_id}"})
 
     @router.delete("/whep/{branch_id}/{session_id}")
-    async def whep_delete(branch_id: int, session_id: str, request: Request) -> Response:
-        await plane.unview(request, branch_id, session_id)
+    async def whep_delete(branch_id: int, session_id: str, who: MediaViewer = identify) -> Response:
+        await plane.unview(who, branch_id, session_id)
         return Response(status_code=200)
 
     @router.patch("/whep/{branch_id}/{session_id}")
-    async def whep_patch(branch_id: int, session_id: str) -> Response:
+    async def whep_patch(branch_id: int, session_id: str, who: MediaViewer = identify) -> Response:
         return _not_trickle()
 
     @router.get("/api/v1/meetings/{meeting_id}/recording", summary="Segments and gaps of a meeting")
-    async def recording(meeting_id: str, request: Request) -> JSONResponse:
-        return JSONResponse(await plane_recordings(plane).describe(request, meeting_id))
+    async def recording(meeting_id: str, who: MediaViewer = identify) -> JSONResponse:
+        return JSONResponse(await plane_recordings(plane).describe(who, meeting_id))
 
     @router.get("/api/v1/meetings/{meeting_id}/playlist.m3u8", summary="HLS VOD playlist")
-    async def playlist(meeting_id: str, request: Request) -> Response:
-        text = await plane_recordings(plane).playlist(request, meeting_id)
+    async def playlist(meeting_id: str, who: MediaViewer = identify) -> Response:
+        text = await plane_recordings(plane).playlist(who, meeting_id)
         return Response(text, media_type="application/vnd.apple.mpegurl")
 
     @router.get("/api/v1/meetings/{meeting_id}/segments/{filename}", summary="One segment file")
-    async def segment(meeting_id: str, filename: str, request: Request) -> Response:
+    async def segment(meeting_id: str, filename: str, who: MediaViewer = identify) -> Response:
         segment_id, _, ext = filename.rpartition(".")
-        path, container = await plane_recordings(plane).segment_path(request, meeting_id, segment_id)
+        path, container = await plane_recordings(plane).segment_path(who, meeting_id, segment_id)
         if ext != container:
             raise NotFound(f"segment {segment_id} is a .{container} file; ask for {segment_id}.{container}")
         return FileResponse(path, media_type=f"video/{container}")
 
     @router.get("/api/v1/meetings/{meeting_id}/export.{ext}", summary="Whole meeting as one file")
-    async def export(meeting_id: str, ext: str, request: Request) -> Response:
+    async def export(meeting_id: str, ext: str, who: MediaViewer = identify) -> Response:
         if ext not in ("mp4", "webm"):
             raise NotFound("export as export.mp4 (H.264) or export.webm (VP8)")
-        chunks = await plane_recordings(plane).export(request, meeting_id, ext)
+        chunks = await plane_recordings(plane).export(who, meeting_id, ext)
         return StreamingResponse(chunks, media_type=f"video/{ext}", headers={
             "Content-Disposition": f'attachment; filename="meeting-{meeting_id}.{ext}"'})
 
     @router.put("/api/v1/meetings/{meeting_id}/recording/flagged", summary="Keep beyond retention")
-    async def flag(meeting_id: str, request: Request) -> JSONResponse:
+    async def flag(meeting_id: str, request: Request, who: MediaViewer = identify) -> JSONResponse:
+        if not who.can_act:
+            raise MediaAuthError(403, "your account can only view; ask a county administrator for an "
+                                      "operator role to keep recordings")
         try:
             flagged = bool((await request.json())["flagged"])
         except (ValueError, KeyError, TypeError):
             raise BadRequest('send {"flagged": true} or {"flagged": false}') from None
-        await plane_recordings(plane).set_flagged(request, meeting_id, flagged)
+        await plane_recordings(plane).set_flagged(who, meeting_id, flagged)
         return JSONResponse({"meeting_id": meeting_id, "flagged": flagged})
 
     @router.put("/api/v1/branches/{branch_id}/segments/{segment_id}", summary="Backfill upload")

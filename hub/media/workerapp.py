@@ -16,7 +16,7 @@ import dataclasses
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from hub.events import AlertRaised, EventBus, KeyframeRequested, StreamStateChanged
+from hub.media.auth import MediaViewer
 from hub.media.config import MediaSettings
 from hub.media.errors import MediaAuthError
 
@@ -46,10 +47,24 @@ class TrustedAuth:
             return None
         return int(parts[2]), int(parts[3])
 
-    async def viewer_for_request(self, request: Request, branch_id: int) -> str:
-        if not secrets.compare_digest(request.headers.get(INTERNAL, ""), self._secret):
-            raise MediaAuthError(401, "media workers only take requests from the hub")
-        return request.headers.get("x-branchlive-user", "")
+    @property
+    def identify(self) -> Callable[..., MediaViewer]:
+        secret = self._secret
+
+        def vouched(request: Request) -> MediaViewer:
+            if not secrets.compare_digest(request.headers.get(INTERNAL, ""), secret):
+                raise MediaAuthError(401, "media workers only take requests from the hub")
+            h = request.headers
+            return MediaViewer(user=h.get("x-branchlive-user", ""), operator_id=int(h.get("x-branchlive-operator") or 0),
+                               can_act=h.get("x-branchlive-act") == "1")
+
+        return vouched
+
+    async def may_view(self, viewer: MediaViewer, branch_id: int) -> None:
+        return None  # the main process checked the scope
+
+    def watch(self, viewer: MediaViewer, close: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None  # the main process ends the view when the session ends
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
         self._outbox.put_nowait({"type": "audit", "actor": actor, "action": action,

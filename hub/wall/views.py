@@ -9,8 +9,9 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from hub.api.deps import Ctx, CurrentOperator, SessionDep, operator_for_websocket
-from hub.errors import NotFound, problem
+from hub.api.deps import Ctx, CurrentOperator, SessionDep
+from hub.auth.deps import socket_operator
+from hub.errors import HubError, NotFound, problem
 from hub.organisations.service import get_branch_visible
 
 router = APIRouter(tags=["wall"])
@@ -35,19 +36,25 @@ def wall_snapshot(op: CurrentOperator, ctx: Ctx) -> dict:
 @router.websocket("/ws/wall")
 async def wall_socket(websocket: WebSocket) -> None:
     ctx = websocket.app.state.ctx
-    op = await asyncio.to_thread(operator_for_websocket, ctx, websocket)
-    if op is None:
-        await websocket.send_denial_response(problem(401, "Not signed in", "Sign in to the hub, then open the wall again.", "unauthorized"))
+    try:
+        op = await asyncio.to_thread(socket_operator, websocket)
+    except HubError as exc:
+        await websocket.send_denial_response(problem(exc.status, exc.title, exc.detail, exc.code))
         return
     await websocket.accept()
     wall = ctx.wall
     client = wall.connect(op.scope_path)
+    # Logout, expiry, deactivation or a new role end the socket at once.
+    ended = asyncio.Event()
+    handle = ctx.live.attach(operator_id=op.id, session_id=op.session_id, expires_at=op.session_expires_at,
+                             close=lambda reason: ended.set())
+    ender = asyncio.create_task(ended.wait())
     try:
         await websocket.send_text(json.dumps(wall.snapshot(op.scope_path), ensure_ascii=False))
         receiver = asyncio.create_task(_drain_incoming(websocket))
-        while not receiver.done():
+        while not receiver.done() and not ended.is_set():
             getter = asyncio.create_task(client.queue.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({getter, receiver, ender}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 break
@@ -61,9 +68,14 @@ async def wall_socket(websocket: WebSocket) -> None:
                     client.queue.get_nowait()
                 batch = [wall.snapshot(op.scope_path)]
             await websocket.send_text(json.dumps(batch[0] if len(batch) == 1 else {"type": "batch", "messages": batch}, ensure_ascii=False))
+        if ended.is_set():
+            # 4401: the session ended; the page asks for a new ticket and is told to sign in.
+            await websocket.close(code=4401, reason="session ended")
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        ctx.live.detach(handle)
+        ender.cancel()
         wall.disconnect(client)
         if "receiver" in locals():
             receiver.cancel()

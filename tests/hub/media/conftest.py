@@ -5,7 +5,7 @@ that no test leaves tasks running."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.db import make_engine, make_session_factory, migrate
 from hub.events import Event, EventBus
 from hub.media import MediaAuthError, MediaPlane, MediaSettings
+from hub.media.auth import MediaViewer
 from tests.hub.media.peers import Clip, make_clip
 
 TOKENS = {"dev-1": (11, 1), "dev-1-spare": (12, 1), "dev-2": (21, 2)}
-OPERATORS = {"alice": {1, 2}, "bob": {1, 2}, "carol": {2}}
+OPERATORS = {"alice": {1, 2}, "bob": {1, 2}, "carol": {2}, "victor": {1, 2}}
+VIEWERS = {"victor"}  # may watch, never talk
+
+
+def fake_viewer(request: Request) -> MediaViewer:
+    user = request.headers.get("x-user")
+    if not user or user not in OPERATORS:
+        raise MediaAuthError(401, "log in first")
+    return MediaViewer(user=user, operator_id=sorted(OPERATORS).index(user) + 1, can_act=user not in VIEWERS)
 
 
 @dataclass
@@ -30,13 +39,16 @@ class FakeAuth:
     async def device_for_token(self, token: str) -> tuple[int, int] | None:
         return TOKENS.get(token)
 
-    async def viewer_for_request(self, request: Request, branch_id: int) -> str:
-        user = request.headers.get("x-user")
-        if not user or user not in OPERATORS:
-            raise MediaAuthError(401, "log in first")
-        if branch_id not in OPERATORS[user]:
-            raise MediaAuthError(403, f"{user} may not watch branch {branch_id}")
-        return user
+    @property
+    def identify(self) -> Callable[..., MediaViewer]:
+        return fake_viewer
+
+    async def may_view(self, viewer: MediaViewer, branch_id: int) -> None:
+        if branch_id not in OPERATORS[viewer.user]:
+            raise MediaAuthError(403, f"{viewer.user} may not watch branch {branch_id}")
+
+    def watch(self, viewer: MediaViewer, close: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
         self.audits.append((actor, action, branch_id, detail))

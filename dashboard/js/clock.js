@@ -1,0 +1,6 @@
+// The header clock (a plain script, not inline: the hub's CSP allows scripts from the hub only).
+setInterval(function () {
+  var d = new Date(), p = function (n) { return n < 10 ? "0" + n : n; };
+  var c = document.getElementById("clock");
+  if (c) c.textContent = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
+}, 1000);
