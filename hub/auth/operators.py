@@ -19,7 +19,7 @@ from hub.auth import service
 from hub.auth.principal import OperatorPrincipal
 from hub.organisations.models import OrgUnit
 
-router = APIRouter(tags=["operators"])
+router = APIRouter(tags=["operators"])  # included by hub/auth/views.py under /api/v1
 
 ROLE_PATTERN = "^(county_admin|township_operator|viewer)$"
 
@@ -71,13 +71,13 @@ def _read(o: Any, unit: OrgUnit | None) -> OperatorRead:
                         must_change_password=bool(o.must_change_password))
 
 
-@router.get("/api/v1/operators", response_model=list[OperatorRead])
+@router.get("/operators", response_model=list[OperatorRead])
 def list_operators(session: SessionDep, op: CurrentOperator) -> list[OperatorRead]:
     op.require_write()
     return [_read(o, u) for o, u in service.visible_operators(session, op)]
 
 
-@router.post("/api/v1/operators", response_model=OperatorRead, status_code=201)
+@router.post("/operators", response_model=OperatorRead, status_code=201)
 def create_operator(body: OperatorCreate, request: Request, session: SessionDep, op: CurrentOperator) -> OperatorRead:
     service.check_grant(session, op, role=body.role, scope_id=body.scope_id)
     new = service.create_operator(session, **body.model_dump())
@@ -86,7 +86,7 @@ def create_operator(body: OperatorCreate, request: Request, session: SessionDep,
     return _read(new, session.get(OrgUnit, new.scope_id))
 
 
-@router.patch("/api/v1/operators/{operator_id}", response_model=OperatorRead)
+@router.patch("/operators/{operator_id}", response_model=OperatorRead)
 def update_operator(operator_id: int, body: OperatorUpdate, request: Request, session: SessionDep,
                     op: CurrentOperator, ctx: Ctx) -> OperatorRead:
     changes = body.model_dump(exclude_unset=True)
@@ -102,7 +102,7 @@ def update_operator(operator_id: int, body: OperatorUpdate, request: Request, se
     return read
 
 
-@router.post("/api/v1/operators/{operator_id}/password-reset", response_model=PasswordReset)
+@router.post("/operators/{operator_id}/password-reset", response_model=PasswordReset)
 def reset_password(operator_id: int, request: Request, session: SessionDep, op: CurrentOperator,
                    ctx: Ctx) -> PasswordReset:
     """A new generated password, shown once; every session of the account
