@@ -13,7 +13,7 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI, WebSocket
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from hub import supervision
 from hub.attendance.views import router as attendance_router
 from hub.audit.views import router as audit_router
 from hub.auth import service as auth_service
+from hub.auth.deps import viewers_only_read
 from hub.auth.http import install_http_security
 from hub.auth.models import Operator
 from hub.auth.ratelimit import LoginLimiter
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="branchlive hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None,  # behind sign-in: hub/auth/http.py
+                  dependencies=[Depends(viewers_only_read)],
                   description="County hub: organisation, meetings, attendance, live wall, recordings.")
     app.state.ctx = ctx
     install_handlers(app)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from hub.auth import service
@@ -39,13 +40,23 @@ def client_address(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
 
 
+def _lookup(conn: HTTPConnection, token: str) -> OperatorPrincipal | None:
+    """One lookup per request, shared by the role policy and the route."""
+    cached = getattr(conn.state, "operator", None)
+    if cached is not None and cached[0] == token:
+        return cached[1]  # type: ignore[no-any-return]
+    ctx = conn.app.state.ctx
+    with ctx.session_factory() as session:
+        principal = service.resolve(session, token)
+    conn.state.operator = (token, principal)
+    return principal
+
+
 def _resolve(conn: HTTPConnection) -> OperatorPrincipal:
     token = bearer_or_cookie(conn.headers, conn.cookies)
     if not token:
         raise Unauthorized("Sign in first (POST /api/v1/auth/login), or your session has expired.")
-    ctx = conn.app.state.ctx
-    with ctx.session_factory() as session:
-        principal = service.resolve(session, token)
+    principal = _lookup(conn, token)
     if principal is None:
         raise Unauthorized("Your session has ended or expired; sign in again.")
     return principal
@@ -103,3 +114,33 @@ def socket_operator(conn: HTTPConnection) -> OperatorPrincipal:
     if principal.must_change_password:
         raise Forbidden("Choose your own password first.", code="password_change_required")
     return principal
+
+
+# The writes a viewer may make: its own session, password and inbox, and
+# watching (a viewer's live view carries no talkback: hub/media/live.py).
+VIEWER_WRITES = frozenset({
+    ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/devices/enrol"),  # public: any caller
+    ("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password"), ("POST", "/api/v1/auth/socket-ticket"),
+    ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
+    ("POST", "/whep/{branch_id}"), ("DELETE", "/whep/{branch_id}/{session_id}"),
+    ("PATCH", "/whep/{branch_id}/{session_id}"),
+})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def viewers_only_read(conn: HTTPConnection) -> None:
+    """App-wide policy: a viewer's session changes nothing, on every route
+    (REST and media alike), answered 403 before the body is even parsed.
+    The routes' own role checks stay, as a second line."""
+    if conn.scope["type"] != "http" or conn.scope.get("method") in SAFE_METHODS:
+        return
+    template = getattr(conn.scope.get("route"), "path", "")
+    if (conn.scope.get("method"), template) in VIEWER_WRITES:
+        return
+    token = bearer_or_cookie(conn.headers, conn.cookies)
+    if not token:
+        return  # the route answers 401 itself (or takes a device token)
+    principal = await run_in_threadpool(_lookup, conn, token)
+    if principal is not None and not principal.can_write:
+        raise Forbidden("Your account can only view. Ask a county administrator for an operator role.",
+                        code="operator_role_required")

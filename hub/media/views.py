@@ -101,7 +101,12 @@ def build_router(plane: MediaPlane) -> APIRouter:
         return Response(status_code=200)
 
     @router.patch("/whip/{branch_id}/{session_id}")
-    async def whip_patch(branch_id: int, session_id: str) -> Response:
+    async def whip_patch(branch_id: int, session_id: str, request: Request) -> Response:
+        device = await plane.auth.device_for_token(bearer(request))
+        if device is None:
+            raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
+        if device[1] != branch_id:
+            raise MediaAuthError(403, f"this device belongs to branch {device[1]}")
         return _not_trickle()
 
     @router.post("/whep/{branch_id}", status_code=201, summary="WHEP live view")
@@ -120,6 +125,7 @@ def build_router(plane: MediaPlane) -> APIRouter:
 
     @router.patch("/whep/{branch_id}/{session_id}")
     async def whep_patch(branch_id: int, session_id: str, who: MediaViewer = identify) -> Response:
+        await plane.auth.may_view(who, branch_id)
         return _not_trickle()
 
     @router.get("/api/v1/meetings/{meeting_id}/recording", summary="Segments and gaps of a meeting")
