@@ -67,7 +67,7 @@ class LoginLimiter:
         """Seconds until another attempt is allowed (0 = allowed now)."""
         now = self._now()
         with self._lock:
-            return max((self._bucket(k, now).blocked_until - now for k in keys), default=0.0) if keys else 0.0
+            return max([0.0] + [self._bucket(k, now).blocked_until - now for k in keys])
 
     def failed(self, *keys: str) -> None:
         now = self._now()
