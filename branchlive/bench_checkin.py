@@ -61,7 +61,7 @@ def start_hub(data_dir: Path, port: int, database_url: str | None) -> subprocess
     proc = subprocess.Popen(cmd, env=env)
     for _ in range(300):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code in (200, 401):  # up (the document needs a session)
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)

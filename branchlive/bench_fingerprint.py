@@ -81,7 +81,7 @@ class HubProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the hub exited with code {self.proc.returncode}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code in (200, 401):  # up (the document needs a session)
                     return
             time.sleep(0.1)
         self.stop()

@@ -103,7 +103,7 @@ class HubProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(self.url + "/openapi.json", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/openapi.json", timeout=2).status_code in (200, 401):  # up (the document needs a session)
                     return self
             except httpx.HTTPError:
                 pass
