@@ -8,9 +8,9 @@ connections (wall sockets, live views)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import Ctx, CurrentOperator, SessionDep, client_address
@@ -21,6 +21,7 @@ from hub.organisations.models import OrgUnit
 
 router = APIRouter(tags=["operators"])  # included by hub/auth/views.py under /api/v1
 
+OperatorId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ROLE_PATTERN = "^(county_admin|township_operator|viewer)$"
 
 
@@ -87,7 +88,7 @@ def create_operator(body: OperatorCreate, request: Request, session: SessionDep,
 
 
 @router.patch("/operators/{operator_id}", response_model=OperatorRead)
-def update_operator(operator_id: int, body: OperatorUpdate, request: Request, session: SessionDep,
+def update_operator(operator_id: OperatorId, body: OperatorUpdate, request: Request, session: SessionDep,
                     op: CurrentOperator, ctx: Ctx) -> OperatorRead:
     changes = body.model_dump(exclude_unset=True)
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -103,7 +104,7 @@ def update_operator(operator_id: int, body: OperatorUpdate, request: Request, se
 
 
 @router.post("/operators/{operator_id}/password-reset", response_model=PasswordReset)
-def reset_password(operator_id: int, request: Request, session: SessionDep, op: CurrentOperator,
+def reset_password(operator_id: OperatorId, request: Request, session: SessionDep, op: CurrentOperator,
                    ctx: Ctx) -> PasswordReset:
     """A new generated password, shown once; every session of the account
     ends, and the operator must pick a new password at the next sign-in."""

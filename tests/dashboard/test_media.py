@@ -69,7 +69,7 @@ def media_county(tmp_path_factory: pytest.TempPathFactory, chromium_available: N
 @pytest.fixture(scope="module")
 def publisher(media_county: Any, browser: Any) -> Iterator[Any]:
     hub, branch = media_county["hub"], media_county["branch"]
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)  # a test harness page, not the dashboard
     page = context.new_page()
     page.goto(hub.url + "/ui/css/app.css")
     page.evaluate(PUBLISH, {"branch": branch.id, "token": branch.token})
