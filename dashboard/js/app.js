@@ -133,6 +133,7 @@ document.addEventListener("keyup", (ev) => {
 window.addEventListener("blur", () => branch.setTalking(false));
 window.addEventListener("hashchange", route);
 $("help-close").addEventListener("click", () => toggleHelp(false));
+$("help-btn").addEventListener("click", () => toggleHelp(true));  // no inline handlers: the CSP forbids them
 
 async function boot() {
   applyStatic(document);

@@ -23,7 +23,8 @@ def test_pages_run_under_the_csp(county: County, browser: Any) -> None:
     page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
     page.goto(county.url + "/redoc")
     page.wait_for_selector("redoc [role=menuitem], redoc h1, redoc h2", timeout=60_000)
-    assert violations == []
+    # ReDoc's footer links a logo on its CDN: blocked, as everything outside the hub is.
+    assert [v for v in violations if "cdn.redoc.ly" not in v] == []
     # Signed out, the docs are refused.
     context = browser.new_context()
     try:

@@ -4,6 +4,7 @@ sign-in (or a scrape token), Secure session cookies over HTTPS."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -24,6 +25,7 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
     for page in ("/ui/", "/ui/supervision/"):
         html = client.get(page).text
         assert "<script>" not in html.replace(" ", ""), page
+        assert not re.search(r"\son[a-z]+=", html), page  # no inline event handlers either
 
 
 def test_docs_openapi_and_metrics_need_a_session(client: TestClient) -> None:
