@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
 from hub import supervision
+from hub.api.limits import UploadLimit, bound_parameters
 from hub.attendance.views import router as attendance_router
 from hub.audit.views import router as audit_router
 from hub.auth import service as auth_service
@@ -39,10 +40,12 @@ from hub.meetings.views import router as meetings_router
 from hub.members.views import router as members_router
 from hub.organisations import service as org_service
 from hub.organisations.views import router as org_router
+from hub.supervision.config import settings_for
 from hub.wall.state import WallState
 from hub.wall.views import router as wall_router
 
 log = logging.getLogger(__name__)
+MAX_UPLOAD = 20 * 1024 * 1024  # the largest spreadsheet import; evidence has its own setting
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
 
@@ -131,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)
+    bound_parameters(app)
+    app.add_middleware(UploadLimit, max_bytes=max(MAX_UPLOAD, settings_for(ctx).evidence_max_bytes) + 1024 * 1024)
     if DASHBOARD_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
 

@@ -7,15 +7,27 @@ Alembic (hub/migrations); `migrate()` runs at start-up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -29,6 +41,49 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class ValueOutOfRange(ValueError):
+    """A value that does not fit its column (too long, too large). Checked
+    before every ORM insert and update, so SQLite (which stores anything)
+    and PostgreSQL (which raises a DataError) refuse the same values."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field, self.detail = field, detail
+
+
+_INT_RANGES = [(BigInteger, 2**63), (SmallInteger, 2**15), (Integer, 2**31)]
+
+
+def _check_bounds(mapper: Mapper[Any], target: Any) -> None:
+    values = target.__dict__
+    table = getattr(mapper.class_, "__tablename__", mapper.class_.__name__)
+    for prop in mapper.column_attrs:
+        value = values.get(prop.key)
+        if value is None or isinstance(value, bool):
+            continue
+        col_type = prop.columns[0].type
+        if isinstance(value, str) and isinstance(col_type, String) and col_type.length and len(value) > col_type.length:
+            raise ValueOutOfRange(f"{table}.{prop.key}",
+                                  f"at most {col_type.length} characters (got {len(value)})")
+        if isinstance(value, int):
+            for kind, bound in _INT_RANGES:
+                if isinstance(col_type, kind):
+                    if not -bound <= value < bound:
+                        raise ValueOutOfRange(f"{table}.{prop.key}",
+                                              f"must be between {-bound} and {bound - 1}")
+                    break
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+def _bounds_on_insert(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
+    _check_bounds(mapper, target)
+
+
+@event.listens_for(Base, "before_update", propagate=True)
+def _bounds_on_update(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
+    _check_bounds(mapper, target)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -59,12 +114,22 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached; the message says what to check."""
 
 
+# How long a SQLite writer waits for the lock before the request fails with
+# 503 "busy, try again": short, so a stuck writer shows instead of freezing
+# every request behind it for half a minute.
+SQLITE_BUSY_MS = 10_000
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            # Members' names and phones: readable by the hub's user only
+            # (SQLite gives its -wal and -shm files the database's mode).
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(path, 0o600)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -72,7 +137,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
             # Let SQLAlchemy, not the sqlite3 module, decide when transactions
             # begin, so SAVEPOINTs work (the documented pysqlite recipe).

@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.db import ValueOutOfRange
 
 PROBLEM = "application/problem+json"
 
@@ -73,9 +76,45 @@ def install_handlers(app: FastAPI) -> None:
             errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()],
         )
 
+    # Nets under the views' own checks: a value the database cannot hold is
+    # the caller's mistake (422), a clash with stored data a conflict (409),
+    # a database that is busy or away a 503 to retry, never a 500.
+    @app.exception_handler(ValueOutOfRange)
+    async def _out_of_range(_request: Request, exc: ValueOutOfRange) -> JSONResponse:
+        return problem(422, "Invalid input", f"Correct this field and send again: {exc.field}: {exc.detail}", "invalid",
+                       errors=[{"loc": exc.field.split("."), "msg": exc.detail}])
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        return problem(422, "Invalid input", "A number in the request is too large for the database; correct it and send again.",
+                       "invalid")
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        return problem(422, "Invalid input", f"The database refused a value: {_first_line(exc)}. Correct it and send again.",
+                       "invalid")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        return problem(409, "Conflict", f"This clashes with stored data ({_first_line(exc)}); reload and try again.", "conflict")
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        busy = "locked" in _first_line(exc) or "busy" in _first_line(exc)
+        detail = ("数据库繁忙 The database is busy; try again in a few seconds." if busy else
+                  "数据库暂不可用 The database cannot be reached; try again shortly, and tell the county's IT staff if it lasts.")
+        response = problem(503, "Database unavailable", detail, "db_busy" if busy else "db_unavailable")
+        response.headers["Retry-After"] = "2"
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such address on this hub; check the URL (the API lives under /api/v1)."
         return problem(exc.status_code, detail, detail, f"http_{exc.status_code}")
+
+
+def _first_line(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]

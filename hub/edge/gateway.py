@@ -182,6 +182,7 @@ class EdgeGateway:
                     await conn.send(p.ack(exc.message_id, ok=False, error={"code": "bad_message", "detail": exc.detail}))
                 else:
                     log.warning("device %s sent an unreadable message: %s", conn.device_id, exc.detail)
+                    await conn.send(p.error("bad_message", exc.detail))
                 continue
             if msg.type in p.STORED:
                 # Queued here, synchronously, so a hall's messages are applied

@@ -10,6 +10,13 @@ database without acknowledging anything that is not on disk.
 
 Each message id's answer is stored with it (EdgeMessage), so a message
 resent after a reconnect gets the same answer and is not applied again.
+
+One hall's bad message never holds up another's: every message is applied
+in a savepoint of its own (check-ins first try as one batch in one
+savepoint, the hot path, and are redone one savepoint each if that fails),
+and a message that still fails gets its own `ok: false` answer. Only a
+database that cannot be reached fails a whole batch unanswered (the edges
+keep their messages and resend).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from hub.attendance import service as attendance
@@ -50,6 +58,20 @@ class Rejected(Exception):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code, self.detail = code, detail
+
+
+# The database is away (down, locked, unreachable): not the message's fault,
+# so nothing is answered and the edge resends. Anything else a message
+# causes is answered as that message's own failure.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def _failure(job: Job, exc: Exception) -> dict[str, Any]:
+    log.warning("edge writer: %s %s from device %s refused: %r", job.msg.type, job.msg.id, job.device_id, exc)
+    job.events.clear()
+    return p.ack(job.msg.id, ok=False, error={
+        "code": "bad_message",
+        "detail": f"the hub could not store this {job.msg.type} ({type(exc).__name__}); check its fields"})
 
 
 def _meeting_start(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
@@ -151,12 +173,17 @@ class EdgeWriter:
                 s.rollback()
                 if len(batch) == 1:
                     raise
-        # One message broke the batch (a race with another writer): redo them
-        # one transaction each so the others still land.
+        # One message broke the batch outside its savepoint (a race with
+        # another writer): redo them one transaction each so the others land.
         out = []
         for job in batch:
             job.events.clear()
-            out.append(self._write([job])[0])
+            try:
+                out.append(self._write([job])[0])
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                out.append((_failure(job, exc), False))
         return out
 
     def _apply_all(self, s: Session, batch: list[Job]) -> list[tuple[dict[str, Any], bool]]:
@@ -180,18 +207,40 @@ class EdgeWriter:
             new_rows.append({"device_id": job.device_id, "message_id": job.msg.id, "type": job.msg.type,
                              "answer": answer, "received_at": utcnow()})
 
-        def flush_run() -> None:
-            if not run:
-                return
+        def checkins(indexes: list[int]) -> list[attendance.CheckInResult | attendance.CheckInRejected]:
             requests = []
-            for i in run:
+            for i in indexes:
                 m: p.CheckInMsg = batch[i].msg  # type: ignore[assignment]
                 requests.append(attendance.CheckInRequest(
                     branch_id=batch[i].branch_id, meeting_id=m.meeting_id, member_id=m.member_id, method=m.method,
                     checked_in_at=p.when(m.checked_in_at), reason=m.reason, device_id=batch[i].device_id,
                     recorded_by=f"device:{batch[i].device_id}"))
-            results = attendance.record_checkins(s, requests, grace_minutes=self.ctx.settings.late_grace_minutes)
+            with s.begin_nested():
+                results = attendance.record_checkins(s, requests, grace_minutes=self.ctx.settings.late_grace_minutes)
+                s.flush()
+            return results
+
+        def flush_run() -> None:
+            if not run:
+                return
+            try:
+                results = checkins(run)
+            except TRANSIENT:
+                raise
+            except Exception:
+                # Some check-in in the run is poison: one savepoint each.
+                results = []
+                for i in run:
+                    try:
+                        results.extend(checkins([i]))
+                    except TRANSIENT:
+                        raise
+                    except Exception as exc:
+                        remember(i, _failure(batch[i], exc))
+                        results.append(None)  # type: ignore[arg-type]
             for i, res in zip(run, results, strict=True):
+                if res is None:
+                    continue
                 if isinstance(res, attendance.CheckInRejected):
                     remember(i, p.ack(batch[i].msg.id, ok=False, error={"code": res.code, "detail": res.detail}))
                     continue
@@ -217,6 +266,10 @@ class EdgeWriter:
             except (Rejected, HubError) as exc:
                 job.events.clear()
                 answer = p.ack(job.msg.id, ok=False, error={"code": exc.code, "detail": exc.detail})
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                answer = _failure(job, exc)
             remember(i, answer)
         flush_run()
         s.flush()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,18 +53,92 @@ def decode_csv(data: bytes) -> str:
     raise RosterFileError("The CSV file is neither UTF-8 nor GBK; save it again as UTF-8 CSV from Excel.")
 
 
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
+# Bounds on an imported table, checked while reading and before anything is
+# materialised: a 40 KiB XLSX can declare 16384 columns x 1048576 rows.
+MAX_ROWS = 200_000
+MAX_COLUMNS = 32  # cells to the right of this are not read
+MAX_CELLS = 2_000_000
+MAX_FIELD = 4_096  # characters in one cell
+MAX_XLSX_XML = 256 * 1024 * 1024  # uncompressed size of all parts of a workbook
+MAX_SHARED_STRINGS = 32 * 1024 * 1024  # read-only openpyxl keeps these in memory
 
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:
-            raise RosterFileError(f"Cannot open the Excel file ({exc}); save it as .xlsx and try again.") from None
+
+def _bounded(rows: Iterable[Sequence[Any]], max_rows: int) -> list[list[str]]:
+    out: list[list[str]] = []
+    cells = 0
+    for n, row in enumerate(rows, start=1):
+        values = ["" if v is None else str(v).strip() for v in row[:MAX_COLUMNS]]
+        while values and not values[-1]:
+            values.pop()
+        if not values:
+            out.append(values)
+            continue
+        if n > max_rows + 1:
+            raise RosterFileError(f"The file has more than {max_rows} rows (row {n}); split it and send the parts.")
+        for col, value in enumerate(values, start=1):
+            if len(value) > MAX_FIELD:
+                raise RosterFileError(f"Row {n}, column {col}: a cell longer than {MAX_FIELD} characters; shorten it.")
+        cells += len(values)
+        if cells > MAX_CELLS:
+            raise RosterFileError(f"The file has more than {MAX_CELLS} filled cells (row {n}); split it and send the parts.")
+        out.append(values)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _xlsx_rows(data: bytes, max_rows: int) -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            parts = zf.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise RosterFileError(f"Cannot open the Excel file ({exc}); save it as .xlsx and try again.") from None
+    if sum(i.file_size for i in parts) > MAX_XLSX_XML or any(
+            i.filename.endswith("sharedStrings.xml") and i.file_size > MAX_SHARED_STRINGS for i in parts):
+        raise RosterFileError("The Excel file unpacks to too much data; save only the table as a new .xlsx.")
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise RosterFileError(f"Cannot open the Excel file ({exc}); save it as .xlsx and try again.") from None
+    try:
+        if not wb.worksheets:
+            raise RosterFileError("The Excel file has no sheets; put the table on the first sheet.")
         ws = wb.worksheets[0]
-        return [["" if v is None else str(v).strip() for v in row] for row in ws.iter_rows(values_only=True)]
+        # Explicit bounds: read-only openpyxl otherwise pads every row to the
+        # sheet's declared last column and fills in every declared row.
+        return _bounded(ws.iter_rows(min_row=1, max_row=max_rows + 2, max_col=MAX_COLUMNS, values_only=True), max_rows)
+    except RosterFileError:
+        raise
+    except Exception as exc:
+        raise RosterFileError(f"Cannot read the first sheet ({type(exc).__name__}: {exc}); save it as .xlsx and try again.") from None
+    finally:
+        wb.close()
+
+
+def _csv_rows(data: bytes, max_rows: int) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(decode_csv(data)))
+
+    def rows() -> Iterator[list[str]]:
+        while True:
+            try:
+                yield next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise RosterFileError(f"Row {reader.line_num}: {exc}; check the quotes in that row.") from None
+
+    return _bounded(rows(), max_rows)
+
+
+def read_table(filename: str, data: bytes, *, max_rows: int = MAX_ROWS) -> list[list[str]]:
+    """The first sheet (or the CSV) as rows of stripped strings, within the
+    bounds above; RosterFileError names the row that breaks one."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return _xlsx_rows(data, max_rows)
     if filename.lower().endswith(".csv"):
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(decode_csv(data)))]
+        return _csv_rows(data, max_rows)
     raise RosterFileError("Send the roster as .csv or .xlsx.")
 
 
@@ -111,6 +187,10 @@ def parse_row(cells: list[str], cols: dict[str, int]) -> dict[str, Any]:
     if phone and not phone.replace("-", "").replace(" ", "").lstrip("+").isdigit():
         raise ValueError(f"电话 {phone!r} 不是号码 phone is not a number")
     reason = cell("excused_reason") or None
+    for label, value, limit in (("姓名 name", name, 100), ("党员编号 member number", number, 64), ("电话 phone", phone, 32),
+                                ("免计原因 reason", reason or "", 200)):
+        if len(value) > limit:
+            raise ValueError(f"{label} 超过 {limit} 字 is longer than {limit} characters")
     if flags["excused"] and not reason:
         raise ValueError("免计须填原因 an excused member needs a reason")
     return {

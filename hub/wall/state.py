@@ -8,6 +8,7 @@ becomes a message for the wall sockets whose operator may see that branch.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from hub.meetings import quorum
 from hub.meetings.models import Meeting
 from hub.members.models import Member
 from hub.organisations.models import OrgUnit
+
+log = logging.getLogger(__name__)
 
 # A camera headcount below this share of the check-ins is a red flag
 # (DOMAIN.md: meetings held on paper only, check-ins by proxy).
@@ -125,6 +128,9 @@ class WallState:
         # most every FLUSH_SECONDS, whatever the rate of check-ins.
         self._dirty: set[int] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
+        # Branches whose tile is being re-read on a worker thread, with the
+        # events that arrived meanwhile (replayed in order once it is read).
+        self._reloading: dict[int, list[Event]] = {}
 
     # ---- loading ---------------------------------------------------------
     def load(self) -> None:
@@ -166,16 +172,27 @@ class WallState:
         return {"id": meeting_id, "type": mtype, "type_name": t.name_zh if t else mtype,
                 "type_name_en": t.name_en if t else mtype, "topic": topic, "started_at": started_at.isoformat()}
 
-    def _reload_branch(self, branch_id: int) -> None:
+    def _read_branch(self, branch_id: int) -> tuple[Tile, list[quorum.RosterEntry]] | None:
+        """A branch's tile header and roster, read on a worker thread (no
+        state touched here: the loop installs the result)."""
         with self.ctx.session_factory() as s:
             unit = s.get(OrgUnit, branch_id)
             if unit is None or unit.kind != "branch":
-                return
-            if branch_id not in self.tiles:
-                units = {u.id: u for u in s.scalars(select(OrgUnit))}
-                self.tiles[branch_id] = Tile(unit.id, unit.name, self._township(units, unit), unit.path)
+                return None
+            units = {u.id: u for u in s.scalars(select(OrgUnit))}
+            tile = Tile(unit.id, unit.name, self._township(units, unit), unit.path)
             members = s.scalars(select(Member).where(Member.branch_id == branch_id, Member.active.is_(True)))
-            self.tiles[branch_id].roster = [quorum.RosterEntry(m.id, m.status, m.excused, m.committee) for m in members]
+            return tile, [quorum.RosterEntry(m.id, m.status, m.excused, m.committee) for m in members]
+
+    def _install(self, found: tuple[Tile, list[quorum.RosterEntry]] | None) -> None:
+        if found is None:
+            return
+        fresh, roster = found
+        tile = self.tiles.setdefault(fresh.branch_id, fresh)
+        tile.name, tile.township, tile.path, tile.roster = fresh.name, fresh.township, fresh.path, roster
+
+    def _reload_branch(self, branch_id: int) -> None:
+        self._install(self._read_branch(branch_id))
 
     # ---- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -189,10 +206,34 @@ class WallState:
 
     # ---- events ----------------------------------------------------------
     def apply(self, event: Event) -> None:
+        """Bus callback, on the event loop: never touches the database. A
+        roster or unit change re-reads the branch on a worker thread; the
+        branch's later events wait for it, so their order is kept."""
         branch_id = getattr(event, "branch_id", None)
+        if branch_id is not None and branch_id in self._reloading:
+            self._reloading[branch_id].append(event)
+            return
         if isinstance(event, RosterChanged | OrgUnitChanged):
-            # Small query, rare event; keeping it on the loop keeps the order of updates.
-            self._reload_branch(event.branch_id)
+            self._reloading[event.branch_id] = []
+            future = asyncio.get_running_loop().run_in_executor(None, self._read_branch, event.branch_id)
+            future.add_done_callback(lambda f: self._reloaded(event, f))
+            return
+        self._apply(event)
+
+    def _reloaded(self, event: RosterChanged | OrgUnitChanged, future: asyncio.Future[Any]) -> None:
+        backlog = self._reloading.pop(event.branch_id, [])
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            log.warning("wall: could not re-read branch %s: %s", event.branch_id, future.exception())
+        else:
+            self._install(future.result())
+            self._apply(event)
+        for later in backlog:
+            self.apply(later)
+
+    def _apply(self, event: Event) -> None:
+        branch_id = getattr(event, "branch_id", None)
         tile = self.tiles.get(branch_id) if branch_id is not None else None
         if tile is None:
             return

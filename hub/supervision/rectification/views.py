@@ -103,11 +103,16 @@ def close(item_id: int, body: RectificationClose, session: SessionDep, op: Curre
 
 
 @router.post("/{item_id}/evidence", response_model=EvidenceRead, status_code=201)
-async def upload_evidence(item_id: int, file: UploadFile, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
+def upload_evidence(item_id: int, file: UploadFile, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
+    """A sync route (the threadpool): reading, hashing and storing the file
+    never block the event loop."""
     op.require_write()
     sup = settings_for(ctx)
     item, branch = service.get_visible_item(session, op, item_id)
-    data = await file.read(sup.evidence_max_bytes + 1)
+    # End the read transaction before the slow part: on SQLite every
+    # transaction holds the write lock, and the file may take seconds.
+    session.commit()
+    data = file.file.read(sup.evidence_max_bytes + 1)
     ev = service.add_evidence(session, item=item, filename=file.filename or "evidence", data=data,
                               content_type=file.content_type or "application/octet-stream", data_dir=ctx.settings.data_dir,
                               uploaded_by=op.username, max_bytes=sup.evidence_max_bytes)

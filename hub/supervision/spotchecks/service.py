@@ -73,6 +73,9 @@ def import_households(session: Session, *, scope: OrgUnit, filename: str, data: 
             problems.append("联系电话 is empty")
         if branch is None:
             problems.append(f"党组织 {cell('branch')!r} is not a branch in {scope.name}")
+        for key, limit in (("household_no", 64), ("head_name", 100), ("phone", 32), ("address", 300)):
+            if len(cell(key)) > limit:
+                problems.append(f"{HEADERS[key][0]} is longer than {limit} characters")
         if problems:
             report.errors.append({"row": n, "problems": problems})
             continue
@@ -81,7 +84,7 @@ def import_households(session: Session, *, scope: OrgUnit, filename: str, data: 
                               phone=cell("phone"), address=cell("address")))
     if report.errors:
         return report
-    ledger = HouseholdLedger(scope_id=scope.id, name=name or filename, rows=len(rows), imported_by=by)
+    ledger = HouseholdLedger(scope_id=scope.id, name=(name or filename)[:200], rows=len(rows), imported_by=by)
     session.add(ledger)
     session.flush()
     for h in rows:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub.api.deps import CurrentOperator, SessionDep
+from hub.api.limits import DB_INT_MAX
 from hub.audit import service as audit
 from hub.errors import Invalid, NotFound
 from hub.organisations.models import OrgUnit
@@ -98,11 +99,14 @@ def read(session: SessionDep, op: CurrentOperator, check: SpotCheck, *, full: bo
 
 
 @router.post("/households/import", response_model=LedgerImportResult)
-async def import_households(file: UploadFile, session: SessionDep, op: CurrentOperator, unit_id: Annotated[int | None, Form()] = None,
-                            name: Annotated[str, Form()] = "") -> LedgerImportResult:
+def import_households(file: UploadFile, session: SessionDep, op: CurrentOperator,
+                      unit_id: Annotated[int | None, Form(ge=1, le=DB_INT_MAX)] = None,
+                      name: Annotated[str, Form(max_length=200)] = "") -> LedgerImportResult:
+    """A sync route (the threadpool): the spreadsheet is parsed off the event loop."""
     op.require_write()
     scope = scope_unit(session, op, unit_id)
-    data = await file.read(MAX_LEDGER_BYTES + 1)
+    session.commit()  # no transaction (SQLite: no write lock) while the upload is read and parsed
+    data = file.file.read(MAX_LEDGER_BYTES + 1)
     if len(data) > MAX_LEDGER_BYTES:
         raise Invalid("The ledger file is larger than 20 MiB; split it by township.")
     report = service.import_households(session, scope=scope, filename=file.filename or "", data=data, name=name, by=op.username)
