@@ -9,7 +9,11 @@ task is needed):
     resting: PRESS_FINGER | NO_MEETING | READER_FAULT | NO_READER
     transient: CHECKED_IN, ALREADY_CHECKED_IN, NOT_A_MEMBER, NOT_RECOGNISED,
                POOR_IMAGE, READ_FAILED, ASK_STAFF, ENROL_DONE, ENROL_FAILED,
-               LIBRARY_FULL, REASON_REQUIRED, RESTORE_DONE, RESTORE_FAILED
+               LIBRARY_FULL, REASON_REQUIRED, RESTORE_DONE, RESTORE_FAILED,
+               STORE_FAILED (a matched finger whose check-in could not be
+               written, e.g. a full disk: the member is sent to staff and the
+               secretary sees it in `unstored` and in the faults)
+    restoring: RESTORING -> RESTORE_DONE | RESTORE_FAILED (cancellable)
     enrolling: ENROL_PRESS -> ENROL_LIFT -> ENROL_AGAIN -> ENROL_DONE | ENROL_FAILED
 
 A finger that fails `max_failed_reads` times in a row (poor image, not
@@ -58,6 +62,8 @@ class Prompt(StrEnum):
     LIBRARY_FULL = "library_full"
     RESTORE_DONE = "restore_done"
     RESTORE_FAILED = "restore_failed"
+    RESTORING = "restoring"
+    STORE_FAILED = "store_failed"
 
 
 class ReaderStatus(StrEnum):
@@ -75,7 +81,7 @@ _OUTCOME_PROMPT = {
 }
 _ENROL_PROMPT = {ENROL_PRESS: Prompt.ENROL_PRESS, ENROL_LIFT: Prompt.ENROL_LIFT,
                  ENROL_AGAIN: Prompt.ENROL_AGAIN}
-_STICKY = {Prompt.ENROL_PRESS, Prompt.ENROL_LIFT, Prompt.ENROL_AGAIN}
+_STICKY = {Prompt.ENROL_PRESS, Prompt.ENROL_LIFT, Prompt.ENROL_AGAIN, Prompt.RESTORING}
 
 
 class Changes:
@@ -141,6 +147,8 @@ class Hall:
         self._prompt_name: str | None = None
         self._prompt_at = 0.0
         self._enrol_lock = asyncio.Lock()
+        self._restore_task: asyncio.Task[Any] | None = None
+        self.unstored: list[dict[str, Any]] = []  # matched fingers not written: staff must register them
         self.changes = Changes()
         desk.on_change(self.changes.notify)
         outbox.on_change(self.changes.notify)
@@ -188,8 +196,20 @@ class Hall:
             )
         self._say(_OUTCOME_PROMPT[result.outcome], name)
 
-    async def finger_matched(self, slot: int) -> CheckInResult:
-        result = await self.desk.check_in_slot(slot)
+    async def finger_matched(self, slot: int) -> CheckInResult | None:
+        """A matched finger is always answered: checked in, or (when the
+        check-in cannot be stored) sent to staff, who register it by hand."""
+        try:
+            result = await self.desk.check_in_slot(slot)
+        except Exception as exc:
+            member_id = self.slots.member_for(slot)
+            member = self.roster.get(member_id) if member_id is not None else None
+            name = member.name if member else None
+            log.error("check-in of slot %s (%s) could not be stored: %r", slot, name, exc)
+            self.unstored = [*self.unstored[-19:], {"name": name, "member_id": member_id,
+                                                     "at": self.clock(), "error": str(exc)}]
+            self._say(Prompt.STORE_FAILED, name)
+            return None
         self._show(result)
         return result
 
@@ -208,11 +228,15 @@ class Hall:
             self.set_reader_status(ReaderStatus.READY)
             if self._prompt is Prompt.READER_FAULT:
                 self._prompt = None
+            if name == "ReaderReconnected" and self.fingerprints is not None:
+                self.fingerprints.check_library()  # the module may have been swapped
         elif name == "FingerMatched":
             self.failed_reads = 0
             await self.finger_matched(int(getattr(event, "slot")))  # noqa: B009
         elif name == "NotRecognised":
             self._failed_read(Prompt.NOT_RECOGNISED)
+            if self.fingerprints is not None:
+                self.fingerprints.check_library()  # an emptied module recognises nobody
         elif name == "PoorImage":
             self._failed_read(Prompt.POOR_IMAGE)
         elif name == "ReadFailed":
@@ -281,17 +305,37 @@ class Hall:
             return slot
 
     async def restore_fingerprints(self) -> dict[str, int]:
-        """Admin request: rewrite the module from the hub's backup (needs the hub)."""
+        """Admin request: rewrite the module from the hub's backup (needs the
+        hub). It finishes, fails with a reason, or is cancelled
+        (`cancel_restore`); it never leaves enrolment locked."""
         if self.fingerprints is None:
             raise ReaderUnavailable("fingerprint backup is not set up on this agent")
+        if self._restore_task is not None and not self._restore_task.done():
+            raise ReaderUnavailable("a restore is already running: wait for it or cancel it")
+        self._say(Prompt.RESTORING)
+        self._restore_task = asyncio.ensure_future(self.fingerprints.restore())
         try:
-            report = await self.fingerprints.restore()
+            report = await asyncio.shield(self._restore_task)
+        except asyncio.CancelledError:
+            if not self._restore_task.cancelled():
+                self._restore_task.cancel()  # the admin's request went away: stop the restore too
+            self._say(Prompt.RESTORE_FAILED)
+            raise
         except Exception:
             self._say(Prompt.RESTORE_FAILED)
             raise
+        finally:
+            self.changes.notify()
         self._say(Prompt.RESTORE_DONE)
         return {"written": report.written, "removed": report.removed,
                 "from_backup": report.from_backup, "from_queue": report.from_queue}
+
+    def cancel_restore(self) -> bool:
+        task = self._restore_task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     # -- the kiosk's view -----------------------------------------------------
     async def snapshot(self) -> dict[str, Any]:
@@ -335,9 +379,19 @@ class Hall:
                 for r in rejected
             ],
             "enrolling": self._enrol_lock.locked(),
+            "fingerprints": self._fingerprint_status(),
+            "unstored": self.unstored[-5:],
             "server_time": self.clock(),
             "version": self.changes.version,
         }
+
+    def _fingerprint_status(self) -> dict[str, Any] | None:
+        fp = self.fingerprints
+        if fp is None:
+            return None
+        progress = fp.progress if fp.state.value == "restoring" else None
+        return {"state": fp.state.value, "progress": list(progress) if progress else None,
+                "error": fp.last_error}
 
     def _member_name(self, member_id: object) -> str | None:
         member = self.roster.get(str(member_id)) if member_id is not None else None

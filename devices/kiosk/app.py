@@ -147,6 +147,9 @@ def create_kiosk_app(
     async def restore_fingerprints(request: Request) -> Response:
         return JSONResponse(await hall.restore_fingerprints())
 
+    async def cancel_restore(request: Request) -> Response:
+        return JSONResponse({"cancelled": hall.cancel_restore()})
+
     async def dismiss(request: Request) -> Response:
         done = await hall.outbox.dismiss(request.path_params["id"])
         return JSONResponse({"ok": done}, status_code=200 if done else 404)
@@ -164,6 +167,7 @@ def create_kiosk_app(
         Route("/api/admin/checkin", admin(staff_check_in), methods=["POST"]),
         Route("/api/admin/enrol", admin(enrol), methods=["POST"]),
         Route("/api/admin/fingerprints/restore", admin(restore_fingerprints), methods=["POST"]),
+        Route("/api/admin/fingerprints/restore/cancel", admin(cancel_restore), methods=["POST"]),
         Route("/api/admin/rejected/{id}/dismiss", admin(dismiss), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -17,7 +17,7 @@ _TONE = {
     "enrol_failed": "warn", "no_meeting": "idle", "no_reader": "idle",
     "not_a_member": "bad", "reader_fault": "bad",
     "read_failed": "warn", "ask_staff": "bad", "library_full": "bad",
-    "restore_done": "good", "restore_failed": "warn",
+    "restore_done": "good", "restore_failed": "warn", "restoring": "info", "store_failed": "bad",
 }
 
 

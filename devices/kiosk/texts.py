@@ -27,6 +27,8 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "library_full": ("指纹库已满，请联系县里删除不再使用的指纹", "Fingerprint library full: ask the county to delete unused fingers"),
     "restore_done": ("指纹已恢复", "Fingerprints restored"),
     "restore_failed": ("指纹恢复失败，请检查网络后重试", "Restore failed: check the network and try again"),
+    "restoring": ("正在恢复指纹，请稍候", "Restoring fingerprints, please wait"),
+    "store_failed": ("签到未能保存，请找工作人员登记", "Check-in could not be saved: please see staff to register"),
     "reason_required": ("请填写代签原因", "Enter a reason for staff check-in"),
     "enrol_press": ("录入指纹：请按手指", "Enrolment: press the finger"),
     "enrol_lift": ("请抬起手指", "Lift the finger"),
@@ -71,6 +73,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "enrol": ("录入指纹", "Enrol finger"),
     "restore_fingerprints": ("恢复指纹", "Restore fingerprints"),
     "dismiss": ("知道了", "Dismiss"),
+    "cancel_restore": ("取消恢复", "Cancel restore"),
+    "unstored": ("未能保存的签到，请手工登记", "Check-ins not saved: register them by hand"),
     "minutes": ("分钟", "min"),
     "no_meeting_title": ("当前没有会议", "No meeting"),
 }
