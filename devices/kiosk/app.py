@@ -147,6 +147,11 @@ def create_kiosk_app(
     async def restore_fingerprints(request: Request) -> Response:
         return JSONResponse(await hall.restore_fingerprints())
 
+    async def dismiss_unstored(request: Request) -> Response:
+        hall.unstored = []  # staff registered them by hand
+        hall.changes.notify()
+        return JSONResponse({"ok": True})
+
     async def cancel_restore(request: Request) -> Response:
         return JSONResponse({"cancelled": hall.cancel_restore()})
 
@@ -169,6 +174,7 @@ def create_kiosk_app(
         Route("/api/admin/fingerprints/restore", admin(restore_fingerprints), methods=["POST"]),
         Route("/api/admin/fingerprints/restore/cancel", admin(cancel_restore), methods=["POST"]),
         Route("/api/admin/rejected/{id}/dismiss", admin(dismiss), methods=["POST"]),
+        Route("/api/admin/unstored/dismiss", admin(dismiss_unstored), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)
