@@ -151,6 +151,7 @@ class EdgeApp:
         self.uplink = Uplink(
             config, self.outbox, self.roster, health=self._health,
             on_keyframe=self._on_keyframe, on_ack=self.hall.on_ack,
+            on_branch_state=self.hall.on_branch_state,
         )
         self.uplink.on_state(lambda _state: self.hall.changes.notify())
 

@@ -258,6 +258,43 @@ class Hall:
         await self.desk.apply_ack(outcome)
         self.changes.notify()
 
+    async def on_branch_state(self, state: object) -> None:
+        """The hub's word on the branch: its open meeting, schedule and numbers."""
+        await self.desk.apply_branch_state(state)  # type: ignore[arg-type]
+        self.changes.notify()
+
+    def attendance(self) -> dict[str, Any]:
+        """实到 / 应到 / 请假 / quorum as the wall shows them: the hub's numbers
+        (hub/attendance/summary.py), plus this kiosk's check-ins and leave
+        requests the hub has not acknowledged yet. Offline and never told,
+        the kiosk counts its own (`source: local`, no quorum)."""
+        meeting = self.desk.current
+        members = self.roster.members()
+        local_present = {self._wire(m) for m in self.desk.checkins}
+        local_leave = {self._wire(m) for m in self.desk.leaves}
+        hub = self.desk.hub_attendance
+        if meeting is None or hub is None or hub.get("meeting_id") != meeting.id:
+            expected = sum(1 for m in members if not m.excused or m.id in self.desk.checkins)
+            n_leave = len(local_leave - local_present)
+            return {"source": "local", "present": len(local_present), "expected": expected,
+                    "on_leave": n_leave, "absent": max(0, expected - len(local_present) - n_leave),
+                    "quorum": None}
+        present = {str(i) for i in hub.get("present_ids") or []} | local_present
+        leave = ({str(i) for i in hub.get("leave_ids") or []} | local_leave) - present
+        counted = {str(i) for i in hub.get("counted_ids") or []}
+        q = dict(hub.get("quorum") or {})
+        if q:
+            q["present"] = len(present & counted)
+            q["met"] = q.get("rule") == "none" or (int(q.get("expected") or 0) > 0
+                                                   and q["present"] >= int(q.get("required") or 0))
+        expected = int(hub.get("expected") or 0)
+        return {"source": "hub", "present": len(present), "expected": expected, "on_leave": len(leave),
+                "absent": max(0, expected - len(present) - len(leave)), "quorum": q or None}
+
+    def _wire(self, member_id: str) -> str:
+        member = self.roster.get(member_id)
+        return str(member.hub_id) if member is not None else member_id
+
     # -- enrolment -------------------------------------------------------------
     async def enrol_finger(self, member_id: str) -> int:
         """Enrol one finger of a roster member; returns the slot used."""
@@ -357,7 +394,14 @@ class Hall:
                 "type_en": MEETING_TYPES.get(meeting.meeting_type, ("", ""))[1],
                 "topic": meeting.topic,
                 "started_at": meeting.started_at,
+                "scheduled_at": meeting.scheduled_at,
             },
+            "attendance": self.attendance(),
+            "schedule": [
+                {"id": m.get("id"), "type": m.get("meeting_type"), "topic": m.get("topic"),
+                 "scheduled_start": m.get("scheduled_start")}
+                for m in self.desk.schedule if meeting is None or m.get("id") != meeting.id
+            ],
             "prompt": {
                 "code": prompt.value,
                 "name": prompt_name,
@@ -401,6 +445,7 @@ class Hall:
         return [
             {"id": m.id, "member_no": m.member_no, "name": m.name, "status": m.status,
              "excused": m.excused, "checked_in": m.id in self.desk.checkins,
+             "on_leave": m.id in self.desk.leaves,
              "slots": self.slots.slots_of(m.id)}
             for m in self.roster.members()
         ]

@@ -109,6 +109,7 @@ class Uplink:
         on_keyframe: Callback | None = None,
         on_ack: Callable[[AckOutcome], Awaitable[None] | None] | None = None,
         on_welcome: Callable[[protocol.Welcome], Any] | None = None,
+        on_branch_state: Callable[[protocol.BranchState], Any] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -119,6 +120,7 @@ class Uplink:
         self.command_handlers: dict[str, Callback] = {}
         self.on_ack = on_ack
         self.on_welcome = on_welcome
+        self.on_branch_state = on_branch_state
         self.state = UplinkState.OFFLINE
         self.last_error: str | None = None
         self.rtt_ms: float | None = None
@@ -324,6 +326,8 @@ class Uplink:
                     await _call(self.on_ack, outcome)
         elif isinstance(message, protocol.Roster):
             await self.roster.replace(message)
+        elif isinstance(message, protocol.BranchState):
+            await _call(self.on_branch_state, message)
         elif isinstance(message, protocol.Command):
             if message.name == "keyframe":
                 await _call(self.on_keyframe)

@@ -122,10 +122,18 @@ def create_kiosk_app(
 
     async def start_meeting(request: Request) -> Response:
         body = await _body(request)
-        info = await hall.desk.start_meeting(
-            str(body.get("meeting_type") or ""), str(body.get("topic") or "")
-        )
+        if body.get("scheduled_id"):  # from the hub's schedule
+            info = await hall.desk.start_scheduled(str(body["scheduled_id"]))
+        else:  # joins the branch's open meeting if another device started one
+            info = await hall.desk.start_meeting(
+                str(body.get("meeting_type") or ""), str(body.get("topic") or "")
+            )
         return JSONResponse({"meeting_id": info.id}, status_code=201)
+
+    async def leave(request: Request) -> Response:
+        body = await _body(request)
+        await hall.desk.file_leave(str(body.get("member_id") or ""), str(body.get("reason") or ""))
+        return JSONResponse({"ok": True}, status_code=201)
 
     async def end_meeting(request: Request) -> Response:
         info = await hall.desk.end_meeting()
@@ -170,6 +178,7 @@ def create_kiosk_app(
         Route("/api/admin/meeting/start", admin(start_meeting), methods=["POST"]),
         Route("/api/admin/meeting/end", admin(end_meeting), methods=["POST"]),
         Route("/api/admin/checkin", admin(staff_check_in), methods=["POST"]),
+        Route("/api/admin/leave", admin(leave), methods=["POST"]),
         Route("/api/admin/enrol", admin(enrol), methods=["POST"]),
         Route("/api/admin/fingerprints/restore", admin(restore_fingerprints), methods=["POST"]),
         Route("/api/admin/fingerprints/restore/cancel", admin(cancel_restore), methods=["POST"]),

@@ -12,12 +12,15 @@ meeting, computed by hub/attendance/summary.py as the wall's are.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.attendance.service import summary_for
 from hub.config import Settings
+from hub.db import utcnow
 from hub.meetings import service as meetings
 from hub.meetings.models import Meeting
 
@@ -31,6 +34,17 @@ def _meeting(m: Meeting) -> dict[str, Any]:
             "scheduled_start": _ts(m.scheduled_start), "started_at": _ts(m.started_at)}
 
 
+def _ended_ids(session: Session, branch_id: int) -> list[str]:
+    """Meetings of the branch ended in the last day, with the ids merged into
+    them: a device still showing one of them closes it."""
+    since = utcnow() - timedelta(hours=24)
+    ended = set(session.scalars(select(Meeting.id).where(
+        Meeting.branch_id == branch_id, Meeting.status == "ended", Meeting.ended_at > since)))
+    merged = session.scalars(select(Meeting.id).where(
+        Meeting.branch_id == branch_id, Meeting.status == "merged", Meeting.merged_into.in_(ended)))
+    return sorted(ended | set(merged))
+
+
 def build(session: Session, settings: Settings, branch_id: int) -> dict[str, Any]:
     open_meeting = meetings.live_meeting(session, branch_id)
     summary = summary_for(session, settings, open_meeting) if open_meeting is not None else None
@@ -39,4 +53,5 @@ def build(session: Session, settings: Settings, branch_id: int) -> dict[str, Any
         "open_meeting": None if open_meeting is None else _meeting(open_meeting),
         "scheduled": [_meeting(m) for m in meetings.upcoming(session, branch_id)],
         "attendance": None if summary is None else summary.to_json(),
+        "ended_ids": _ended_ids(session, branch_id),
     }
