@@ -126,6 +126,7 @@ def render(snapshot: dict[str, Any]) -> str:
       <button type="submit" id="meeting-start"></button>
       <button type="button" id="meeting-end"></button>
     </form>
+    <div id="admin-hall"><ul id="schedule-admin"></ul><div id="fp-admin"></div><div id="unstored-admin"></div></div>
     <form id="leave-form" hidden>
       <select id="leave-member"></select>
       <input id="leave-reason" type="text">

@@ -34,46 +34,49 @@
     node.dataset.key = key; return true;
   }
 
+  // The public blocks show; the admin panel (an overlay) holds the buttons.
   function schedule(snap, admin) {
-    const ul = $("schedule");
+    const ul = $("schedule"), adm = $("schedule-admin");
     if (!changed(ul, snap.schedule, !!snap.meeting, admin)) return;
-    ul.replaceChildren();
+    ul.replaceChildren(); adm.replaceChildren();
     ul.hidden = !!snap.meeting || !(snap.schedule || []).length;
     for (const m of snap.schedule || []) {
-      const li = k().el("li", T("labels", "scheduled") + " " + mmdd(m.scheduled_start) + " " +
-        hhmm(m.scheduled_start) + " " + T("meeting_types", m.type) + " · " + (m.topic || ""));
-      li.dataset.id = m.id;
+      const text = T("labels", "scheduled") + " " + mmdd(m.scheduled_start) + " " + hhmm(m.scheduled_start) + " " +
+        T("meeting_types", m.type) + " · " + (m.topic || "");
+      const li = k().el("li", text); li.dataset.id = m.id; ul.append(li);
       if (admin && !snap.meeting) {
+        const row = k().el("li", text); row.dataset.id = m.id;
         const b = k().el("button", T("labels", "start_scheduled")); b.className = "start-scheduled";
         b.onclick = () => k().post("/api/admin/meeting/start", {scheduled_id: m.id});
-        li.append(b);
+        row.append(b); adm.append(row);
       }
-      ul.append(li);
     }
   }
 
   function staffAlerts(snap, admin) {
-    const ul = $("unstored"), rows = snap.unstored || [];
+    const ul = $("unstored"), adm = $("unstored-admin"), rows = snap.unstored || [];
     if (!changed(ul, rows, admin)) return;
-    ul.replaceChildren();
+    ul.replaceChildren(); adm.replaceChildren();
     ul.hidden = !rows.length;
     if (!rows.length) return;
-    ul.append(k().el("li", T("labels", "unstored") + ": " + rows.map((u) => (u.name || "?") + " " + hhmm(u.at)).join("、")));
-    if (admin) { const b = k().el("button", T("labels", "dismiss"));
-      b.onclick = () => k().post("/api/admin/unstored/dismiss", {}); ul.append(b); }
+    const text = T("labels", "unstored") + ": " + rows.map((u) => (u.name || "?") + " " + hhmm(u.at)).join("、");
+    ul.append(k().el("li", text));
+    if (admin) { const b = k().el("button", T("labels", "dismiss")); b.id = "unstored-dismiss";
+      b.onclick = () => k().post("/api/admin/unstored/dismiss", {}); adm.append(k().el("span", text), b); }
   }
 
   function fingerprints(snap, admin) {
-    const fp = snap.fingerprints, box = $("fp-status");
+    const fp = snap.fingerprints, box = $("fp-status"), adm = $("fp-admin");
     const restoring = fp && fp.state === "restoring";
     if (!changed(box, restoring && fp.progress, admin)) return;
-    box.replaceChildren();
+    box.replaceChildren(); adm.replaceChildren();
     box.hidden = !restoring;
     if (!restoring) return;
     const p = fp.progress || [0, 0];
     box.append(T("prompts", "restoring") + " " + p[0] + "/" + p[1]);
     if (admin) { const b = k().el("button", T("labels", "cancel_restore")); b.id = "fp-cancel";
-      b.onclick = () => k().post("/api/admin/fingerprints/restore/cancel", {}); box.append(b); }
+      b.onclick = () => k().post("/api/admin/fingerprints/restore/cancel", {});
+      adm.append(k().el("span", T("prompts", "restoring") + " " + p[0] + "/" + p[1]), b); }
   }
 
   async function leaveForm(snap, admin) {
