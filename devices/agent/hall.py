@@ -350,13 +350,19 @@ class Hall:
         if self._restore_task is not None and not self._restore_task.done():
             raise ReaderUnavailable("a restore is already running: wait for it or cancel it")
         self._say(Prompt.RESTORING)
-        self._restore_task = asyncio.ensure_future(self.fingerprints.restore())
+        task = self._restore_task = asyncio.ensure_future(self.fingerprints.restore())
         try:
-            report = await asyncio.shield(self._restore_task)
+            report = await asyncio.shield(task)
         except asyncio.CancelledError:
-            if not self._restore_task.cancelled():
-                self._restore_task.cancel()  # the admin's request went away: stop the restore too
             self._say(Prompt.RESTORE_FAILED)
+            me = asyncio.current_task()
+            if task.cancelled() and not (me is not None and me.cancelling()):  # cancel_restore()
+                done = self.fingerprints.progress or (0, 0)
+                raise ReaderUnavailable(
+                    f"the restore was cancelled after {done[0]} of {done[1]} fingerprints; "
+                    "press 恢复指纹 to run it again"
+                ) from None
+            task.cancel()  # the admin's request went away: stop the restore too
             raise
         except Exception:
             self._say(Prompt.RESTORE_FAILED)

@@ -169,6 +169,52 @@ async def test_a_module_emptied_or_swapped_while_running_is_refilled(tmp_path: P
         emulator.stop()
 
 
+async def test_manual_restore_finishes_every_time_and_can_be_cancelled(tmp_path: Path, hub: HubProcess) -> None:
+    """The kiosk's 恢复指纹 with nobody at the glass: done every time, or
+    cancelled on request, and enrolment is never left locked."""
+    import asyncio
+
+    names = [f"党员{i:02d}" for i in range(20)]
+    seeded = seed_branch(hub.url, [(n, f"M{i:03d}") for i, n in enumerate(names)])
+    seed_backup(hub, seeded, names)
+    emulator = FingerprintEmulator("R307", library_path=tmp_path / "library.json", link=tmp_path / "fp0",
+                                   timings=DATASHEET)
+    emulator.start()
+    app = kiosk = None
+    try:
+        app = await start_edge(tmp_path / "edge", hub.url, seeded.enrolment_code, reader_port=str(emulator.link))
+        await wait_for(lambda: app.fpsync.last_restore is not None and app.online, 60, "the restore at start")
+        kiosk = await kiosk_client(app)
+        for _ in range(5):
+            r = await kiosk.post("/api/admin/fingerprints/restore", json={})
+            assert r.status_code == 200, r.text
+            assert r.json()["written"] == 20
+            assert not app.hall.module_lock.locked()
+        # a slow module: cancel half-way
+        emulator.set_delay(0.2)
+        request = asyncio.ensure_future(kiosk.post("/api/admin/fingerprints/restore", json={}))
+        await wait_for(lambda: (app.fpsync.progress or (0, 0))[0] >= 2 and app.fpsync.state.value == "restoring",
+                       60, "the restore under way")
+        assert (await kiosk.get("/api/state")).json()["fingerprints"]["state"] == "restoring"
+        r = await kiosk.post("/api/admin/fingerprints/restore/cancel", json={})
+        assert r.json() == {"cancelled": True}
+        r = await request
+        assert r.status_code == 409 and "cancelled" in r.json()["error"]
+        assert app.hall.prompt()[0].value == "restore_failed"
+        assert not app.hall.module_lock.locked()
+        await wait_for(lambda: app.reader.checkin.phase.value == "scanning", 30, "the reader scanning again")
+        emulator.set_delay(0)
+        r = await kiosk.post("/api/admin/fingerprints/restore", json={})
+        assert r.status_code == 200 and r.json()["written"] == 20
+        assert len(emulator.library()) == 20
+    finally:
+        if kiosk is not None:
+            await kiosk.aclose()
+        if app is not None:
+            await app.shutdown()
+        emulator.stop()
+
+
 @contextlib.contextmanager
 def small_disk(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
