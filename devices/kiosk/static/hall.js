@@ -68,9 +68,11 @@
   function fingerprints(snap, admin) {
     const fp = snap.fingerprints, box = $("fp-status"), adm = $("fp-admin");
     const restoring = fp && fp.state === "restoring";
-    if (!changed(box, restoring && fp.progress, admin)) return;
+    const failing = fp && fp.state === "retrying" && fp.error;  // says why and what to do
+    if (!changed(box, restoring && fp.progress, failing, admin)) return;
     box.replaceChildren(); adm.replaceChildren();
-    box.hidden = !restoring;
+    box.hidden = !restoring && !(failing && admin);
+    if (failing && admin) { box.hidden = true; adm.append(k().el("span", fp.error)); return; }
     if (!restoring) return;
     const p = fp.progress || [0, 0];
     box.append(T("prompts", "restoring") + " " + p[0] + "/" + p[1]);
