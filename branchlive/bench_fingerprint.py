@@ -142,6 +142,7 @@ class WallWatcher:
     hub_url: str
     token: str
     checkins: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    tiles: dict[int, dict[str, Any]] = field(default_factory=dict)  # branch id -> latest tile
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
@@ -169,10 +170,13 @@ class WallWatcher:
                         now = time.time()
                         msg = json.loads(raw)
                         if msg["type"] == "snapshot":
+                            self.tiles.update({t["branch_id"]: t for t in msg["tiles"]})
                             self.connected.set()
                         for m in msg["messages"] if msg["type"] == "batch" else [msg]:
                             if m.get("type") == "checkin":
                                 self.checkins.append((m, now))
+                            elif m.get("type") == "tile":
+                                self.tiles[m["tile"]["branch_id"]] = m["tile"]
             except (OSError, websockets.WebSocketException, TimeoutError):
                 pass
             self.connected.clear()

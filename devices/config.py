@@ -147,6 +147,32 @@ class EdgeSettings(BaseSettings):
         description="Seconds between attempts once the hub refused the token (401).",
     )
 
+    # -- the hall's link and storage (issue 10) --
+    link_ping_s: float = Field(
+        default=2.0, gt=0, le=60, title="Link ping interval",
+        description="Seconds between WebSocket pings on the link to the hub; with the ping "
+        "timeout (and 2 s to close) this bounds how long a silently cut link looks alive: 8 s by default.",
+    )
+    link_timeout_s: float = Field(
+        default=4.0, gt=0, le=120, title="Link ping timeout",
+        description="Seconds without a pong before the link to the hub is dropped and redialled.",
+    )
+    reconnect_cap_s: float = Field(
+        default=8.0, ge=1, le=600, title="Reconnect backoff cap",
+        description="Longest wait between two attempts to reach the hub (with jitter), so a "
+        "hall is back within seconds of its link.",
+    )
+    outbox_reserve_mb: int = Field(
+        default=16, ge=0, le=4096, title="Check-in reserve",
+        description="Megabytes set aside on the data disk (a preallocated file) and given "
+        "back to the check-in database when the disk is full (0 = none).",
+    )
+    reader_check_s: float = Field(
+        default=60.0, gt=0, le=3600, title="Fingerprint library check",
+        description="Seconds between looks at the fingerprint module's library; a module "
+        "found empty (swapped, reset) is refilled from the hub's backup.",
+    )
+
     @field_validator("hub_url")
     @classmethod
     def _check_hub_url(cls, value: str) -> str:

@@ -34,6 +34,8 @@ def main(argv: list[str]) -> int:
 
     from hub.auth.http import uvicorn_proxy_options
 
+    # WebSocket pings every 2 s, dropped after 4 s without a pong: a hall whose
+    # link was cut silently (no FIN) shows offline within 10 s.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, ws_max_size=4 * 1024 * 1024,
-                **uvicorn_proxy_options(settings))
+                ws_ping_interval=2.0, ws_ping_timeout=4.0, **uvicorn_proxy_options(settings))
     return 0

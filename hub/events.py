@@ -119,6 +119,21 @@ class OrgUnitChanged(Event):
 
 
 @dataclass(frozen=True)
+class LeaveFiled(Event):
+    """请假: a member's leave request for one meeting."""
+
+    branch_id: int
+    meeting_id: str
+    member_id: int
+
+
+@dataclass(frozen=True)
+class MeetingScheduled(Event):
+    branch_id: int
+    meeting_id: str
+
+
+@dataclass(frozen=True)
 class AlertRaised(Event):
     branch_id: int | None
     kind: str

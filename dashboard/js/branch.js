@@ -5,6 +5,7 @@ import { api, ApiError } from "./api.js";
 import { feed } from "./feed.js";
 import { currentLang, t } from "./i18n.js";
 import { alertLabel, el, fmtDateTime, fmtDuration, fmtTime, meetingTypeName, setText, stateLabel } from "./util.js";
+import { attendanceText } from "./tile.js";
 import { WhepViewer } from "./whep.js";
 
 function isoDate(d) { return d.toISOString().slice(0, 10); }
@@ -18,6 +19,7 @@ export class BranchView {
     this.meetingId = null;
     this.rows = new Map();   // member_id -> row data
     this.members = [];
+    this.leaves = new Map();  // member_id -> leave reason (请假)
     this.talking = false;
   }
 
@@ -82,11 +84,12 @@ export class BranchView {
     const m = tile.meeting;
     setText(this.h.meet, m ? `${meetingTypeName(m)}${m.topic ? " · " + m.topic : ""}` : t("meeting_none"));
     const q = tile.quorum;
-    setText(this.h.ci, m ? `${t("checked_in")} ${tile.checked_in}/${tile.roster}${q && q.rule !== "none" ? " · " + (q.met ? t("quorum_met") : t("quorum_not")) : ""}` : "");
+    setText(this.h.ci, m ? attendanceText(tile) : "");
     this.h.ci.className = "b-ci" + (q && q.rule !== "none" ? (q.met ? " q-met" : " q-not") : "");
     this.h.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message }, alertLabel(a))));
     const mid = m ? m.id : null;
     if (mid !== this.meetingId) { this.meetingId = mid; this._loadAttendance(); }
+    else if (m && (tile.on_leave || 0) !== this.leaves.size) this._loadLeaves();
     this._tick();
   }
 
@@ -150,7 +153,20 @@ export class BranchView {
         for (const r of rows) this.rows.set(r.member_id, { name: r.name, at: r.checked_in_at, late: r.late, method: r.method });
       } catch { /* shown as empty; the feed still adds new check-ins */ }
     }
+    await this._loadLeaves(false);
     this._renderAttendance();
+  }
+
+  // 请假: leave requests (filed at the kiosk or here) tag the absentees.
+  async _loadLeaves(render = true) {
+    const mid = this.meetingId;
+    if (!mid) { this.leaves = new Map(); return; }
+    try {
+      const rows = await api.get(`/api/v1/meetings/${mid}/leave-requests`);
+      if (mid !== this.meetingId) return;
+      this.leaves = new Map(rows.map((r) => [r.member_id, r.reason]));
+    } catch { /* keep what is shown */ }
+    if (render) this._renderAttendance();
   }
 
   _checkin(m) {
@@ -161,7 +177,8 @@ export class BranchView {
 
   _renderAttendance(fresh) {
     const rows = [...this.rows.entries()].sort((a, b) => Date.parse(a[1].at) - Date.parse(b[1].at));
-    setText(this.attHead, `${t("attendance")} ${rows.length}/${this.members.length}`);
+    const tile = feed.tiles.get(this.branchId);
+    setText(this.attHead, tile && tile.meeting ? `${t("attendance")} · ${attendanceText(tile)}` : t("attendance"));
     if (!this.meetingId) { this.attList.replaceChildren(el("li.empty", null, t("meeting_none"))); }
     else if (!rows.length) { this.attList.replaceChildren(el("li.empty", null, t("no_checkins"))); }
     else {
@@ -171,7 +188,9 @@ export class BranchView {
         r.method === "staff" ? el("span.tag.staff", null, t("staff")) : null)));
     }
     const absent = this.members.filter((m) => !this.rows.has(m.id));
-    this.absent.replaceChildren(...absent.map((m) => el("span.member", { title: m.member_no }, m.name + (m.excused ? "*" : ""))));
+    this.absent.replaceChildren(...absent.map((m) => el(`span.member${this.leaves.has(m.id) ? ".on-leave" : ""}`,
+      { title: this.leaves.has(m.id) ? `${t("on_leave")}: ${this.leaves.get(m.id)}` : m.member_no, dataset: { member: m.id } },
+      m.name + (m.excused ? "*" : ""), this.leaves.has(m.id) ? el("span.tag.leave", null, t("on_leave")) : null)));
   }
 
   // ---- inspection note ----------------------------------------------------

@@ -9,6 +9,16 @@ export function thumbUrl(branchId, at) {
   return `/api/v1/branches/${branchId}/thumbnail.jpg?t=${encodeURIComponent(at)}`;
 }
 
+// 实到 / 应到 · 请假 · 法定人数: the hub's numbers (hub/attendance/summary.py),
+// the same the hall's kiosk shows; one text for the tile and the branch view.
+export function attendanceText(tile) {
+  const q = tile.quorum;
+  let text = `${t("present")} ${tile.checked_in} / ${t("expected")} ${tile.expected ?? tile.roster}`;
+  if (tile.on_leave) text += ` · ${t("on_leave")} ${tile.on_leave}`;
+  if (q && q.rule !== "none") text += ` · ${t("quorum")} ${q.present}/${q.required} ${q.met ? t("quorum_yes") : t("quorum_no")}`;
+  return text;
+}
+
 export function buildTile(branchId) {
   const img = el("img", { alt: "", decoding: "async", draggable: false });
   img.addEventListener("error", () => img.classList.add("broken"));
@@ -66,7 +76,7 @@ export function patchTile(node, tile, visible) {
   if (m) {
     const q = tile.quorum;
     const mark = q && q.rule !== "none" ? (q.met ? " ✓" : " ✗") : "";
-    setText(r.ci, `${t("checked_in")} ${tile.checked_in}/${tile.roster}${mark}`);
+    setText(r.ci, attendanceText(tile) + mark);
     r.ci.className = "ci" + (q && q.rule !== "none" ? (q.met ? " q-met" : " q-not") : "");
     r.ci.title = q && q.rule !== "none" ? `${q.met ? t("quorum_met") : t("quorum_not")} (${q.present}/${q.required})` : "";
   } else {

@@ -73,7 +73,7 @@ class EdgeApp:
     ) -> None:
         self.settings = settings
         self.reader_factory = reader_factory
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(cap=settings.reconnect_cap_s)
         self.with_media = with_media
         self.stop_event = asyncio.Event()
         self.kiosk_closing = asyncio.Event()
@@ -97,7 +97,8 @@ class EdgeApp:
 
     # -- init steps --------------------------------------------------------------
     async def init_store(self) -> None:
-        self.store = await Store.open(self.settings.db_path)
+        self.store = await Store.open(self.settings.db_path,
+                                      reserve_bytes=self.settings.outbox_reserve_mb * 2**20)
         self.outbox = Outbox(self.store)
         self.roster = RosterCache(self.store)
         await self.roster.load()
@@ -143,12 +144,14 @@ class EdgeApp:
             enrolment_code=s.enrolment_code.get_secret_value() if s.enrolment_code else None,
             heartbeat_s=s.heartbeat_s, connect_timeout_s=s.connect_timeout_s,
             auth_retry_s=s.auth_retry_s, backoff=self.backoff,
+            ping_interval_s=s.link_ping_s, ping_timeout_s=s.link_timeout_s,
         )
         self.hall = Hall(self.desk, self.outbox, reader=self.reader,
                          uplink_status=self._uplink_status)
         self.uplink = Uplink(
             config, self.outbox, self.roster, health=self._health,
             on_keyframe=self._on_keyframe, on_ack=self.hall.on_ack,
+            on_branch_state=self.hall.on_branch_state,
         )
         self.uplink.on_state(lambda _state: self.hall.changes.notify())
 
@@ -158,7 +161,7 @@ class EdgeApp:
 
         self.fpsync = FingerprintSync(
             self.store, self.slots, self.roster, hub_url=self.settings.hub_url, token=self._token,
-            reader=self.reader, lock=self.hall.module_lock,
+            reader=self.reader, lock=self.hall.module_lock, check_every_s=self.settings.reader_check_s,
         )
         await self.fpsync.open()
         self.slots.reporter = self.fpsync
@@ -234,6 +237,7 @@ class EdgeApp:
         self.start_uplink()
         self.start_reader()
         self._spawn(self.fpsync.run(self.stop_event), "fingerprints")
+        self._spawn(self._storage_loop(), "storage")
         await self.start_media()
 
     async def wait(self) -> None:
@@ -271,6 +275,16 @@ class EdgeApp:
         except Exception as exc:
             log.exception("fingerprint reader stopped")
             self.hall.set_reader_status(ReaderStatus.FAULT, str(exc))
+
+    async def _storage_loop(self) -> None:
+        """Put the check-in reserve back once the disk has room again."""
+        while not self.stop_event.is_set():
+            if self.store.reserve_used:
+                with contextlib.suppress(Exception):
+                    if await self.store.run(self.store.ensure_reserve):
+                        self.hall.changes.notify()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 10)
 
     async def _publishing_loop(self) -> None:
         from devices.media.config import PublisherSettings
@@ -352,6 +366,9 @@ class EdgeApp:
             health["pending_upload_bytes"] = health["backfill"]["pending_bytes"]
         self.clock.check()
         health["clock"] = self.clock.status()
+        if hasattr(self, "store"):
+            health["storage"] = {"reserve_used": self.store.reserve_used,
+                                 "unstored_checkins": [u["name"] for u in self.hall.unstored]}
         state = self.uplink.state.value if hasattr(self, "uplink") else None
         health["faults"] = collect_faults(health, uplink_state=state)
         return health

@@ -85,6 +85,14 @@ def collect_faults(health: dict[str, Any], *, uplink_state: str | None = None) -
     if health.get("reader") == "fault":
         out.append(_fault("reader_fault", "指纹仪故障；可由管理员代签到",
                           "fingerprint reader fault; staff check-in still works"))
+    storage = health.get("storage") or {}
+    if storage.get("unstored_checkins"):
+        names = "、".join(str(n) for n in storage["unstored_checkins"][-5:] if n)
+        out.append(_fault("checkin_not_stored", f"磁盘已满，签到未能保存，请工作人员手工登记：{names}",
+                          f"disk full: check-ins not saved ({names}); register them by hand and free space"))
+    elif storage.get("reserve_used"):
+        out.append(_fault("checkin_reserve_used", "磁盘已满，签到正在使用预留空间；请清理存储",
+                          "disk full: check-ins use the reserved space; free some space"))
     clock = health.get("clock") or {}
     if clock.get("recent"):
         out.append(_fault("clock_jump", f"系统时间跳变 {clock.get('last_jump_s')} 秒；请检查时间同步",

@@ -100,6 +100,8 @@ class FingerprintSync:
         backoff: Backoff | None = None,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        check_every_s: float | None = 60.0,
+        template_timeout_s: float = 20.0,
     ) -> None:
         self.store = store
         self.slots = slots
@@ -114,6 +116,9 @@ class FingerprintSync:
         self.state = SyncState.IDLE
         self.last_error: str | None = None
         self.last_restore: RestoreReport | None = None
+        self.check_every_s = check_every_s  # look for an emptied module this often
+        self.template_timeout_s = template_timeout_s
+        self.progress: tuple[int, int] | None = None  # (written, total) while restoring
         self._wake = asyncio.Event()
         self._check_empty = reader is not None
         self._sync_requested = False
@@ -177,6 +182,14 @@ class FingerprintSync:
     def wake(self) -> None:
         self._wake.set()
 
+    def check_library(self) -> None:
+        """Look at the module's library at the next turn and refill it from
+        the backup if it lost templates (a module swapped or reset while the
+        agent runs; called on reconnect, on an unknown finger and periodically)."""
+        if self.reader is not None:
+            self._check_empty = True
+            self.wake()
+
     def request_sync(self) -> None:
         """Full sync with the backup at the next turn (the hub's `sync_fingerprints`)."""
         self._sync_requested = True
@@ -206,9 +219,13 @@ class FingerprintSync:
                 self.state = SyncState.RETRYING
                 delay = self.backoff.next_delay()
                 log.warning("fingerprint backup failed (%r); retrying in %.0f s", exc, delay)
+            if delay is None and self.reader is not None:
+                delay = self.check_every_s
             waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             try:
-                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                if not done and self.reader is not None:
+                    self._check_empty = True  # the periodic look at the module
             finally:
                 for w in waits:
                     w.cancel()
@@ -253,7 +270,8 @@ class FingerprintSync:
 
     # -- restore ------------------------------------------------------------------
     async def restore_if_empty(self) -> RestoreReport | None:
-        """At start: an empty module (new or replaced) gets the branch's backup."""
+        """An empty module (new, replaced, reset) gets the branch's backup; so
+        does one holding fewer templates than the slot map says it should."""
         reader = self._restorable()
         try:
             count = await reader.template_count()
@@ -261,8 +279,13 @@ class FingerprintSync:
             raise FingerprintSyncError(
                 f"cannot read the fingerprint module's library ({exc}); check the reader"
             ) from exc
-        if count:
+        mapped = len(self.slots.items())
+        if count and count >= mapped:
             return None
+        if count:
+            log.warning("the fingerprint module holds %d templates, the kiosk knows %d: refilling", count, mapped)
+        else:
+            log.info("the fingerprint module is empty: restoring the branch's backup")
         backup = await self.fetch_backup()
         if not backup and not self.slots.items():
             return None
@@ -297,8 +320,14 @@ class FingerprintSync:
             }
             from_backup = len(target)
             target.update({slot: (m, t) for slot, (m, t) in local.items() if m and t})
-            for slot, (_member, template) in sorted(target.items()):
-                await reader.store_template(slot, template)
+            self.progress = (0, len(target))
+            try:
+                for n, (slot, (_member, template)) in enumerate(sorted(target.items())):
+                    await self._write(reader, slot, template, n, len(target))
+                    self.progress = (n + 1, len(target))
+            except BaseException:  # failed or cancelled: the kiosk says so, nothing hangs
+                self.state = SyncState.IDLE
+                raise
             removed = 0
             for slot in sorted(set(self.slots.items()) - set(target)):
                 with contextlib.suppress(Exception):  # an empty module has nothing to clear
@@ -314,6 +343,19 @@ class FingerprintSync:
             self.state = SyncState.IDLE
         log.info("fingerprint restore: %s", report)
         return report
+
+    async def _write(self, reader: RestorableReader, slot: int, template: bytes, done: int, total: int) -> None:
+        """One template into the module, bounded in time: a restore finishes
+        or fails with a reason, it never hangs."""
+        try:
+            async with asyncio.timeout(self.template_timeout_s):
+                await reader.store_template(slot, template)
+        except Exception as exc:
+            why = "the reader did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            raise FingerprintSyncError(
+                f"writing fingerprint {done + 1} of {total} (slot {slot}) into the reader failed: {why}; "
+                f"{done} written. Check the reader and press 恢复指纹 again"
+            ) from exc
 
     def _restorable(self) -> RestorableReader:
         if self.reader is None:

@@ -9,7 +9,11 @@ task is needed):
     resting: PRESS_FINGER | NO_MEETING | READER_FAULT | NO_READER
     transient: CHECKED_IN, ALREADY_CHECKED_IN, NOT_A_MEMBER, NOT_RECOGNISED,
                POOR_IMAGE, READ_FAILED, ASK_STAFF, ENROL_DONE, ENROL_FAILED,
-               LIBRARY_FULL, REASON_REQUIRED, RESTORE_DONE, RESTORE_FAILED
+               LIBRARY_FULL, REASON_REQUIRED, RESTORE_DONE, RESTORE_FAILED,
+               STORE_FAILED (a matched finger whose check-in could not be
+               written, e.g. a full disk: the member is sent to staff and the
+               secretary sees it in `unstored` and in the faults)
+    restoring: RESTORING -> RESTORE_DONE | RESTORE_FAILED (cancellable)
     enrolling: ENROL_PRESS -> ENROL_LIFT -> ENROL_AGAIN -> ENROL_DONE | ENROL_FAILED
 
 A finger that fails `max_failed_reads` times in a row (poor image, not
@@ -58,6 +62,8 @@ class Prompt(StrEnum):
     LIBRARY_FULL = "library_full"
     RESTORE_DONE = "restore_done"
     RESTORE_FAILED = "restore_failed"
+    RESTORING = "restoring"
+    STORE_FAILED = "store_failed"
 
 
 class ReaderStatus(StrEnum):
@@ -75,7 +81,7 @@ _OUTCOME_PROMPT = {
 }
 _ENROL_PROMPT = {ENROL_PRESS: Prompt.ENROL_PRESS, ENROL_LIFT: Prompt.ENROL_LIFT,
                  ENROL_AGAIN: Prompt.ENROL_AGAIN}
-_STICKY = {Prompt.ENROL_PRESS, Prompt.ENROL_LIFT, Prompt.ENROL_AGAIN}
+_STICKY = {Prompt.ENROL_PRESS, Prompt.ENROL_LIFT, Prompt.ENROL_AGAIN, Prompt.RESTORING}
 
 
 class Changes:
@@ -141,6 +147,8 @@ class Hall:
         self._prompt_name: str | None = None
         self._prompt_at = 0.0
         self._enrol_lock = asyncio.Lock()
+        self._restore_task: asyncio.Task[Any] | None = None
+        self.unstored: list[dict[str, Any]] = []  # matched fingers not written: staff must register them
         self.changes = Changes()
         desk.on_change(self.changes.notify)
         outbox.on_change(self.changes.notify)
@@ -188,8 +196,20 @@ class Hall:
             )
         self._say(_OUTCOME_PROMPT[result.outcome], name)
 
-    async def finger_matched(self, slot: int) -> CheckInResult:
-        result = await self.desk.check_in_slot(slot)
+    async def finger_matched(self, slot: int) -> CheckInResult | None:
+        """A matched finger is always answered: checked in, or (when the
+        check-in cannot be stored) sent to staff, who register it by hand."""
+        try:
+            result = await self.desk.check_in_slot(slot)
+        except Exception as exc:
+            member_id = self.slots.member_for(slot)
+            member = self.roster.get(member_id) if member_id is not None else None
+            name = member.name if member else None
+            log.error("check-in of slot %s (%s) could not be stored: %r", slot, name, exc)
+            self.unstored = [*self.unstored[-19:], {"name": name, "member_id": member_id,
+                                                     "at": self.clock(), "error": str(exc)}]
+            self._say(Prompt.STORE_FAILED, name)
+            return None
         self._show(result)
         return result
 
@@ -208,11 +228,15 @@ class Hall:
             self.set_reader_status(ReaderStatus.READY)
             if self._prompt is Prompt.READER_FAULT:
                 self._prompt = None
+            if name == "ReaderReconnected" and self.fingerprints is not None:
+                self.fingerprints.check_library()  # the module may have been swapped
         elif name == "FingerMatched":
             self.failed_reads = 0
             await self.finger_matched(int(getattr(event, "slot")))  # noqa: B009
         elif name == "NotRecognised":
             self._failed_read(Prompt.NOT_RECOGNISED)
+            if self.fingerprints is not None:
+                self.fingerprints.check_library()  # an emptied module recognises nobody
         elif name == "PoorImage":
             self._failed_read(Prompt.POOR_IMAGE)
         elif name == "ReadFailed":
@@ -233,6 +257,43 @@ class Hall:
     async def on_ack(self, outcome: AckOutcome) -> None:
         await self.desk.apply_ack(outcome)
         self.changes.notify()
+
+    async def on_branch_state(self, state: object) -> None:
+        """The hub's word on the branch: its open meeting, schedule and numbers."""
+        await self.desk.apply_branch_state(state)  # type: ignore[arg-type]
+        self.changes.notify()
+
+    def attendance(self) -> dict[str, Any]:
+        """实到 / 应到 / 请假 / quorum as the wall shows them: the hub's numbers
+        (hub/attendance/summary.py), plus this kiosk's check-ins and leave
+        requests the hub has not acknowledged yet. Offline and never told,
+        the kiosk counts its own (`source: local`, no quorum)."""
+        meeting = self.desk.current
+        members = self.roster.members()
+        local_present = {self._wire(m) for m in self.desk.checkins}
+        local_leave = {self._wire(m) for m in self.desk.leaves}
+        hub = self.desk.hub_attendance
+        if meeting is None or hub is None or hub.get("meeting_id") != meeting.id:
+            expected = sum(1 for m in members if not m.excused or m.id in self.desk.checkins)
+            n_leave = len(local_leave - local_present)
+            return {"source": "local", "present": len(local_present), "expected": expected,
+                    "on_leave": n_leave, "absent": max(0, expected - len(local_present) - n_leave),
+                    "quorum": None}
+        present = {str(i) for i in hub.get("present_ids") or []} | local_present
+        leave = ({str(i) for i in hub.get("leave_ids") or []} | local_leave) - present
+        counted = {str(i) for i in hub.get("counted_ids") or []}
+        q = dict(hub.get("quorum") or {})
+        if q:
+            q["present"] = len(present & counted)
+            q["met"] = q.get("rule") == "none" or (int(q.get("expected") or 0) > 0
+                                                   and q["present"] >= int(q.get("required") or 0))
+        expected = int(hub.get("expected") or 0)
+        return {"source": "hub", "present": len(present), "expected": expected, "on_leave": len(leave),
+                "absent": max(0, expected - len(present) - len(leave)), "quorum": q or None}
+
+    def _wire(self, member_id: str) -> str:
+        member = self.roster.get(member_id)
+        return str(member.hub_id) if member is not None else member_id
 
     # -- enrolment -------------------------------------------------------------
     async def enrol_finger(self, member_id: str) -> int:
@@ -281,17 +342,43 @@ class Hall:
             return slot
 
     async def restore_fingerprints(self) -> dict[str, int]:
-        """Admin request: rewrite the module from the hub's backup (needs the hub)."""
+        """Admin request: rewrite the module from the hub's backup (needs the
+        hub). It finishes, fails with a reason, or is cancelled
+        (`cancel_restore`); it never leaves enrolment locked."""
         if self.fingerprints is None:
             raise ReaderUnavailable("fingerprint backup is not set up on this agent")
+        if self._restore_task is not None and not self._restore_task.done():
+            raise ReaderUnavailable("a restore is already running: wait for it or cancel it")
+        self._say(Prompt.RESTORING)
+        task = self._restore_task = asyncio.ensure_future(self.fingerprints.restore())
         try:
-            report = await self.fingerprints.restore()
+            report = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._say(Prompt.RESTORE_FAILED)
+            me = asyncio.current_task()
+            if task.cancelled() and not (me is not None and me.cancelling()):  # cancel_restore()
+                done = self.fingerprints.progress or (0, 0)
+                raise ReaderUnavailable(
+                    f"the restore was cancelled after {done[0]} of {done[1]} fingerprints; "
+                    "press 恢复指纹 to run it again"
+                ) from None
+            task.cancel()  # the admin's request went away: stop the restore too
+            raise
         except Exception:
             self._say(Prompt.RESTORE_FAILED)
             raise
+        finally:
+            self.changes.notify()
         self._say(Prompt.RESTORE_DONE)
         return {"written": report.written, "removed": report.removed,
                 "from_backup": report.from_backup, "from_queue": report.from_queue}
+
+    def cancel_restore(self) -> bool:
+        task = self._restore_task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     # -- the kiosk's view -----------------------------------------------------
     async def snapshot(self) -> dict[str, Any]:
@@ -313,7 +400,14 @@ class Hall:
                 "type_en": MEETING_TYPES.get(meeting.meeting_type, ("", ""))[1],
                 "topic": meeting.topic,
                 "started_at": meeting.started_at,
+                "scheduled_at": meeting.scheduled_at,
             },
+            "attendance": self.attendance(),
+            "schedule": [
+                {"id": m.get("id"), "type": m.get("meeting_type"), "topic": m.get("topic"),
+                 "scheduled_start": m.get("scheduled_start")}
+                for m in self.desk.schedule if meeting is None or m.get("id") != meeting.id
+            ],
             "prompt": {
                 "code": prompt.value,
                 "name": prompt_name,
@@ -335,9 +429,19 @@ class Hall:
                 for r in rejected
             ],
             "enrolling": self._enrol_lock.locked(),
+            "fingerprints": self._fingerprint_status(),
+            "unstored": self.unstored[-5:],
             "server_time": self.clock(),
             "version": self.changes.version,
         }
+
+    def _fingerprint_status(self) -> dict[str, Any] | None:
+        fp = self.fingerprints
+        if fp is None:
+            return None
+        progress = fp.progress if fp.state.value == "restoring" else None
+        return {"state": fp.state.value, "progress": list(progress) if progress else None,
+                "error": fp.last_error}
 
     def _member_name(self, member_id: object) -> str | None:
         member = self.roster.get(str(member_id)) if member_id is not None else None
@@ -347,6 +451,7 @@ class Hall:
         return [
             {"id": m.id, "member_no": m.member_no, "name": m.name, "status": m.status,
              "excused": m.excused, "checked_in": m.id in self.desk.checkins,
+             "on_leave": m.id in self.desk.leaves,
              "slots": self.slots.slots_of(m.id)}
             for m in self.roster.members()
         ]

@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from devices.agent.errors import MeetingError
 from devices.agent.outbox import AckOutcome, Outbox
-from devices.agent.protocol import RosterMember
+from devices.agent.protocol import BranchState, RosterMember
 from devices.agent.roster import RosterCache, SlotMap
 from devices.agent.store import Store
 
@@ -110,6 +111,11 @@ class MeetingDesk:
         self.clock = clock
         self.current: MeetingInfo | None = None
         self.checkins: dict[str, CheckIn] = {}  # member_id -> check-in, open meeting only
+        self.leaves: dict[str, str] = {}  # member_id -> reason, filed here for the open meeting
+        # What the hub last said about the branch (devices/agent/protocol.BranchState):
+        self.hub_open: dict[str, Any] | None = None  # the branch's one open meeting
+        self.schedule: tuple[dict[str, Any], ...] = ()  # meetings scheduled on the hub
+        self.hub_attendance: dict[str, Any] | None = None  # the hub's numbers for the open meeting
         self._listeners: list[Callable[[], None]] = []
 
     @property
@@ -147,17 +153,23 @@ class MeetingDesk:
 
     # -- meetings -------------------------------------------------------------
     async def start_meeting(
-        self, meeting_type: str, topic: str, *, scheduled_at: float | None = None
+        self, meeting_type: str, topic: str, *, scheduled_at: float | None = None,
+        meeting_id: str | None = None,
     ) -> MeetingInfo:
+        """Open a meeting here (`meeting_id` and `scheduled_at` when started
+        from the hub's schedule). When the hub says the branch already has
+        one open (another device started it), this device joins it."""
         if self.current is not None:
             raise MeetingError("a meeting is already open: end it before starting another")
+        if self.hub_open is not None:
+            return await self.adopt(self.hub_open)
         if meeting_type not in MEETING_TYPES:
             raise MeetingError(f"unknown meeting type {meeting_type!r}: choose one from the list")
         topic = topic.strip()
         if not topic:
             raise MeetingError("the meeting needs a topic: type one in")
         info = MeetingInfo(
-            id=str(uuid.uuid4()), meeting_type=meeting_type, topic=topic,
+            id=meeting_id or str(uuid.uuid4()), meeting_type=meeting_type, topic=topic,
             started_at=self.clock(), scheduled_at=scheduled_at,
         )
 
@@ -175,9 +187,101 @@ class MeetingDesk:
             also=also,
         )
         self.current = info
-        self.checkins = {}
+        self.checkins, self.leaves = {}, {}
         self._changed()
         return info
+
+    async def start_scheduled(self, meeting_id: str) -> MeetingInfo:
+        """Start a meeting from the hub's schedule: its id, type, topic and
+        scheduled start (late marks count from it)."""
+        found = next((m for m in self.schedule if m.get("id") == meeting_id), None)
+        if found is None:
+            raise MeetingError("this meeting is not on the schedule any more: refresh and pick again")
+        return await self.start_meeting(
+            str(found["meeting_type"]), str(found.get("topic") or "") or MEETING_TYPES.get(
+                str(found["meeting_type"]), (str(found["meeting_type"]), ""))[0],
+            scheduled_at=_num(found.get("scheduled_start")), meeting_id=meeting_id)
+
+    # -- the branch's one meeting, as the hub says -------------------------------
+    async def apply_branch_state(self, state: BranchState) -> None:
+        """Follow the hub: show the meeting another device of the branch
+        opened, close the one it ended, keep the schedule and the numbers."""
+        self.hub_open, self.schedule, self.hub_attendance = state.open_meeting, state.scheduled, state.attendance
+        current = self.current
+        if current is not None and current.id in state.ended_ids:
+            await self._close_locally(current)
+        elif current is None and state.open_meeting is not None:
+            await self.adopt(state.open_meeting)
+        self._changed()
+
+    async def joined(self, own_id: str, meeting_id: str) -> None:
+        """The hub answered our meeting.start: the branch already had `meeting_id`
+        open, ours was merged into it. Our check-ins move along (the hub
+        files those already sent under our id into the same meeting)."""
+        current = self.current
+        if current is None or current.id != own_id or own_id == meeting_id:
+            return
+        hub = self.hub_open if self.hub_open and self.hub_open.get("id") == meeting_id else {
+            "id": meeting_id, "meeting_type": current.meeting_type, "topic": current.topic,
+            "started_at": current.started_at, "scheduled_start": current.scheduled_at}
+
+        def move(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE meetings SET ended_at = ? WHERE id = ?", (self.clock(), own_id))
+            conn.execute("UPDATE OR IGNORE checkins SET meeting_id = ? WHERE meeting_id = ?", (meeting_id, own_id))
+
+        await self.store.tx(move)
+        self.current = None
+        await self.adopt(hub)
+
+    async def adopt(self, hub: dict[str, Any]) -> MeetingInfo:
+        """Show the branch's open meeting here (no meeting.start: it is open already)."""
+        info = MeetingInfo(
+            id=str(hub["id"]), meeting_type=str(hub["meeting_type"]), topic=str(hub.get("topic") or ""),
+            started_at=_num(hub.get("started_at")) or self.clock(), scheduled_at=_num(hub.get("scheduled_start")),
+        )
+
+        def q(conn: sqlite3.Connection) -> list[CheckIn]:
+            conn.execute(
+                "INSERT OR IGNORE INTO meetings(id, meeting_type, topic, started_at, scheduled_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (info.id, info.meeting_type, info.topic, info.started_at, info.scheduled_at),
+            )
+            conn.execute("UPDATE meetings SET ended_at = NULL WHERE id = ?", (info.id,))
+            rows = conn.execute("SELECT * FROM checkins WHERE meeting_id = ? AND hub_state != 'rejected'",
+                                (info.id,)).fetchall()
+            return [_checkin(r) for r in rows]
+
+        rows = await self.store.tx(q)
+        self.current = info
+        self.checkins, self.leaves = {c.member_id: c for c in rows}, {}
+        self._changed()
+        return info
+
+    async def _close_locally(self, meeting: MeetingInfo) -> None:
+        """Ended on the hub (by another device of the branch, or the county)."""
+        def q(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE meetings SET ended_at = ? WHERE id = ?", (self.clock(), meeting.id))
+
+        await self.store.tx(q)
+        self.current = None
+        self.checkins, self.leaves = {}, {}
+
+    async def file_leave(self, member_id: str, reason: str) -> None:
+        """请假 for a member of the roster who will not come to the open meeting."""
+        member = self.roster.get(member_id)
+        if member is None:
+            raise MeetingError("this member is not on the roster: refresh the roster")
+        if self.current is None:
+            raise MeetingError("no meeting is open: leave is filed for the open meeting")
+        if member_id in self.checkins:
+            raise MeetingError(f"{member.name} has checked in: no leave needed")
+        reason = reason.strip()
+        if not reason:
+            raise MeetingError("a leave request needs a reason (请假事由): type one in")
+        await self.outbox.put("leave", {"meeting_id": self.current.id, "member_id": member.hub_id,
+                                        "reason": reason})
+        self.leaves[member_id] = reason
+        self._changed()
 
     async def end_meeting(self) -> MeetingInfo:
         if self.current is None:
@@ -191,7 +295,8 @@ class MeetingDesk:
             "meeting.end", {"meeting_id": ended.id, "ended_at": ended.ended_at}, also=also
         )
         self.current = None
-        self.checkins = {}
+        self.checkins, self.leaves = {}, {}
+        self.hub_open = None  # ended here: until the hub says otherwise, nothing is open
         self._changed()
         return ended
 
@@ -271,8 +376,14 @@ class MeetingDesk:
         )
 
     async def apply_ack(self, outcome: AckOutcome) -> None:
-        """Record the hub's answer to a check-in (late flag or final refusal)."""
+        """Record the hub's answer to a check-in (late flag or final refusal),
+        or to a meeting.start that joined the branch's open meeting."""
         message = outcome.message
+        if message is not None and message.type == "meeting.start" and outcome.ok:
+            joined = outcome.result.get("meeting_id")
+            if outcome.result.get("joined") and isinstance(joined, str):
+                await self.joined(str(message.fields.get("meeting_id")), joined)
+            return
         if message is None or message.type != "checkin":
             return
         hub_state = "accepted" if outcome.ok else "rejected"
@@ -303,6 +414,10 @@ class MeetingDesk:
                     late=late if isinstance(late, bool) else current.late,
                 )
         self._changed()
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _checkin(row: sqlite3.Row) -> CheckIn:

@@ -26,7 +26,7 @@ from typing import Any
 from devices.agent.store import Store
 
 # Message types that travel through the outbox (the durable ones).
-DURABLE_TYPES = frozenset({"meeting.start", "meeting.end", "checkin", "headcount"})
+DURABLE_TYPES = frozenset({"meeting.start", "meeting.end", "checkin", "headcount", "leave"})
 
 
 class OutboxState(StrEnum):

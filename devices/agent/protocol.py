@@ -65,7 +65,18 @@ class Command:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-HubMessage = Welcome | Ack | Roster | Command
+@dataclass(frozen=True)
+class BranchState:
+    """What every device of the branch agrees on (hub/edge/branch_state.py):
+    the open meeting, the schedule, the hub's attendance numbers."""
+
+    open_meeting: dict[str, Any] | None
+    scheduled: tuple[dict[str, Any], ...]
+    attendance: dict[str, Any] | None
+    ended_ids: frozenset[str]
+
+
+HubMessage = Welcome | Ack | Roster | Command | BranchState
 
 
 def _need(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -125,6 +136,22 @@ def parse_hub_message(text: str | bytes) -> HubMessage:
             raise ProtocolError("roster message has no 'version' field")
         members = _need(obj, "members", list, "roster")
         return Roster(version=str(obj["version"]), members=tuple(_member(m) for m in members))
+    if kind == "branch_state":
+        open_meeting = obj.get("open_meeting")
+        attendance = obj.get("attendance")
+        scheduled = obj.get("scheduled") or []
+        ended = obj.get("ended_ids") or []
+        if not (open_meeting is None or isinstance(open_meeting, dict)) or not (
+                attendance is None or isinstance(attendance, dict)):
+            raise ProtocolError("branch_state fields 'open_meeting' and 'attendance' must be objects or null")
+        if not isinstance(scheduled, list) or not all(isinstance(m, dict) for m in scheduled):
+            raise ProtocolError("branch_state field 'scheduled' must be a list of objects")
+        if not isinstance(ended, list):
+            raise ProtocolError("branch_state field 'ended_ids' must be a list")
+        for m in [open_meeting, *scheduled]:
+            if m is not None and not (isinstance(m.get("id"), str) and isinstance(m.get("meeting_type"), str)):
+                raise ProtocolError("branch_state meeting without a string 'id' and 'meeting_type'")
+        return BranchState(open_meeting, tuple(scheduled), attendance, frozenset(str(i) for i in ended))
     if kind == "command":
         name = _need(obj, "name", str, "command")
         args = {k: v for k, v in obj.items() if k not in {"type", "id", "ts", "name"}}

@@ -11,6 +11,9 @@ which is the whole point of the outbox in a village hall.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,8 @@ from typing import TypeVar
 from devices.agent.errors import StoreError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+RESERVE_FILE = "outbox-reserve"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -79,17 +84,53 @@ CREATE TABLE IF NOT EXISTS checkins (
 class Store:
     """Owns the connection and the worker thread; open with `await Store.open()`."""
 
-    def __init__(self, path: Path, *, timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = 10.0, reserve_bytes: int = 0) -> None:
         self.path = path
         self.timeout = timeout
+        # Space kept aside for check-ins (a preallocated file next to the
+        # database): when recordings or anything else fill the disk, it is
+        # given back so the next writes still fit, and the agent says so.
+        self.reserve_bytes = reserve_bytes
+        self.reserve_path = path.parent / RESERVE_FILE
+        self.reserve_used = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-sqlite")
         self._conn: sqlite3.Connection | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, timeout: float = 10.0) -> Store:
-        store = cls(path, timeout=timeout)
+    async def open(cls, path: Path, *, timeout: float = 10.0, reserve_bytes: int = 0) -> Store:
+        store = cls(path, timeout=timeout, reserve_bytes=reserve_bytes)
         await store.run(store._connect)
+        await store.run(store.ensure_reserve)
         return store
+
+    def ensure_reserve(self) -> bool:
+        """(Re)create the reserve if there is room; True if it is in place."""
+        if self.reserve_bytes <= 0:
+            return False
+        try:
+            with open(self.reserve_path, "ab") as f:
+                if os.fstat(f.fileno()).st_size < self.reserve_bytes:
+                    os.posix_fallocate(f.fileno(), 0, self.reserve_bytes)
+        except OSError as exc:
+            if not self.reserve_used:
+                log.warning("cannot set aside %d bytes for check-ins (%s)", self.reserve_bytes, exc)
+            with contextlib.suppress(OSError):
+                if self.reserve_path.stat().st_size < self.reserve_bytes:
+                    self.reserve_path.unlink()
+            return False
+        if self.reserve_used:
+            log.info("the check-in reserve is back in place")
+        self.reserve_used = False
+        return True
+
+    def _release_reserve(self) -> bool:
+        try:
+            self.reserve_path.unlink()
+        except OSError:
+            return False
+        self.reserve_used = True
+        log.error("the disk is full: using the space reserved for check-ins; free some space")
+        return True
 
     def _connect(self) -> None:
         try:
@@ -127,15 +168,26 @@ class Store:
             raise StoreError(f"agent database error: {exc}") from exc
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` in one IMMEDIATE transaction (on the database thread)."""
+        """Run `fn(conn)` in one IMMEDIATE transaction (on the database thread).
+        A full disk gives back the reserve and tries once more."""
+        try:
+            return self._transaction(fn)
+        except sqlite3.Error as exc:
+            if not _disk_full(exc) or not self._release_reserve():
+                raise
+        return self._transaction(fn)
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     async def tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -166,3 +218,9 @@ class Store:
                 self.timeout,
             )
         self._executor.shutdown(wait=False)
+
+
+def _disk_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) \
+        or "disk is full" in str(exc)

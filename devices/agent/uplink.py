@@ -68,6 +68,11 @@ class UplinkConfig:
     auth_retry_s: float = 300.0
     send_timeout_s: float = 10.0
     window: int = 32
+    # WebSocket pings: a silently cut link (no FIN, no RST) is noticed
+    # within ping_interval_s + ping_timeout_s.
+    ping_interval_s: float = 2.0
+    ping_timeout_s: float = 4.0
+    close_timeout_s: float = 2.0  # a dead link never answers our close frame
     agent_version: str = AGENT_VERSION
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -104,6 +109,7 @@ class Uplink:
         on_keyframe: Callback | None = None,
         on_ack: Callable[[AckOutcome], Awaitable[None] | None] | None = None,
         on_welcome: Callable[[protocol.Welcome], Any] | None = None,
+        on_branch_state: Callable[[protocol.BranchState], Any] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -114,6 +120,7 @@ class Uplink:
         self.command_handlers: dict[str, Callback] = {}
         self.on_ack = on_ack
         self.on_welcome = on_welcome
+        self.on_branch_state = on_branch_state
         self.state = UplinkState.OFFLINE
         self.last_error: str | None = None
         self.rtt_ms: float | None = None
@@ -227,9 +234,9 @@ class Uplink:
                 cfg.ws_url,
                 additional_headers={"Authorization": f"Bearer {token}"},
                 open_timeout=cfg.connect_timeout_s,
-                ping_interval=max(cfg.heartbeat_s, 5.0),
-                ping_timeout=cfg.ack_timeout_s,
-                close_timeout=5,
+                ping_interval=cfg.ping_interval_s,
+                ping_timeout=cfg.ping_timeout_s,
+                close_timeout=cfg.close_timeout_s,
                 proxy=None,
                 max_size=4 * 1024 * 1024,
             ),
@@ -250,7 +257,7 @@ class Uplink:
         finally:
             self._ws = None
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 6)
+                await asyncio.wait_for(ws.close(), self.config.close_timeout_s + 1)
 
     async def _await_welcome(self, ws: ClientConnection) -> None:
         deadline = time.monotonic() + self.config.connect_timeout_s
@@ -319,6 +326,8 @@ class Uplink:
                     await _call(self.on_ack, outcome)
         elif isinstance(message, protocol.Roster):
             await self.roster.replace(message)
+        elif isinstance(message, protocol.BranchState):
+            await _call(self.on_branch_state, message)
         elif isinstance(message, protocol.Command):
             if message.name == "keyframe":
                 await _call(self.on_keyframe)

@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 _LOST = object()  # put in the inbox when the port dies, to wake a waiting request
 
 
+async def _get(queue: asyncio.Queue[object], timeout: float) -> object:
+    """`queue.get()` with a timeout that never swallows a cancellation.
+
+    Python 3.11's `asyncio.wait_for` returns the inner result when a cancel
+    arrives just as the reply does (the module answers a no-finger GenImg at
+    once): the check-in scan then kept polling after a pause had cancelled
+    it, and a restore stalled until somebody touched the glass.
+    `asyncio.timeout` re-raises the cancellation."""
+    async with asyncio.timeout(timeout):
+        return await queue.get()
+
+
 class ConnectionState(enum.Enum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
@@ -109,7 +121,8 @@ class FingerprintConnection:
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         except TimeoutError:
             raise ReaderUnavailable(
                 f"The fingerprint reader at {self.port} did not become ready within {timeout} s; "
@@ -208,8 +221,9 @@ class FingerprintConnection:
         timeout = self.timeout if timeout is None else timeout
         async with self._lock:
             if self._state is not ConnectionState.READY or self._transport is None:
+                why = f" ({self.last_error})" if self.last_error is not None else ""
                 raise ReaderUnavailable(
-                    f"The fingerprint reader is {self._state.value}; wait for it to reconnect "
+                    f"The fingerprint reader is {self._state.value}{why}; check the USB cable and wait for it to reconnect, "
                     "or use staff check-in"
                 ) from self.last_error
             self._set_state(ConnectionState.BUSY)
@@ -258,7 +272,7 @@ class FingerprintConnection:
         try:
             if remaining <= 0:
                 raise TimeoutError
-            item = await asyncio.wait_for(self._inbox.get(), remaining)
+            item = await _get(self._inbox, remaining)
         except TimeoutError:
             raise ReaderTimeout(
                 f"The fingerprint reader did not answer {request.command.name} in time; "
@@ -314,13 +328,13 @@ class FingerprintConnection:
         orphan_until, self._orphan_until = self._orphan_until, None
         if orphan_until is not None and orphan_until > loop.time():
             with contextlib.suppress(TimeoutError):
-                item = await asyncio.wait_for(self._inbox.get(), orphan_until - loop.time())
+                item = await _get(self._inbox, orphan_until - loop.time())
                 if item is _LOST:
                     raise ReaderDisconnected("The fingerprint reader was disconnected; check the USB cable")
         give_up = loop.time() + self.timeout
         while loop.time() < give_up:
             try:
-                item = await asyncio.wait_for(self._inbox.get(), self.quiet_period)
+                item = await _get(self._inbox, self.quiet_period)
             except TimeoutError:
                 break
             if item is _LOST:

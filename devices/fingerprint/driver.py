@@ -28,6 +28,7 @@ from .errors import (
     ModuleError,
     NotRecognisedError,
     ProtocolError,
+    ScanAborted,
     UnsupportedCommand,
     module_error,
 )
@@ -192,11 +193,18 @@ class FingerprintDriver:
 
     # --- capture ------------------------------------------------------------------------
 
-    async def wait_for_finger(self, timeout: float | None = None) -> None:
-        """Poll GenImg until a finger is on the glass and an image is taken."""
+    async def wait_for_finger(
+        self, timeout: float | None = None, *, abort: Callable[[], bool] | None = None
+    ) -> None:
+        """Poll GenImg until a finger is on the glass and an image is taken.
+
+        `abort` is checked before every poll: when it says so, ScanAborted
+        is raised (a pause must not depend on a cancellation arriving)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
+            if abort is not None and abort():
+                raise ScanAborted("The wait for a finger was given up: the reader is being paused")
             ack = await self._run(codec.gen_img(), check=False)
             if ack.ok:
                 return

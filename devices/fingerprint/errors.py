@@ -47,6 +47,16 @@ class FingerNotPlaced(FingerprintError):
     prompt_zh = "没有检测到手指，请把手指平放在指纹仪上"
 
 
+class ReaderBusy(FingerprintError):
+    """The check-in scan did not stop for an enrolment or a restore in time."""
+
+    prompt_zh = "指纹仪正忙，请稍后再试"
+
+
+class ScanAborted(FingerprintError):
+    """A wait for a finger was given up because the reader is being paused."""
+
+
 class AlreadyEnrolled(FingerprintError):
     prompt_zh = "这个手指已经录入过了，请换一个手指"
 

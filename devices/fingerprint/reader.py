@@ -23,7 +23,7 @@ from typing import Any
 
 from .connection import ConnectionState
 from .driver import FingerprintDriver
-from .errors import FingerprintError, NotRecognisedError, PoorImageError
+from .errors import FingerprintError, NotRecognisedError, PoorImageError, ReaderBusy, ScanAborted
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class CheckInReader:
         self._pause_requested = asyncio.Event()
         self._pause_lock = asyncio.Lock()
         self._finger_seen = False  # GenImg took an image during the current scan
+        self.pause_timeout = 15.0
 
     def start(self) -> None:
         if self._task is None:
@@ -124,20 +125,31 @@ class CheckInReader:
         return await asyncio.wait_for(self._events.get(), timeout)
 
     @contextlib.asynccontextmanager
-    async def paused(self) -> AsyncIterator[None]:
+    async def paused(self, timeout: float | None = None) -> AsyncIterator[None]:
         """Stop scanning (e.g. to enrol with the same driver); resume on exit.
 
         Pauses are serialised: a second caller (a restore while an enrolment
         runs) waits for the first, instead of waiting for an idle signal the
-        already-parked scanner would never send again."""
+        already-parked scanner would never send again. The scanner stops
+        between two GenImg polls (it checks for a pause itself, so a lost
+        cancellation cannot keep it polling); `timeout` (default
+        `pause_timeout`) bounds the wait and raises ReaderBusy."""
+        limit = self.pause_timeout if timeout is None else timeout
         async with self._pause_lock:
             self._running.clear()
             self._idle.clear()
             self._pause_requested.set()
-            task = self._task
-            if task is not None and not task.done():
-                await self._idle.wait()
             try:
+                task = self._task
+                if task is not None and not task.done():
+                    try:
+                        async with asyncio.timeout(limit):
+                            await self._idle.wait()
+                    except TimeoutError:
+                        raise ReaderBusy(
+                            f"The fingerprint reader did not stop scanning within {limit:g} s; "
+                            "try again, or restart the agent if this repeats"
+                        ) from None
                 yield
             finally:
                 self._pause_requested.clear()
@@ -186,15 +198,11 @@ class CheckInReader:
         try:
             done, _ = await asyncio.wait({scan, pause}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            pause.cancel()
-            if not scan.done():
-                scan.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pause
-            with contextlib.suppress(asyncio.CancelledError, FingerprintError):
-                if scan.cancelled() or scan not in done:
-                    await scan
-        if scan not in done or scan.cancelled():
+            await _finish(pause)
+            await _finish(scan)
+        # Paused: nothing to say, unless the scan had got as far as an answer
+        # (a matched finger is always answered).
+        if scan.cancelled() or isinstance(scan.exception(), ScanAborted):
             return
         try:
             match = scan.result()
@@ -216,16 +224,13 @@ class CheckInReader:
         try:
             await asyncio.wait({work, pause}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (pause, work):
-                if not task.done():
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, FingerprintError):
-                    await task
+            await _finish(pause)
+            await _finish(work)
 
     async def _identify(self) -> FingerMatched:
         """identify(), split so a failure after the image was taken is told to the member."""
         self._finger_seen = False
-        await self.driver.wait_for_finger()
+        await self.driver.wait_for_finger(abort=self._pause_requested.is_set)
         self._finger_seen = True
         await self.driver.extract(1)
         match = await self.driver.search_library(1)
@@ -233,3 +238,19 @@ class CheckInReader:
 
     async def _wait_pause(self) -> None:
         await self._pause_requested.wait()
+
+
+async def _finish(task: asyncio.Future[Any], rounds: int = 20) -> None:
+    """Cancel `task` unless done and wait for it, cancelling again if a
+    cancellation got lost on the way (Python 3.11's `wait_for`); its
+    FingerprintError is left on the task for the caller to read."""
+    for _ in range(rounds):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.done():
+        log.error("fingerprint scan task ignored %d cancellations", rounds)
+        return
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception never retrieved" warning

@@ -122,10 +122,18 @@ def create_kiosk_app(
 
     async def start_meeting(request: Request) -> Response:
         body = await _body(request)
-        info = await hall.desk.start_meeting(
-            str(body.get("meeting_type") or ""), str(body.get("topic") or "")
-        )
+        if body.get("scheduled_id"):  # from the hub's schedule
+            info = await hall.desk.start_scheduled(str(body["scheduled_id"]))
+        else:  # joins the branch's open meeting if another device started one
+            info = await hall.desk.start_meeting(
+                str(body.get("meeting_type") or ""), str(body.get("topic") or "")
+            )
         return JSONResponse({"meeting_id": info.id}, status_code=201)
+
+    async def leave(request: Request) -> Response:
+        body = await _body(request)
+        await hall.desk.file_leave(str(body.get("member_id") or ""), str(body.get("reason") or ""))
+        return JSONResponse({"ok": True}, status_code=201)
 
     async def end_meeting(request: Request) -> Response:
         info = await hall.desk.end_meeting()
@@ -147,6 +155,14 @@ def create_kiosk_app(
     async def restore_fingerprints(request: Request) -> Response:
         return JSONResponse(await hall.restore_fingerprints())
 
+    async def dismiss_unstored(request: Request) -> Response:
+        hall.unstored = []  # staff registered them by hand
+        hall.changes.notify()
+        return JSONResponse({"ok": True})
+
+    async def cancel_restore(request: Request) -> Response:
+        return JSONResponse({"cancelled": hall.cancel_restore()})
+
     async def dismiss(request: Request) -> Response:
         done = await hall.outbox.dismiss(request.path_params["id"])
         return JSONResponse({"ok": done}, status_code=200 if done else 404)
@@ -162,9 +178,12 @@ def create_kiosk_app(
         Route("/api/admin/meeting/start", admin(start_meeting), methods=["POST"]),
         Route("/api/admin/meeting/end", admin(end_meeting), methods=["POST"]),
         Route("/api/admin/checkin", admin(staff_check_in), methods=["POST"]),
+        Route("/api/admin/leave", admin(leave), methods=["POST"]),
         Route("/api/admin/enrol", admin(enrol), methods=["POST"]),
         Route("/api/admin/fingerprints/restore", admin(restore_fingerprints), methods=["POST"]),
+        Route("/api/admin/fingerprints/restore/cancel", admin(cancel_restore), methods=["POST"]),
         Route("/api/admin/rejected/{id}/dismiss", admin(dismiss), methods=["POST"]),
+        Route("/api/admin/unstored/dismiss", admin(dismiss_unstored), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)

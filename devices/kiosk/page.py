@@ -17,12 +17,33 @@ _TONE = {
     "enrol_failed": "warn", "no_meeting": "idle", "no_reader": "idle",
     "not_a_member": "bad", "reader_fault": "bad",
     "read_failed": "warn", "ask_staff": "bad", "library_full": "bad",
-    "restore_done": "good", "restore_failed": "warn",
+    "restore_done": "good", "restore_failed": "warn", "restoring": "info", "store_failed": "bad",
 }
 
 
 def _clock(ts: float | None) -> str:
     return "" if ts is None else time.strftime("%H:%M", time.localtime(ts))
+
+
+def _hall_html(snapshot: dict[str, Any]) -> str:
+    """The numbers the county sees (实到/应到/请假/法定人数), the schedule, the
+    staff alerts; server-rendered, then kept live by static/hall.js."""
+    att = snapshot.get("attendance") or {}
+    q = att.get("quorum") or {}
+    shown = bool(snapshot.get("meeting") and att)
+    quorum_html = ""
+    if q and q.get("rule") != "none":
+        met = zh(LABELS, "quorum_met" if q.get("met") else "quorum_not")
+        quorum_html = f'{zh(LABELS, "quorum")} {q.get("present")}/{q.get("required")} {met}'
+    return f"""  <section id="hall">
+    <div id="attendance"{"" if shown else " hidden"}>{zh(LABELS, "present")} <b id="att-present">{att.get("present", 0)}</b>
+      / {zh(LABELS, "expected")} <b id="att-expected">{att.get("expected", 0)}</b>
+      · {zh(LABELS, "on_leave")} <b id="att-leave">{att.get("on_leave", 0)}</b>
+      · <span id="att-quorum" data-met="{str(bool(q.get("met"))).lower()}"{"" if quorum_html else " hidden"}>{quorum_html}</span></div>
+    <ul id="schedule" hidden></ul>
+    <div id="fp-status" hidden></div>
+    <ul id="unstored" hidden></ul>
+  </section>"""
 
 
 def render(snapshot: dict[str, Any]) -> str:
@@ -62,6 +83,7 @@ def render(snapshot: dict[str, Any]) -> str:
         f'<li>{escape(r.get("name") or r["type"])}：{escape(r.get("code") or "")}</li>'
         for r in snapshot.get("rejected", [])
     )
+    att = snapshot.get("attendance") or {}
     boot = json.dumps({"snapshot": snapshot, "texts": bundle()}, ensure_ascii=False)
     boot = boot.replace("</", "<\\/")
     return f"""<!doctype html>
@@ -83,8 +105,9 @@ def render(snapshot: dict[str, Any]) -> str:
   <section id="status">
     <div id="last">{last_html}</div>
     <div id="count"><span id="count-label">{zh(LABELS, "checked_in_count")}</span>
-      <b id="count-n">{snapshot["checked_in"]}</b> / <span id="count-total">{snapshot["roster_expected"]}</span></div>
+      <b id="count-n">{att.get("present", snapshot["checked_in"])}</b> / <span id="count-total">{att.get("expected", snapshot["roster_expected"])}</span></div>
   </section>
+{_hall_html(snapshot)}
   <ul id="rejected">{rejected}</ul>
 </main>
 <button id="admin-open" type="button">{zh(LABELS, "admin")}</button>
@@ -103,6 +126,12 @@ def render(snapshot: dict[str, Any]) -> str:
       <button type="submit" id="meeting-start"></button>
       <button type="button" id="meeting-end"></button>
     </form>
+    <div id="admin-hall"><ul id="schedule-admin"></ul><div id="fp-admin"></div><div id="unstored-admin"></div></div>
+    <form id="leave-form" hidden>
+      <select id="leave-member"></select>
+      <input id="leave-reason" type="text">
+      <button type="submit" id="leave-submit">{zh(LABELS, "file_leave")}</button>
+    </form>
     <p class="error" id="admin-error"></p>
     <table id="members"></table>
     <button type="button" id="admin-close">{zh(LABELS, "logout")}</button>
@@ -110,6 +139,7 @@ def render(snapshot: dict[str, Any]) -> str:
 </div>
 <script id="boot" type="application/json">{boot}</script>
 <script src="/static/kiosk.js"></script>
+<script src="/static/hall.js"></script>
 </body>
 </html>
 """

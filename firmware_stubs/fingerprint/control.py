@@ -12,6 +12,7 @@ One JSON object per line in, one per line out (`{"ok": true, ...}` or
     {"op": "fault", "fault": "slow", "delay": 2.5}      (0 to stop)
     {"op": "unplug"} / {"op": "replug"}                 (also as "fault" kinds)
     {"op": "clear"}                                     (all faults off)
+    {"op": "wipe"}                                      (library emptied: a reset or swapped module)
     {"op": "status"}
 """
 
@@ -57,10 +58,12 @@ def handle(emulator: FingerprintEmulator, message: dict[str, Any]) -> dict[str, 
         emulator.unplug()
     elif op == "replug":
         emulator.replug()
+    elif op == "wipe":
+        emulator.wipe_library()
     elif op == "clear":
         emulator.clear_faults()
     elif op != "status":
-        raise ValueError(f"unknown op {op!r}: use place, lift, fault, unplug, replug, clear, status")
+        raise ValueError(f"unknown op {op!r}: use place, lift, fault, unplug, replug, wipe, clear, status")
     return {"ok": True, "status": emulator.status()}
 
 

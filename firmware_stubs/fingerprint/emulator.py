@@ -182,6 +182,16 @@ class FingerprintEmulator:
         """Plug it back: a new pty behind the same link, then the power-up byte."""
         self._call_in_io_thread(self._replug)
 
+    def wipe_library(self) -> None:
+        """The module was reset (or swapped for a new one): its library is empty."""
+
+        def wipe() -> None:
+            with self._lock:
+                self.firmware.flash.library.clear()
+                self.firmware.store.save(self.firmware.flash)
+
+        self._call_in_io_thread(wipe)
+
     def library(self) -> dict[int, bytes]:
         with self._lock:
             return dict(self.firmware.flash.library)

@@ -4,15 +4,18 @@ can show whenever one is refused."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.attendance.models import METHODS, CheckIn, LeaveRequest
+from hub.attendance.summary import AttendanceSummary, summarise
+from hub.config import Settings
 from hub.db import utcnow
 from hub.errors import Conflict, Invalid
+from hub.meetings import quorum
 from hub.meetings.models import Meeting
 from hub.members.models import Member
 
@@ -57,9 +60,15 @@ def record_checkins(
     a later request for a member already checked in (in the database or
     earlier in the same list) is refused as already_checked_in. This is
     the hub's hot path when hundreds of halls check members in at once."""
+    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_({r.meeting_id for r in requests})))}
+    # A device that joined the branch's open meeting may still send under its own id.
+    merged = {m.id: m.merged_into for m in meetings.values() if m.merged_into}
+    if merged:
+        requests = [replace(r, meeting_id=merged.get(r.meeting_id, r.meeting_id)) for r in requests]
+        targets = set(merged.values()) - set(meetings)
+        meetings.update({m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(targets)))})
     meeting_ids = {r.meeting_id for r in requests}
     member_ids = {r.member_id for r in requests}
-    meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))}
     members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))}
     taken: dict[tuple[str, int], datetime] = {
         (c.meeting_id, c.member_id): c.checked_in_at
@@ -138,3 +147,14 @@ def file_leave(session: Session, *, meeting: Meeting, member: Member, reason: st
     session.add(leave)
     session.flush()
     return leave
+
+
+def summary_for(session: Session, settings: Settings, meeting: Meeting) -> AttendanceSummary:
+    """实到 / 应到 / 请假 / quorum of a meeting, from the database (the edge
+    gateway's source; the wall computes the same from memory)."""
+    mtype = settings.meeting_type(meeting.meeting_type)
+    members = session.scalars(select(Member).where(Member.branch_id == meeting.branch_id, Member.active.is_(True)))
+    roster = [quorum.RosterEntry(m.id, m.status, m.excused, m.committee) for m in members]
+    present = session.scalars(select(CheckIn.member_id).where(CheckIn.meeting_id == meeting.id))
+    leave = session.scalars(select(LeaveRequest.member_id).where(LeaveRequest.meeting_id == meeting.id))
+    return summarise(meeting.id, mtype.quorum if mtype else "none", roster, present, leave)

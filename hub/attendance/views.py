@@ -12,7 +12,7 @@ from hub.attendance.models import LeaveRequest
 from hub.audit import service as audit
 from hub.db import utcnow
 from hub.errors import Conflict, Invalid
-from hub.events import CheckInRecorded
+from hub.events import CheckInRecorded, LeaveFiled
 from hub.meetings.views import visible_meeting
 from hub.members.service import get_member
 
@@ -91,9 +91,11 @@ def list_leave(meeting_id: str, session: SessionDep, op: CurrentOperator) -> lis
 
 
 @router.post("/meetings/{meeting_id}/leave-requests", response_model=LeaveRead, status_code=201)
-def file_leave(meeting_id: str, body: LeaveCreate, session: SessionDep, op: CurrentOperator) -> object:
+def file_leave(meeting_id: str, body: LeaveCreate, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
     op.require_write()
     meeting = visible_meeting(session, op, meeting_id)
     leave = service.file_leave(session, meeting=meeting, member=get_member(session, body.member_id), reason=body.reason, filed_by=op.username)
     audit.record(session, actor=op.username, action="leave_filed", target=f"meeting:{meeting_id}", branch_id=meeting.branch_id, detail=body.model_dump())
+    session.commit()
+    ctx.bus.publish_threadsafe(LeaveFiled(meeting.branch_id, meeting.id, leave.member_id))
     return leave

@@ -21,14 +21,20 @@ from hub.context import HubContext
 from hub.db import utcnow
 from hub.devices import service as devices
 from hub.devices.models import Device
+from hub.edge import branch_state
 from hub.edge import protocol as p
 from hub.edge.writer import EdgeWriter
 from hub.errors import problem
 from hub.events import (
+    CheckInRecorded,
     DeviceConnected,
     DeviceDisconnected,
     DeviceHealthReported,
     KeyframeRequested,
+    LeaveFiled,
+    MeetingEnded,
+    MeetingScheduled,
+    MeetingStarted,
     RosterChanged,
     ThumbnailUpdated,
 )
@@ -37,6 +43,8 @@ from hub.organisations.models import OrgUnit
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 10.0
+BRANCH_STATE_EVENTS = (MeetingScheduled, MeetingStarted, MeetingEnded, CheckInRecorded, LeaveFiled, RosterChanged)
+BRANCH_STATE_DELAY = 0.1  # coalesce a burst of check-ins into one push per branch
 
 
 @dataclass
@@ -63,6 +71,7 @@ class EdgeGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[Any] = []
         self._watchdog: asyncio.Task[None] | None = None
+        self._state_due: set[int] = set()  # branches whose branch_state push is scheduled
 
     # ---- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -72,6 +81,7 @@ class EdgeGateway:
         self._unsubscribe = [
             bus.on(KeyframeRequested, lambda e: self._spawn(self.command(e.branch_id, "keyframe"))),
             bus.on(RosterChanged, lambda e: self._spawn(self.push_roster(e.branch_id))),
+            *[bus.on(kind, self._on_branch_event) for kind in BRANCH_STATE_EVENTS],
         ]
         self._watchdog = asyncio.create_task(self._watch_silence(), name="edge-watchdog")
 
@@ -118,6 +128,31 @@ class EdgeGateway:
         if not conns:
             return
         message = await asyncio.to_thread(self._roster_message, branch_id)
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.send(message)
+
+    def _on_branch_event(self, event: Any) -> None:
+        self._branch_changed(int(event.branch_id))
+
+    def _branch_changed(self, branch_id: int) -> None:
+        if branch_id in self._state_due or not any(c.branch_id == branch_id for c in self.connections.values()):
+            return
+        self._state_due.add(branch_id)
+        asyncio.get_running_loop().call_later(BRANCH_STATE_DELAY, lambda: self._spawn(self.push_branch_state(branch_id)))
+
+    def _branch_state(self, branch_id: int) -> dict[str, Any]:
+        with self.ctx.session_factory() as s:
+            return branch_state.build(s, self.ctx.settings, branch_id)
+
+    async def push_branch_state(self, branch_id: int, only: EdgeConnection | None = None) -> None:
+        """The branch's open meeting, schedule and attendance numbers to its devices."""
+        if only is None:
+            self._state_due.discard(branch_id)
+        conns = [only] if only is not None else [c for c in self.connections.values() if c.branch_id == branch_id]
+        if not conns:
+            return
+        message = await asyncio.to_thread(self._branch_state, branch_id)
         for conn in conns:
             with contextlib.suppress(Exception):
                 await conn.send(message)
@@ -207,6 +242,7 @@ class EdgeGateway:
             roster = await asyncio.to_thread(self._roster_message, conn.branch_id)
             if roster["version"] != msg.roster_version:
                 await conn.send(roster)
+            await self.push_branch_state(conn.branch_id, only=conn)
             return
         if isinstance(msg, p.Heartbeat):
             self.health[conn.branch_id] = {**msg.health, "at": time.time()}

@@ -94,11 +94,20 @@ class Headcount(Envelope):
     taken_at: EpochTime
 
 
+class Leave(Envelope):
+    """请假 filed at the hall's kiosk for a member who will not come."""
+
+    type: Literal["leave"]
+    meeting_id: str = Field(min_length=8, max_length=36)
+    member_id: int
+    reason: str = Field(min_length=1, max_length=300)
+
+
 MESSAGES: dict[str, type[Envelope]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Hello, Heartbeat, MeetingStart, MeetingEnd, CheckInMsg, Headcount)
+    for m in (Hello, Heartbeat, MeetingStart, MeetingEnd, CheckInMsg, Headcount, Leave)
 }
-STORED = {"meeting.start", "meeting.end", "checkin", "headcount"}
+STORED = {"meeting.start", "meeting.end", "checkin", "headcount", "leave"}
 
 
 def _no_constant(name: str) -> Any:

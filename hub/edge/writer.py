@@ -38,9 +38,17 @@ from hub.db import utcnow
 from hub.edge import protocol as p
 from hub.edge.models import EdgeMessage
 from hub.errors import HubError
-from hub.events import CheckInRecorded, Event, HeadcountReported, MeetingEnded, MeetingStarted
+from hub.events import (
+    CheckInRecorded,
+    Event,
+    HeadcountReported,
+    LeaveFiled,
+    MeetingEnded,
+    MeetingStarted,
+)
 from hub.meetings import service as meetings
 from hub.meetings.models import Meeting
+from hub.members.models import Member
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +85,10 @@ def _failure(job: Job, exc: Exception) -> dict[str, Any]:
 def _meeting_start(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
     m: p.MeetingStart = job.msg  # type: ignore[assignment]
     meeting = meetings.start(s, ctx.settings, branch_id=job.branch_id, meeting_id=m.meeting_id, meeting_type=m.meeting_type,
-                             topic=m.topic, started_at=p.when(m.started_at), device_id=job.device_id)
+                             topic=m.topic, started_at=p.when(m.started_at), device_id=job.device_id, join_open=True)
     assert meeting.started_at is not None
+    if meeting.id != m.meeting_id:  # a second device of the branch: it joined the open meeting
+        return {"meeting_id": meeting.id, "joined": True}
     job.events.append(MeetingStarted(job.branch_id, meeting.id, meeting.meeting_type, meeting.topic, meeting.started_at))
     return {"meeting_id": meeting.id}
 
@@ -90,6 +100,7 @@ def _meeting_end(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
         raise Rejected("unknown_meeting", "This meeting was never started on the hub.")
     if meeting.branch_id != job.branch_id:
         raise Rejected("not_in_branch", "This meeting belongs to another branch.")
+    meeting = meetings.resolve(s, meeting)  # a joined device ends the branch's one meeting
     if meeting.status == "ended":
         return {"meeting_id": meeting.id, "already_ended": True}
     meetings.end(s, meeting, p.when(m.ended_at))
@@ -108,8 +119,22 @@ def _headcount(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
     return {}
 
 
+def _leave(s: Session, ctx: HubContext, job: Job) -> dict[str, Any]:
+    m: p.Leave = job.msg  # type: ignore[assignment]
+    meeting = s.get(Meeting, m.meeting_id)
+    if meeting is None or meeting.branch_id != job.branch_id:
+        raise Rejected("unknown_meeting", "This meeting is not known to the county for this branch.")
+    meeting = meetings.resolve(s, meeting)
+    member = s.get(Member, m.member_id)
+    if member is None or not member.active:
+        raise Rejected("unknown_member", "不在党员名册中 Not on the roster; please see the branch secretary.")
+    leave = attendance.file_leave(s, meeting=meeting, member=member, reason=m.reason, filed_by=f"device:{job.device_id}")
+    job.events.append(LeaveFiled(job.branch_id, meeting.id, member.id))
+    return {"leave_id": leave.id, "meeting_id": meeting.id}
+
+
 HANDLERS: dict[str, Callable[[Session, HubContext, Job], dict[str, Any]]] = {
-    "meeting.start": _meeting_start, "meeting.end": _meeting_end, "headcount": _headcount,
+    "meeting.start": _meeting_start, "meeting.end": _meeting_end, "headcount": _headcount, "leave": _leave,
 }
 
 

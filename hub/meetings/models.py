@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UTCDateTime, utcnow
 
-STATUSES = ("scheduled", "live", "ended", "cancelled")
+STATUSES = ("scheduled", "live", "ended", "cancelled", "merged")
 
 
 class Meeting(Base):
@@ -31,5 +31,9 @@ class Meeting(Base):
     started_by_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     max_headcount: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A second device of the branch started its own meeting while one was
+    # open (both offline, say): its id is kept and points at the open one,
+    # so what it sends under its id lands in the branch's one meeting.
+    merged_into: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (Index("ix_meetings_branch_status", "branch_id", "status"),)

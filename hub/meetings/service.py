@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,18 +41,36 @@ def live_meeting(session: Session, branch_id: int) -> Meeting | None:
 
 def start(
     session: Session, settings: Settings, *, branch_id: int, meeting_id: str | None, meeting_type: str,
-    topic: str, started_at: datetime | None = None, device_id: int | None = None,
+    topic: str, started_at: datetime | None = None, device_id: int | None = None, join_open: bool = False,
 ) -> Meeting:
     """Start a meeting (a scheduled one, or a new one with the edge's id).
-    A branch has at most one live meeting: starting another ends the first."""
+
+    A branch has one open meeting, shared by all its devices. With
+    `join_open` (a hall device), a start while another meeting is live
+    joins it: the new id is kept as `merged` into the live one and the live
+    meeting is returned. Without it (an operator), the start is refused."""
     check_type(settings, meeting_type)
     started_at = started_at or utcnow()
     meeting = session.get(Meeting, meeting_id) if meeting_id else None
     if meeting is not None and meeting.branch_id != branch_id:
         raise Conflict("That meeting id belongs to another branch.", code="not_in_branch")
+    if meeting is not None and meeting.status == "merged":
+        return resolve(session, meeting)
     current = live_meeting(session, branch_id)
     if current is not None and current is not meeting:
-        current.status, current.ended_at = "ended", started_at
+        if not join_open:
+            raise Conflict("这个支部已有会议在进行 The branch already has a meeting open; end it first.",
+                           code="meeting_already_open")
+        if meeting is None:
+            meeting = Meeting(id=meeting_id or str(uuid.uuid4()), branch_id=branch_id,
+                              meeting_type=meeting_type, topic=topic)
+            session.add(meeting)
+        if meeting.status == "scheduled":
+            return current  # the scheduled one stays scheduled; the device joins what is open
+        meeting.status, meeting.merged_into = "merged", current.id
+        meeting.started_at, meeting.started_by_device_id = started_at, device_id
+        session.flush()
+        return current
     if meeting is None:
         meeting = Meeting(id=meeting_id or str(uuid.uuid4()), branch_id=branch_id, meeting_type=meeting_type, topic=topic)
         session.add(meeting)
@@ -63,6 +81,25 @@ def start(
     meeting.started_by_device_id = device_id
     session.flush()
     return meeting
+
+
+def resolve(session: Session, meeting: Meeting) -> Meeting:
+    """The meeting a merged id stands for (itself otherwise)."""
+    seen = 0
+    while meeting.merged_into and seen < 5:
+        target = session.get(Meeting, meeting.merged_into)
+        if target is None:
+            break
+        meeting, seen = target, seen + 1
+    return meeting
+
+
+def upcoming(session: Session, branch_id: int, *, limit: int = 5) -> list[Meeting]:
+    """Scheduled meetings of a branch from 12 hours ago on, soonest first."""
+    since = utcnow() - timedelta(hours=12)
+    return list(session.scalars(
+        select(Meeting).where(Meeting.branch_id == branch_id, Meeting.status == "scheduled",
+                              Meeting.scheduled_start > since).order_by(Meeting.scheduled_start).limit(limit)))
 
 
 def end(session: Session, meeting: Meeting, ended_at: datetime | None = None) -> Meeting:

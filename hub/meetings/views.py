@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.attendance.models import CheckIn
 from hub.audit import service as audit
-from hub.events import MeetingEnded, MeetingStarted
+from hub.events import MeetingEnded, MeetingScheduled, MeetingStarted
 from hub.meetings import service
 from hub.meetings.models import Meeting
 from hub.meetings.schemas import (
@@ -69,6 +69,8 @@ def schedule_meeting(branch_id: int, body: MeetingSchedule, session: SessionDep,
     get_branch_visible(session, op, branch_id)
     meeting = service.schedule(session, ctx.settings, branch_id=branch_id, **body.model_dump())
     audit.record(session, actor=op.username, action="meeting_scheduled", target=f"meeting:{meeting.id}", branch_id=branch_id)
+    session.commit()
+    ctx.bus.publish_threadsafe(MeetingScheduled(branch_id, meeting.id))  # the hall's kiosk shows it
     return meeting
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.attendance.models import CheckIn
+from hub.attendance.models import CheckIn, LeaveRequest
+from hub.attendance.summary import summarise
 from hub.config import Settings
 from hub.context import HubContext
 from hub.db import utcnow
@@ -29,7 +30,9 @@ from hub.events import (
     DeviceHealthReported,
     Event,
     HeadcountReported,
+    LeaveFiled,
     MeetingEnded,
+    MeetingScheduled,
     MeetingStarted,
     OrgUnitChanged,
     RosterChanged,
@@ -53,6 +56,8 @@ OVERDUE_AFTER = timedelta(minutes=15)
 ALERT_SHOWN_FOR = timedelta(minutes=10)
 NOT_ON_WALL = ("compliance_", "reminder", "notice_", "headcount_low")
 FLUSH_SECONDS = 0.05
+# Faults in a hall's heartbeat the county must act on: check-ins at risk.
+HALL_FAULTS_ON_WALL = ("checkin_not_stored", "checkin_reserve_used")
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Tile:
     stream: str = "offline"
     meeting: dict[str, Any] | None = None
     present: set[int] = field(default_factory=set)
+    leave: set[int] = field(default_factory=set)
     roster: list[quorum.RosterEntry] = field(default_factory=list)
     headcount: int | None = None
     thumbnail_at: float | None = None
@@ -85,6 +91,9 @@ class Tile:
         out = [{"kind": k, "message": m} for k, (at, m) in self.extra_alerts.items() if now - at < ALERT_SHOWN_FOR]
         if not self.device_online:
             out.append({"kind": "device_offline", "message": "设备离线 device offline"})
+        for fault in self.health.get("faults") or []:
+            if isinstance(fault, dict) and fault.get("code") in HALL_FAULTS_ON_WALL:
+                out.append({"kind": f"hall_{fault['code']}", "message": f"{fault.get('zh', '')} {fault.get('en', '')}"})
         if self.meeting is not None and self.stream != "live":
             out.append({"kind": "stream_down", "message": "会议中但无视频 meeting open, no live video"})
         n = len(self.present)
@@ -97,14 +106,20 @@ class Tile:
 
     def to_json(self, settings: Settings, now: datetime) -> dict[str, Any]:
         q = None
+        expected, on_leave = sum(1 for m in self.roster if not m.excused), 0
         if self.meeting is not None:
+            # The same numbers the hall's kiosk gets (hub/attendance/summary.py).
             mtype = settings.meeting_type(self.meeting["type"])
-            r = quorum.compute(mtype.quorum if mtype else "none", self.roster, self.present)
+            summary = summarise(self.meeting["id"], mtype.quorum if mtype else "none", self.roster, self.present,
+                                self.leave)
+            r = summary.quorum
             q = {"rule": r.rule, "expected": r.expected, "present": r.present, "required": r.required, "met": r.met}
+            expected, on_leave = summary.expected, summary.on_leave
         return {
             "branch_id": self.branch_id, "name": self.name, "township": self.township, "state": self.state(),
             "device_online": self.device_online, "stream": self.stream, "meeting": self.meeting,
-            "checked_in": len(self.present), "roster": len(self.roster), "quorum": q, "headcount": self.headcount,
+            "checked_in": len(self.present), "roster": len(self.roster), "expected": expected, "on_leave": on_leave,
+            "quorum": q, "headcount": self.headcount,
             "thumbnail_at": self.thumbnail_at, "next_meeting": self.next_meeting, "alerts": self.alerts(now),
             "health": self.health,
         }
@@ -147,6 +162,7 @@ class WallState:
                 if tile is not None and meeting.started_at is not None:
                     tile.meeting = self._meeting_json(meeting.id, meeting.meeting_type, meeting.topic, meeting.started_at)
                     tile.present = set(s.scalars(select(CheckIn.member_id).where(CheckIn.meeting_id == meeting.id)))
+                    tile.leave = set(s.scalars(select(LeaveRequest.member_id).where(LeaveRequest.meeting_id == meeting.id)))
                     tile.headcount = meeting.max_headcount
             self._load_next_meetings(s)
 
@@ -159,6 +175,16 @@ class WallState:
             tile = self.tiles.get(m.branch_id)
             if tile is not None and tile.next_meeting is None:
                 tile.next_meeting = {"id": m.id, "type": m.meeting_type, "topic": m.topic, "scheduled_start": m.scheduled_start.isoformat()}
+
+    def _reload_next_meeting(self, tile: Tile) -> None:
+        now = utcnow()
+        with self.ctx.session_factory() as s:
+            m = s.scalars(select(Meeting).where(
+                Meeting.branch_id == tile.branch_id, Meeting.status == "scheduled",
+                Meeting.scheduled_start < now + timedelta(hours=24), Meeting.scheduled_start > now - timedelta(hours=12),
+            ).order_by(Meeting.scheduled_start).limit(1)).first()
+        tile.next_meeting = None if m is None or m.scheduled_start is None else {
+            "id": m.id, "type": m.meeting_type, "topic": m.topic, "scheduled_start": m.scheduled_start.isoformat()}
 
     @staticmethod
     def _township(units: dict[int, OrgUnit], unit: OrgUnit) -> str:
@@ -240,18 +266,23 @@ class WallState:
         extra: dict[str, Any] | None = None
         if isinstance(event, MeetingStarted):
             tile.meeting = self._meeting_json(event.meeting_id, event.meeting_type, event.topic, event.started_at)
-            tile.present, tile.headcount = set(), None
+            tile.present, tile.leave, tile.headcount = set(), set(), None
             if tile.next_meeting and tile.next_meeting["id"] == event.meeting_id:
                 tile.next_meeting = None
         elif isinstance(event, MeetingEnded):
             if tile.meeting and tile.meeting["id"] == event.meeting_id:
-                tile.meeting, tile.present, tile.headcount = None, set(), None
+                tile.meeting, tile.present, tile.leave, tile.headcount = None, set(), set(), None
         elif isinstance(event, CheckInRecorded):
             if tile.meeting and tile.meeting["id"] == event.meeting_id:
                 tile.present.add(event.member_id)
             extra = {"type": "checkin", "branch_id": event.branch_id, "meeting_id": event.meeting_id,
                      "member_id": event.member_id, "name": event.member_name, "at": event.checked_in_at.isoformat(),
                      "method": event.method, "late": event.late, "edge_sent_ts": event.edge_sent_ts}
+        elif isinstance(event, LeaveFiled):
+            if tile.meeting and tile.meeting["id"] == event.meeting_id:
+                tile.leave.add(event.member_id)
+        elif isinstance(event, MeetingScheduled):
+            self._reload_next_meeting(tile)  # small query, rare event (like a roster change)
         elif isinstance(event, DeviceConnected):
             tile.device_online = True
         elif isinstance(event, DeviceDisconnected):

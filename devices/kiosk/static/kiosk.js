@@ -11,7 +11,8 @@
   const tone = {checked_in: "good", enrol_done: "good", already_checked_in: "info",
     not_recognised: "warn", poor_image: "warn", reason_required: "warn", enrol_failed: "warn",
     not_a_member: "bad", reader_fault: "bad", read_failed: "warn", ask_staff: "bad",
-    library_full: "bad", restore_done: "good", restore_failed: "warn"};
+    library_full: "bad", restore_done: "good", restore_failed: "warn", restoring: "info",
+    store_failed: "bad"};
   const hhmm = (ts) => new Date(ts * 1000).toTimeString().slice(0, 5);
   const el = (tag, text, cls) => { const e = document.createElement(tag);
     if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
@@ -42,8 +43,9 @@
       if (l.method === "staff") last.append(el("span", T("labels", "staff"), "tag"));
     }
     $("count-label").textContent = T("labels", "checked_in_count");
-    $("count-n").textContent = snap.checked_in;
-    $("count-total").textContent = snap.roster_expected;
+    const att = snap.attendance || {present: snap.checked_in, expected: snap.roster_expected};
+    $("count-n").textContent = att.present;
+    $("count-total").textContent = att.expected;
     const up = $("uplink");
     let u = T("uplink", snap.uplink.state);
     if (snap.uplink.pending) u += " · " + T("labels", "pending") + " " + snap.uplink.pending;
@@ -59,6 +61,8 @@
     $("lang").textContent = T("labels", "lang");
     $("admin-open").textContent = T("labels", "admin");
     tick();
+    // hall.js renders the numbers, the schedule and the staff alerts from the same snapshot
+    document.dispatchEvent(new CustomEvent("kiosk:render", {detail: {snap, lang, adminOn}}));
   }
 
   function tick() {
@@ -130,7 +134,7 @@
     const r = await post("/api/admin/login", {pin: $("pin").value});
     $("pin").value = "";
     if (!r.ok) { document.querySelector("#pin-form .error").textContent = r.data.error || ""; return; }
-    adminOn = true; $("pin-form").hidden = true; $("admin-panel").hidden = false; loadMembers();
+    adminOn = true; $("pin-form").hidden = true; $("admin-panel").hidden = false; loadMembers(); render();
   };
   $("meeting-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -141,6 +145,8 @@
   $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh";
     localStorage.setItem("kiosk-lang", lang); render(); if (adminOn) loadMembers(); };
 
+  window.kiosk = {T, post, el, get snap() { return snap; }, get lang() { return lang; },
+    get admin() { return adminOn; }};
   snap._recv = Date.now() / 1000;
   render();
   setInterval(() => { tick(); render(); }, 1000);

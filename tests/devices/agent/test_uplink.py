@@ -125,7 +125,8 @@ async def test_hub_refusal_is_final_and_kept_for_the_kiosk(open_parts: OpenParts
     uplink.on_ack = lambda outcome: acks.append(outcome) or parts.desk.apply_ack(outcome)
     async with running(uplink):
         await _until_outbox_empty(parts)
-        await eventually(lambda: len(acks) == 2)
+        # the ack callback runs after `acks` is appended to: wait for its effect
+        await eventually(lambda: len(acks) == 2 and "m2" not in parts.desk.checkins)
     [rejected] = await parts.outbox.rejected()
     assert rejected.type == "checkin" and rejected.error_code == "not_in_branch"
     assert "m2" not in parts.desk.checkins

@@ -50,3 +50,29 @@ async def test_member_removed_from_roster_is_not_a_member(kiosk: Kiosk) -> None:
     await hall.handle_reader_event(FingerMatched(4))
     assert hall.prompt()[0] is Prompt.NOT_A_MEMBER
     assert hall.desk.checkins == {}
+
+
+async def test_a_matched_finger_that_cannot_be_stored_is_sent_to_staff(kiosk: Kiosk) -> None:
+    """Disk full past the reserve: the member is told to see staff, the
+    secretary sees who on the kiosk, and nothing claims a check-in."""
+    from devices.agent.errors import StoreError
+
+    hall = kiosk.hall
+    await hall.slots.assign(4, "12")
+    await hall.desk.start_meeting("theme_day", "主题党日")
+
+    async def full(*args: object, **kwargs: object) -> None:
+        raise StoreError("agent database error: database or disk is full")
+
+    hall.outbox.put = full  # type: ignore[method-assign]
+    await hall.handle_reader_event(FingerMatched(4))
+    prompt, name = hall.prompt()
+    assert prompt is Prompt.STORE_FAILED and name
+    assert hall.desk.checkins == {}
+    snap = await hall.snapshot()
+    assert snap["prompt"]["code"] == "store_failed"
+    assert [u["name"] for u in snap["unstored"]] == [name]
+    await kiosk.login()
+    r = await kiosk.client.post("/api/admin/unstored/dismiss", json={})
+    assert r.status_code == 200
+    assert (await hall.snapshot())["unstored"] == []
