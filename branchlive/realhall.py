@@ -91,6 +91,7 @@ class RealHall:
             "BRANCHLIVE_EDGE_ADMIN_PIN": PIN,
             "BRANCHLIVE_EDGE_READER_PORT": str(self.link),
             "BRANCHLIVE_EDGE_CAMERA_SOURCE": "pattern",
+            "BRANCHLIVE_EDGE_AUDIO_INPUT": "tone",  # the demo has no microphone: a test tone
             "BRANCHLIVE_EDGE_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
         }
         agent = await asyncio.create_subprocess_exec(

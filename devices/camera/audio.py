@@ -1,7 +1,9 @@
-"""Blocking audio backends (tone, file, microphone) producing 20 ms PCM chunks.
+"""Blocking audio backends (microphone, IP camera, tone, file) producing 20 ms PCM chunks.
 
 They plug into CaptureSource like the video backends, so audio gets the
-same thread hand-off, health states and reopen-with-backoff.
+same thread hand-off, health states and reopen-with-backoff. Everything is
+resampled to 48 kHz mono s16; aiortc encodes it to Opus. An IP camera's
+sound (AAC or G.711) is decoded here, so it reaches the hub as Opus.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import av
 import numpy as np
 
+from .alsa import alsa_device, alsa_environment, is_sound_device
 from .backends import _Pacer
 from .errors import CaptureError
 from .frames import AudioChunk
@@ -60,8 +63,9 @@ class _AvAudioBackend:
     """Decode any PyAV input to 48 kHz mono s16 and cut it into 20 ms chunks."""
 
     def __init__(self, url: str, *, format: str | None, paced: bool, loop: bool,
-                 description: str) -> None:
+                 description: str, options: dict[str, str] | None = None) -> None:
         self.url, self.format, self.loop = url, format, loop
+        self.options = options or {}
         self.description = description
         self._pacer = _Pacer(1 / CHUNK_S if paced else 0)
         self._container: av.container.InputContainer | None = None
@@ -72,7 +76,7 @@ class _AvAudioBackend:
 
     def open(self) -> None:
         try:
-            self._container = av.open(self.url, format=self.format, timeout=5.0)
+            self._container = av.open(self.url, format=self.format, options=self.options, timeout=5.0)
         except (av.error.FFmpegError, OSError) as exc:
             raise CaptureError(f"cannot open audio {self.url}: {exc}") from exc
         if not self._container.streams.audio:
@@ -120,19 +124,49 @@ class FileAudioBackend(_AvAudioBackend):
 
 
 class MicrophoneBackend(_AvAudioBackend):
-    """The hall's microphone through FFmpeg's ALSA (or PulseAudio) input."""
+    """The hall's microphone through ALSA (PulseAudio through ALSA's pulse plugin); see alsa.py."""
 
-    def __init__(self, device: str = "default", driver: str = "alsa") -> None:
-        super().__init__(device, format=driver, paced=False, loop=False,
-                         description=f"microphone {driver}:{device}")
+    def __init__(self, device: str = "default") -> None:
+        alsa_environment()
+        super().__init__(alsa_device(device), format="alsa", paced=False, loop=False,
+                         description=f"microphone {device}",
+                         options={"sample_rate": str(SAMPLE_RATE), "channels": "1"})
+
+    def open(self) -> None:
+        try:
+            super().open()
+        except CaptureError as exc:
+            raise CaptureError(f"{exc}; check audio_input (`branchlive edge --list-devices` "
+                               "shows the microphones)") from exc
 
 
-def audio_backend_for(spec: str) -> ToneBackend | FileAudioBackend | MicrophoneBackend:
-    """"tone" | "tone:880" | "mic" | "mic:hw:1,0" | a file path."""
+class CameraAudioBackend(_AvAudioBackend):
+    """An IP camera's own sound over its RTSP (its own session, audio only), decoded to PCM."""
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        super().__init__(url, format=None, paced=False, loop=False, description=f"camera audio {url}",
+                         options={"rtsp_transport": "tcp", "allowed_media_types": "audio",
+                                  "timeout": str(int(timeout_s * 1_000_000))})
+
+
+AudioBackend = ToneBackend | FileAudioBackend | MicrophoneBackend | CameraAudioBackend
+
+
+def audio_backend_for(spec: str, camera_url: str | None = None) -> AudioBackend:
+    """"default" | "pulse:<source>" | "alsa:<device>" | "camera" | "tone" | "tone:880" | a file.
+
+    ("mic" and "mic:<alsa device>" are still read as the ALSA microphone.)
+    """
     if spec == "tone" or spec.startswith("tone:"):
         _, _, freq = spec.partition(":")
         return ToneBackend(float(freq) if freq else 440.0)
+    if is_sound_device(spec):
+        return MicrophoneBackend(spec)
     if spec == "mic" or spec.startswith("mic:"):
         _, _, device = spec.partition(":")
-        return MicrophoneBackend(device or "default")
+        return MicrophoneBackend(f"alsa:{device}" if device else "default")
+    if spec == "camera":
+        if not camera_url or not camera_url.startswith("rtsp://"):
+            raise ValueError("audio_input = camera needs an rtsp:// camera_source")
+        return CameraAudioBackend(camera_url)
     return FileAudioBackend(spec)
