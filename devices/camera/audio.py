@@ -71,7 +71,9 @@ class _AvAudioBackend:
         self._container: av.container.InputContainer | None = None
         self._frames: Iterator[Any] | None = None
         self._resampler: av.AudioResampler | None = None
-        self._buffer = np.zeros((0, 1), dtype=np.int16)
+        self._raw = False
+        self._pending: list[np.ndarray] = []
+        self._buffered = 0
         self._maker = _ChunkMaker()
 
     def open(self) -> None:
@@ -86,11 +88,17 @@ class _AvAudioBackend:
 
     def _restart(self) -> None:
         assert self._container is not None
-        self._frames = self._container.decode(self._container.streams.audio[0])
+        stream = self._container.streams.audio[0]
+        ctx = stream.codec_context
+        # raw 48 kHz mono s16 (what we ask ALSA for): read the packets' bytes, no decoder
+        self._raw = (ctx.name == "pcm_s16le" and ctx.sample_rate == SAMPLE_RATE and ctx.channels == 1)
+        self._frames = self._container.demux(stream) if self._raw else self._container.decode(stream)
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
 
     def read(self) -> AudioChunk | None:
-        while self._buffer.shape[0] < CHUNK_SAMPLES:
+        # ALSA hands over small periods (FFmpeg asks for the smallest: 128 samples through
+        # PulseAudio, 375 a second): keep the per-frame work to a list append
+        while self._buffered < CHUNK_SAMPLES:
             try:
                 frame = next(self._frames) if self._frames is not None else None
             except StopIteration:
@@ -103,13 +111,23 @@ class _AvAudioBackend:
                     self._restart()
                     continue
                 return None
+            if self._raw:
+                if frame.size:  # a packet here
+                    pcm = np.frombuffer(bytes(frame), dtype="<i2")
+                    self._pending.append(pcm)
+                    self._buffered += pcm.size
+                continue
             assert self._resampler is not None
             for out in self._resampler.resample(frame):
-                pcm = out.to_ndarray().reshape(-1, 1)
-                self._buffer = np.concatenate([self._buffer, pcm])
-        chunk, self._buffer = self._buffer[:CHUNK_SAMPLES], self._buffer[CHUNK_SAMPLES:]
+                pcm = out.to_ndarray().reshape(-1)
+                self._pending.append(pcm)
+                self._buffered += pcm.size
+        joined = np.concatenate(self._pending)
+        chunk, rest = joined[:CHUNK_SAMPLES], joined[CHUNK_SAMPLES:]
+        self._pending = [rest] if rest.size else []
+        self._buffered = rest.size
         self._pacer.wait()
-        return self._maker.make(chunk)
+        return self._maker.make(chunk.reshape(-1, 1))
 
     def close(self) -> None:
         if self._container is not None:

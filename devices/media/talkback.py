@@ -123,7 +123,9 @@ class SpeakerSink:
             if self.state != "failed":
                 log.warning("cannot open the speaker %s: %s; check audio_output "
                             "(`branchlive edge --list-devices`)", self.setting, exc)
-            self.state, self.last_error = "failed", f"cannot open speaker {self.setting}: {exc}"
+            self.state = "failed"
+            self.last_error = (f"cannot open speaker {self.setting}: {exc}; check audio_output "
+                               "(`branchlive edge --list-devices`)")
             return None
         self.state, self.last_error = "playing", None
         return container, stream  # type: ignore[return-value]
@@ -163,8 +165,12 @@ class SpeakerSink:
                     container.mux(packet)
                 self.frames_played += 1
             except (av.error.FFmpegError, OSError) as exc:
-                log.warning("speaker %s failed: %s; reopening", self.setting, exc)
-                self.state, self.last_error = "failed", f"speaker {self.setting} failed: {exc}"
+                if self.state != "failed":
+                    log.warning("speaker %s failed: %s; check audio_output "
+                                "(`branchlive edge --list-devices`)", self.setting, exc)
+                self.state = "failed"
+                self.last_error = (f"speaker {self.setting} failed: {exc}; check audio_output "
+                                   "(`branchlive edge --list-devices`)")
                 output = self._release(output)
                 retry_at = time.monotonic() + self._retry_s
 
