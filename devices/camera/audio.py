@@ -30,6 +30,10 @@ class _ChunkMaker:
     def __init__(self) -> None:
         self.seq = 0
 
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
     def make(self, samples: np.ndarray) -> AudioChunk:
         self.seq += 1
         return AudioChunk(samples=samples, sample_rate=SAMPLE_RATE, mono_ts=time.monotonic(), seq=self.seq)
@@ -159,12 +163,53 @@ class MicrophoneBackend(_AvAudioBackend):
 
 
 class CameraAudioBackend(_AvAudioBackend):
-    """An IP camera's own sound over its RTSP (its own session, audio only), decoded to PCM."""
+    """An IP camera's own sound over its RTSP (its own session, audio only), decoded to PCM.
+
+    G.711 is also kept as it came (one chunk per RTP packet, `encoded`), so the
+    publisher can pass it on as PCMA/PCMU when the far end takes it.
+    """
+
+    G711 = {"pcm_alaw": "pcma", "pcm_mulaw": "pcmu"}
 
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         super().__init__(url, format=None, paced=False, loop=False, description=f"camera audio {url}",
                          options={"rtsp_transport": "tcp", "allowed_media_types": "audio",
                                   "timeout": str(int(timeout_s * 1_000_000))})
+        self.codec: str | None = None  # "pcma" | "pcmu" | "aac" ... once open
+        self._packets: Iterator[Any] | None = None
+
+    def _restart(self) -> None:
+        super()._restart()
+        assert self._container is not None
+        stream = self._container.streams.audio[0]
+        name = stream.codec_context.name
+        self.codec = self.G711.get(name, name)
+        self._packets = self._container.demux(stream) if name in self.G711 else None
+
+    def read(self) -> AudioChunk | None:
+        if self._packets is None:
+            return super().read()
+        assert self._container is not None and self._resampler is not None
+        ctx = self._container.streams.audio[0].codec_context
+        while True:
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                return None
+            except av.error.FFmpegError as exc:
+                raise CaptureError(f"reading audio {self.url} failed: {exc}") from exc
+            if not packet.size:
+                continue
+            try:
+                frames = ctx.decode(packet)  # type: ignore[attr-defined]
+            except av.error.FFmpegError as exc:
+                raise CaptureError(f"camera audio {self.url} does not decode: {exc}") from exc
+            pcm = [out.to_ndarray().reshape(-1) for f in frames for out in self._resampler.resample(f)]
+            if not pcm:
+                continue
+            samples = np.concatenate(pcm).reshape(-1, 1)
+            return AudioChunk(samples=samples, sample_rate=SAMPLE_RATE, mono_ts=time.monotonic(),
+                              seq=self._maker.next_seq(), encoded=bytes(packet), codec=self.codec)
 
 
 AudioBackend = ToneBackend | FileAudioBackend | MicrophoneBackend | CameraAudioBackend

@@ -138,6 +138,13 @@ class EdgeMedia:
         assert self.audio is not None
         return SourceAudioTrack(self.audio)
 
+    def _audio_codecs(self) -> tuple[str, ...]:
+        """Opus; an IP camera's G.711 first as itself, so a far end that takes it gets it untouched."""
+        latest = self.audio.latest if self.audio is not None else None
+        if latest is not None and latest.codec in ("pcma", "pcmu"):
+            return (latest.codec, "opus")
+        return ("opus",)
+
     def _on_codec(self, track: MediaStreamTrack, codec: str) -> None:
         # the hub picked VP8 over our H.264 (or the reverse): encode what it asked for
         if not self.feed.passthrough and codec != self.encoder.settings.codec:
@@ -153,7 +160,7 @@ class EdgeMedia:
         self.publisher = Publisher(
             settings, video_track=self._video_track,
             audio_track=self._audio_track if self.audio is not None else None,
-            video_codecs=codecs, talkback_sink=self.talkback,
+            video_codecs=codecs, audio_codecs=self._audio_codecs, talkback_sink=self.talkback,
             on_state=self._on_publisher_state, on_codec=self._on_codec)
         await self.publisher.start()
         return self.publisher

@@ -12,7 +12,8 @@ known tone.
 - An IP camera in pass-through (the RTSP camera emulator, AAC microphone):
   the wall's thumbnail refreshes, the headcount follows the picture (an
   empty room raises "camera sees far fewer people than checked in", a room
-  with people clears it) and the camera's own sound reaches the operator.
+  with people clears it) and the camera's own sound (AAC or G.711) reaches
+  the operator.
 """
 
 from __future__ import annotations
@@ -240,11 +241,13 @@ def people_jpeg() -> bytes:
     return jpeg.tobytes()
 
 
-@pytest.fixture
-def rtsp_camera(tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture(params=["aac", "pcma"])
+def rtsp_camera(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The camera emulator with a microphone: AAC (made Opus on the edge) or G.711 (offered
+    as PCMA first; our hub records Opus, so it answers Opus and the edge transcodes)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "branchlive.cli", "camera-emulator", "--http-port", "0", "--rtsp-port", "0",
-         "--audio", "aac", "--tone", str(HALL_HZ), "--gop", "1"],
+         "--audio", request.param, "--tone", str(HALL_HZ), "--gop", "1"],
         stdout=subprocess.PIPE, text=True, env={**os.environ})
     urls: dict[str, str] = {}
     try:

@@ -253,3 +253,28 @@ async def test_a_keyframe_decodes_on_its_own(camera: CameraEmulator) -> None:
     frame = decode_keyframe(data_)
     assert frame is not None and frame.image.shape == (360, 640, 3)
     assert decode_keyframe(b"\x00\x00\x01\x09garbage") is None
+
+
+async def test_camera_g711_passes_through_when_the_far_end_takes_it(receiver: WhipReceiver) -> None:
+    cam = CameraEmulator(EmulatorSettings(http_port=0, rtsp_port=0, audio="pcma", tone_hz=1000.0))
+    await cam.start()
+    media = EdgeMedia(
+        MediaSettings(video=VideoSettings(source=cam.rtsp_url, mode="passthrough"), audio_source="camera"),
+        talkback_sink=EnergySink())
+    try:
+        await media.start()
+        assert media.audio is not None
+        await wait_for(lambda: media.audio.latest is not None and media.audio.latest.codec == "pcma",
+                       what="the camera's G.711")
+        assert media._audio_codecs() == ("pcma", "opus")
+        publisher = await media.start_publishing(
+            PublisherSettings(whip_url=receiver.url, token=SecretStr("device-token")))
+        await wait_for(lambda: sum(s.audio_frames for s in receiver.sessions) > 50,
+                       what="the camera's sound at the receiver")
+        session = publisher._session
+        assert session is not None
+        track = next(t.sender.track for t in session.pc.getTransceivers() if t.kind == "audio")
+        assert track.passthrough == "pcma" and track.packets_passed > 50
+    finally:
+        await media.stop()
+        await cam.stop()
