@@ -278,3 +278,13 @@ async def test_camera_g711_passes_through_when_the_far_end_takes_it(receiver: Wh
     finally:
         await media.stop()
         await cam.stop()
+
+
+def test_sound_faults_reach_the_kiosk_list() -> None:
+    from devices.agent.faults import collect_faults
+
+    faults = collect_faults({"microphone": {"state": "lost", "error": "cannot open audio default"},
+                             "speaker": {"state": "failed", "error": "speaker default failed"}})
+    assert [f["code"] for f in faults] == ["microphone_lost", "speaker_failed"]
+    assert "麦克风" in faults[0]["zh"] and "cannot open audio default" in faults[0]["en"]
+    assert collect_faults({"microphone": {"state": "live"}, "speaker": {"state": "idle"}}) == []
