@@ -140,9 +140,8 @@ class CameraEmulator:
             self._http.close()
             for task in list(self._http_tasks):
                 task.cancel()
-            for task in list(self._http_tasks):
-                with contextlib.suppress(BaseException):
-                    await task
+            if self._http_tasks:  # bounded: a swallowed cancellation must not hang the camera
+                await asyncio.wait(set(self._http_tasks), timeout=5.0)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http.wait_closed(), 2.0)
             self._http = None
@@ -322,6 +321,7 @@ class CameraEmulator:
                 assert jpeg is not None
                 writer.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                              .encode() + jpeg + b"\r\n")
-                await asyncio.wait_for(writer.drain(), 5.0)
+                async with asyncio.timeout(5.0):  # not wait_for: see rtsp.py's pump
+                    await writer.drain()
         finally:
             self._mjpeg_clients -= 1

@@ -125,7 +125,11 @@ class _Client:
                     self.seq += 1
                     out += interleaved(self.channels["track1"], header + payload)
             self.writer.write(bytes(out))
-            await asyncio.wait_for(self.writer.drain(), 5.0)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # that stop() sends when a drain completes at the same moment, and the pump
+            # then waits on its queue forever (the camera never exits)
+            async with asyncio.timeout(5.0):
+                await self.writer.drain()
 
 
 class RtspServer:
@@ -148,9 +152,8 @@ class RtspServer:
             self._server.close()
         for task in list(self._tasks):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
@@ -215,8 +218,7 @@ class RtspServer:
                 self._clients.discard(client)
             if pump is not None:
                 pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await pump
+                await asyncio.wait({pump}, timeout=2.0)
             writer.close()
             self._tasks.discard(task)
 

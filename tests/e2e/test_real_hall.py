@@ -120,6 +120,8 @@ def start_hall(county: dict[str, Any], env: dict[str, str]) -> tuple[RealHall, h
             return False
 
     until(online, 90, "agent online")
+    # the roster comes from the hub after the link is up: check-ins need it
+    until(lambda: kiosk.get("/api/state").json()["roster_total"] == len(branch.members), 60, "the roster")
     assert kiosk.post("/api/admin/login", json={"pin": PIN}).status_code == 200
     r = kiosk.post("/api/admin/meeting/start", json={"meeting_type": "general_meeting", "topic": "支部党员大会"})
     assert r.status_code < 300, r.text
@@ -260,7 +262,12 @@ def rtsp_camera(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         yield urls
     finally:
         proc.terminate()
-        proc.wait(15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            raise AssertionError("the camera emulator did not stop on SIGTERM") from None
 
 
 def test_ip_camera_in_passthrough_is_watched(county: dict[str, Any], pulse: PulseServer,
