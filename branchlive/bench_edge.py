@@ -3,7 +3,9 @@
 Wraps `devices.media.bench.run_edge_bench`: each case publishes over WHIP to
 a receiver in a child process (the camera emulator, for MJPEG and RTSP, in
 another), so the CPU read from /proc/self/stat is the agent's alone.
-Targets: RTSP pass-through <= 5 % of a core, 360p15 encode <= 35 %.
+Targets: RTSP pass-through <= 5 % of a core, 360p15 encode <= 35 % (also with
+the microphone and thumbnails: mic-encode), pass-through with keyframe
+thumbnails and the camera's audio <= 8 % (rtsp-passthrough-av).
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
         "aiortc send) over the measured seconds, in % of one core. pattern-encode renders a "
         "test card and encodes it (H.264, x264 veryfast, one slice); mjpeg-decode-encode pulls "
         "MJPEG over HTTP from the camera emulator, decodes and re-encodes; rtsp-passthrough "
-        "forwards the emulator's H.264 over RTSP without decoding. Targets: RTSP pass-through "
-        "<= 5 %, 360p15 encode <= 35 %. The machine is shared: compare rows of one run. "
+        "forwards the emulator's H.264 over RTSP without decoding. mic-encode is pattern-encode "
+        "plus a microphone (ALSA capture from a private PulseAudio server's null-sink monitor fed "
+        "a tone, Opus-encoded) and a thumbnail with headcount every 10 s (the agent's default); rtsp-passthrough-av is "
+        "rtsp-passthrough plus one keyframe decoded per thumbnail (headcount every 10 s) and the "
+        "camera's AAC decoded and sent as Opus. sound_server_pct is the PulseAudio server's own "
+        "CPU. Targets: RTSP pass-through <= 5 %, with thumbnails and audio <= 8 %, 360p15 encode "
+        "(with or without the microphone) <= 35 %. The machine is shared: compare rows of one run. "
         + ("Missed: " + ", ".join(missed) + "." if missed else "Every target with a figure was met.")
     )
     return f"edge agent CPU per source, {args.fps:g} fps", rows, notes

@@ -40,8 +40,10 @@ def finger_name(member_id: int) -> str:
 
 
 class RealHall:
-    def __init__(self, hall: Hall, hub_url: str, base_dir: Path, kiosk_port: int, *, members: int = 30) -> None:
+    def __init__(self, hall: Hall, hub_url: str, base_dir: Path, kiosk_port: int, *, members: int = 30,
+                 env: dict[str, str] | None = None) -> None:
         self.hall = hall
+        self.extra_env = env or {}  # BRANCHLIVE_EDGE_* overrides (tests: another camera, real sound)
         self.hub_url = hub_url
         self.dir = base_dir / f"hall-{hall.branch_id}"
         self.kiosk = f"http://127.0.0.1:{kiosk_port}"
@@ -91,7 +93,9 @@ class RealHall:
             "BRANCHLIVE_EDGE_ADMIN_PIN": PIN,
             "BRANCHLIVE_EDGE_READER_PORT": str(self.link),
             "BRANCHLIVE_EDGE_CAMERA_SOURCE": "pattern",
+            "BRANCHLIVE_EDGE_AUDIO_INPUT": "tone",  # the demo has no microphone: a test tone
             "BRANCHLIVE_EDGE_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+            **self.extra_env,
         }
         agent = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "branchlive.cli", "edge", "--log-level", "warning", env=env,

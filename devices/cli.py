@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="branchlive edge", description="Run a village hall's edge agent.")
     p.add_argument("--config", type=Path, help="TOML file with the settings (env vars override it)")
     p.add_argument("--check", action="store_true", help="validate the settings and exit")
+    p.add_argument("--list-devices", action="store_true",
+                   help="list the cameras, microphones and speakers of this PC (for camera_source, "
+                        "audio_input, audio_output) and exit")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     return p
 
@@ -49,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.list_devices:
+        from devices.camera.alsa import format_devices, list_devices
+
+        print(format_devices(list_devices()))
+        return 0
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -111,6 +111,18 @@ class EdgeSettings(BaseSettings):
         description="encode: decode and encode here; passthrough: send an rtsp:// camera's "
         "H.264 as it is (no decoding, a few % of a core).",
     )
+    audio_input: str = Field(
+        default="default", title="Microphone",
+        description="default = the system's default microphone (PulseAudio when a server runs, "
+        "else ALSA); pulse:<source> or alsa:<device> (e.g. alsa:hw:1,0) for another one, see "
+        "`branchlive edge --list-devices`; camera = the rtsp:// camera's own audio (pass-through "
+        "only); tone or tone:<Hz> = a test tone (emulator and demo only); none = no sound.",
+    )
+    audio_output: str = Field(
+        default="default", title="Speaker",
+        description="Where the county's talkback is played: default = the system's default "
+        "output; pulse:<sink> or alsa:<device> for another one; none = not played.",
+    )
     video_width: int = Field(default=640, ge=160, le=3840, title="Video width",
                              description="Width of the published video in pixels.")
     video_height: int = Field(default=360, ge=120, le=2160, title="Video height",

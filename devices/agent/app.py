@@ -94,6 +94,7 @@ class EdgeApp:
         self.kiosk_server: _KioskServer | None = None
         self.kiosk_port: int | None = None
         self._last_headcount = 0.0
+        self._last_headcount_sent: int | None = None
 
     # -- init steps --------------------------------------------------------------
     async def init_store(self) -> None:
@@ -133,8 +134,10 @@ class EdgeApp:
                       "height": s.video_height, "fps": s.video_fps,
                       "bitrate": s.video_bitrate_kbps * 1000},
             "thumbnail_interval_s": s.thumbnail_s,
+            "audio_source": s.audio_input, "speaker": s.audio_output,
         })
-        self.media = EdgeMedia(media_settings, on_analysis=self._on_analysis)
+        self.media = EdgeMedia(media_settings, on_analysis=self._on_analysis,
+                               on_talkback=lambda _talking: self.hall.changes.notify())
 
     def init_uplink(self) -> None:
         s = self.settings
@@ -327,9 +330,12 @@ class EdgeApp:
     async def _on_analysis(self, analysis: Any) -> None:
         await self.uplink.send_thumbnail(analysis.thumbnail_jpeg, analysis.wall_ts)
         now = time.monotonic()
+        # at least every minute, and at once when the count changes (the wall's alarm follows)
         if (analysis.headcount is not None and self.desk.current is not None
-                and now - self._last_headcount >= HEADCOUNT_EVERY_S):
+                and (now - self._last_headcount >= HEADCOUNT_EVERY_S
+                     or analysis.headcount != self._last_headcount_sent)):
             self._last_headcount = now
+            self._last_headcount_sent = analysis.headcount
             await self.desk.record_headcount(analysis.headcount, taken_at=analysis.wall_ts)
 
     def _on_keyframe(self) -> None:
@@ -343,6 +349,7 @@ class EdgeApp:
             "error": self.uplink.last_error if hasattr(self, "uplink") else None,
             "branch_name": welcome.branch_name if welcome else None,
             "faults": self._health().get("faults", []) if hasattr(self, "hall") else [],
+            "talkback": bool(self.media is not None and self.media.talking),
         }
 
     def _health(self) -> dict[str, Any]:

@@ -64,6 +64,13 @@ def collect_faults(health: dict[str, Any], *, uplink_state: str | None = None) -
     elif state == "black":
         out.append(_fault("camera_black", "摄像头画面全黑；请检查镜头盖和会场照明",
                           "camera picture is black; check the lens cap and the hall lights"))
+    microphone = health.get("microphone") or {}
+    if microphone.get("state") in ("lost", "stalled"):
+        out.append(_fault("microphone_lost", "麦克风无输入，县里听不到会场声音；请检查麦克风连接",
+                          f"microphone {microphone.get('state')}: {microphone.get('error') or 'no sound'}"))
+    if (health.get("speaker") or {}).get("state") == "failed":
+        out.append(_fault("speaker_failed", "音箱无法播放县里讲话；请检查音箱连接和音量",
+                          health["speaker"].get("error") or "the speaker cannot play the talkback"))
     publisher = health.get("publisher") or {}
     if publisher.get("token_rejected") or uplink_state == "auth_failed":
         out.append(_fault("token_refused", "县中心拒绝本设备的令牌；请联系管理员重新注册设备",

@@ -1,7 +1,9 @@
-"""Blocking audio backends (tone, file, microphone) producing 20 ms PCM chunks.
+"""Blocking audio backends (microphone, IP camera, tone, file) producing 20 ms PCM chunks.
 
 They plug into CaptureSource like the video backends, so audio gets the
-same thread hand-off, health states and reopen-with-backoff.
+same thread hand-off, health states and reopen-with-backoff. Everything is
+resampled to 48 kHz mono s16; aiortc encodes it to Opus. An IP camera's
+sound (AAC or G.711) is decoded here, so it reaches the hub as Opus.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import av
 import numpy as np
 
+from .alsa import alsa_device, alsa_environment, is_sound_device
 from .backends import _Pacer
 from .errors import CaptureError
 from .frames import AudioChunk
@@ -26,6 +29,10 @@ CHUNK_SAMPLES = int(SAMPLE_RATE * CHUNK_S)
 class _ChunkMaker:
     def __init__(self) -> None:
         self.seq = 0
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     def make(self, samples: np.ndarray) -> AudioChunk:
         self.seq += 1
@@ -60,19 +67,22 @@ class _AvAudioBackend:
     """Decode any PyAV input to 48 kHz mono s16 and cut it into 20 ms chunks."""
 
     def __init__(self, url: str, *, format: str | None, paced: bool, loop: bool,
-                 description: str) -> None:
+                 description: str, options: dict[str, str] | None = None) -> None:
         self.url, self.format, self.loop = url, format, loop
+        self.options = options or {}
         self.description = description
         self._pacer = _Pacer(1 / CHUNK_S if paced else 0)
         self._container: av.container.InputContainer | None = None
         self._frames: Iterator[Any] | None = None
         self._resampler: av.AudioResampler | None = None
-        self._buffer = np.zeros((0, 1), dtype=np.int16)
+        self._raw = False
+        self._pending: list[np.ndarray] = []
+        self._buffered = 0
         self._maker = _ChunkMaker()
 
     def open(self) -> None:
         try:
-            self._container = av.open(self.url, format=self.format, timeout=5.0)
+            self._container = av.open(self.url, format=self.format, options=self.options, timeout=5.0)
         except (av.error.FFmpegError, OSError) as exc:
             raise CaptureError(f"cannot open audio {self.url}: {exc}") from exc
         if not self._container.streams.audio:
@@ -82,11 +92,17 @@ class _AvAudioBackend:
 
     def _restart(self) -> None:
         assert self._container is not None
-        self._frames = self._container.decode(self._container.streams.audio[0])
+        stream = self._container.streams.audio[0]
+        ctx = stream.codec_context
+        # raw 48 kHz mono s16 (what we ask ALSA for): read the packets' bytes, no decoder
+        self._raw = (ctx.name == "pcm_s16le" and ctx.sample_rate == SAMPLE_RATE and ctx.channels == 1)
+        self._frames = self._container.demux(stream) if self._raw else self._container.decode(stream)
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
 
     def read(self) -> AudioChunk | None:
-        while self._buffer.shape[0] < CHUNK_SAMPLES:
+        # ALSA hands over small periods (FFmpeg asks for the smallest: 128 samples through
+        # PulseAudio, 375 a second): keep the per-frame work to a list append
+        while self._buffered < CHUNK_SAMPLES:
             try:
                 frame = next(self._frames) if self._frames is not None else None
             except StopIteration:
@@ -99,13 +115,23 @@ class _AvAudioBackend:
                     self._restart()
                     continue
                 return None
+            if self._raw:
+                if frame.size:  # a packet here
+                    pcm = np.frombuffer(bytes(frame), dtype="<i2")
+                    self._pending.append(pcm)
+                    self._buffered += pcm.size
+                continue
             assert self._resampler is not None
             for out in self._resampler.resample(frame):
-                pcm = out.to_ndarray().reshape(-1, 1)
-                self._buffer = np.concatenate([self._buffer, pcm])
-        chunk, self._buffer = self._buffer[:CHUNK_SAMPLES], self._buffer[CHUNK_SAMPLES:]
+                pcm = out.to_ndarray().reshape(-1)
+                self._pending.append(pcm)
+                self._buffered += pcm.size
+        joined = np.concatenate(self._pending)
+        chunk, rest = joined[:CHUNK_SAMPLES], joined[CHUNK_SAMPLES:]
+        self._pending = [rest] if rest.size else []
+        self._buffered = rest.size
         self._pacer.wait()
-        return self._maker.make(chunk)
+        return self._maker.make(chunk.reshape(-1, 1))
 
     def close(self) -> None:
         if self._container is not None:
@@ -120,19 +146,90 @@ class FileAudioBackend(_AvAudioBackend):
 
 
 class MicrophoneBackend(_AvAudioBackend):
-    """The hall's microphone through FFmpeg's ALSA (or PulseAudio) input."""
+    """The hall's microphone through ALSA (PulseAudio through ALSA's pulse plugin); see alsa.py."""
 
-    def __init__(self, device: str = "default", driver: str = "alsa") -> None:
-        super().__init__(device, format=driver, paced=False, loop=False,
-                         description=f"microphone {driver}:{device}")
+    def __init__(self, device: str = "default") -> None:
+        alsa_environment()
+        super().__init__(alsa_device(device), format="alsa", paced=False, loop=False,
+                         description=f"microphone {device}",
+                         options={"sample_rate": str(SAMPLE_RATE), "channels": "1"})
+
+    def open(self) -> None:
+        try:
+            super().open()
+        except CaptureError as exc:
+            raise CaptureError(f"{exc}; check audio_input (`branchlive edge --list-devices` "
+                               "shows the microphones)") from exc
 
 
-def audio_backend_for(spec: str) -> ToneBackend | FileAudioBackend | MicrophoneBackend:
-    """"tone" | "tone:880" | "mic" | "mic:hw:1,0" | a file path."""
+class CameraAudioBackend(_AvAudioBackend):
+    """An IP camera's own sound over its RTSP (its own session, audio only), decoded to PCM.
+
+    G.711 is also kept as it came (one chunk per RTP packet, `encoded`), so the
+    publisher can pass it on as PCMA/PCMU when the far end takes it.
+    """
+
+    G711 = {"pcm_alaw": "pcma", "pcm_mulaw": "pcmu"}
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        super().__init__(url, format=None, paced=False, loop=False, description=f"camera audio {url}",
+                         options={"rtsp_transport": "tcp", "allowed_media_types": "audio",
+                                  "timeout": str(int(timeout_s * 1_000_000))})
+        self.codec: str | None = None  # "pcma" | "pcmu" | "aac" ... once open
+        self._packets: Iterator[Any] | None = None
+
+    def _restart(self) -> None:
+        super()._restart()
+        assert self._container is not None
+        stream = self._container.streams.audio[0]
+        name = stream.codec_context.name
+        self.codec = self.G711.get(name, name)
+        self._packets = self._container.demux(stream) if name in self.G711 else None
+
+    def read(self) -> AudioChunk | None:
+        if self._packets is None:
+            return super().read()
+        assert self._container is not None and self._resampler is not None
+        ctx = self._container.streams.audio[0].codec_context
+        while True:
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                return None
+            except av.error.FFmpegError as exc:
+                raise CaptureError(f"reading audio {self.url} failed: {exc}") from exc
+            if not packet.size:
+                continue
+            try:
+                frames = ctx.decode(packet)  # type: ignore[attr-defined]
+            except av.error.FFmpegError as exc:
+                raise CaptureError(f"camera audio {self.url} does not decode: {exc}") from exc
+            pcm = [out.to_ndarray().reshape(-1) for f in frames for out in self._resampler.resample(f)]
+            if not pcm:
+                continue
+            samples = np.concatenate(pcm).reshape(-1, 1)
+            return AudioChunk(samples=samples, sample_rate=SAMPLE_RATE, mono_ts=time.monotonic(),
+                              seq=self._maker.next_seq(), encoded=bytes(packet), codec=self.codec)
+
+
+AudioBackend = ToneBackend | FileAudioBackend | MicrophoneBackend | CameraAudioBackend
+
+
+def audio_backend_for(spec: str, camera_url: str | None = None) -> AudioBackend:
+    """"default" | "pulse:<source>" | "alsa:<device>" | "camera" | "tone" | "tone:880" | a file.
+
+    ("mic" and "mic:<alsa device>" are still read as the ALSA microphone.)
+    """
     if spec == "tone" or spec.startswith("tone:"):
         _, _, freq = spec.partition(":")
         return ToneBackend(float(freq) if freq else 440.0)
+    if is_sound_device(spec):
+        return MicrophoneBackend(spec)
     if spec == "mic" or spec.startswith("mic:"):
         _, _, device = spec.partition(":")
-        return MicrophoneBackend(device or "default")
+        return MicrophoneBackend(f"alsa:{device}" if device else "default")
+    if spec == "camera":
+        if not camera_url or not camera_url.startswith("rtsp://"):
+            raise ValueError("audio_input = camera needs an rtsp:// camera_source")
+        return CameraAudioBackend(camera_url)
     return FileAudioBackend(spec)

@@ -33,12 +33,18 @@ class CapturedFrame:
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """A run of PCM samples: int16, shape (samples, channels), interleaved order."""
+    """A run of PCM samples: int16, shape (samples, channels), interleaved order.
+
+    `encoded`/`codec`: the same sound as the IP camera sent it, when it is
+    G.711 ("pcma"/"pcmu"), so it can be passed on without re-encoding.
+    """
 
     samples: np.ndarray
     sample_rate: int
     mono_ts: float
     seq: int
+    encoded: bytes | None = None
+    codec: str | None = None
 
     @property
     def channels(self) -> int:

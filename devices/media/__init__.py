@@ -13,14 +13,14 @@ from .errors import (
 )
 from .ice import restrict_host_addresses, rtc_configuration
 from .publisher import Publisher, PublisherState, PublisherStatus
-from .talkback import AudioSink, EnergySink, FfmpegSpeakerSink
+from .talkback import AudioSink, EnergySink, SpeakerSink, TalkbackMonitor
 from .tracks import EncodedVideoTrack, PassthroughVideoTrack, SourceAudioTrack
 from .whip import WhipClient, WhipResource
 
 __all__ = [
     "AudioSink", "EdgeMedia", "EncodedVideoTrack", "EncoderError", "EncoderSettings", "EnergySink",
-    "FfmpegSpeakerSink", "IceServerSettings", "MediaError", "MediaSettings", "PassthroughVideoTrack",
-    "Publisher", "PublisherSettings", "PublisherState", "PublisherStatus", "SourceAudioTrack",
+    "IceServerSettings", "MediaError", "MediaSettings", "PassthroughVideoTrack",
+    "Publisher", "PublisherSettings", "PublisherState", "PublisherStatus", "SourceAudioTrack", "SpeakerSink", "TalkbackMonitor",
     "VideoEncoder", "VideoSettings", "WhipAuthError", "WhipClient", "WhipError", "WhipHttpError",
     "WhipProtocolError", "WhipResource", "restrict_host_addresses", "rtc_configuration",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from .encoder import EncoderSettings
 
@@ -82,15 +82,30 @@ class MediaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     video: VideoSettings = Field(default_factory=VideoSettings, title="Video")
     audio_source: str | None = Field(
-        "tone", title="Microphone",
-        description='"mic", "mic:hw:1,0", "tone", "tone:880", a file path, or null for no audio',
+        "default", title="Microphone",
+        description='"default" (the system\'s microphone), "pulse:<source>", "alsa:<device>", '
+                    '"camera" (the rtsp:// camera\'s sound), "tone" or "tone:880" (emulator and demo '
+                    'only), a file path, or null/"none" for no audio',
     )
-    speaker: Literal["none", "record", "alsa"] = Field(
-        "record", title="Talkback output", description="alsa: play on the hall speaker via ffmpeg",
+    speaker: str = Field(
+        "default", title="Talkback output",
+        description='"default" (the system\'s speaker), "pulse:<sink>", "alsa:<device>", '
+                    '"none" (not played) or "record" (kept in memory: tests)',
     )
-    speaker_device: str = Field("default", title="ALSA device for talkback")
     thumbnail_interval_s: float = Field(5.0, gt=0, title="Thumbnail every (s)")
     thumbnail_width: int = Field(320, ge=64, le=1280, title="Thumbnail width (px)")
     thumbnail_height: int = Field(180, ge=36, le=720, title="Thumbnail height (px)")
     thumbnail_quality: int = Field(70, ge=10, le=100, title="Thumbnail JPEG quality")
     headcount: bool = Field(True, title="Count people in the thumbnails")
+
+    @field_validator("audio_source")
+    @classmethod
+    def _no_audio(cls, value: str | None) -> str | None:
+        return None if value in (None, "", "none") else value
+
+    @field_validator("speaker")
+    @classmethod
+    def _check_speaker(cls, value: str) -> str:
+        if value in ("none", "record", "default") or value.startswith(("pulse:", "alsa:")):
+            return value
+        raise ValueError('must be "default", "pulse:<sink>", "alsa:<device>", "none" or "record"')

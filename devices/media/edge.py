@@ -4,6 +4,7 @@
     await media.start()                         # sources + thumbnails run all the time
     await media.start_recording(meeting_id, store, budget_bytes=...)   # meeting started
     await media.start_publishing(publisher_settings)   # meeting started, hub known
+    media.talking                               # the county speaks in the hall (talkback)
     media.request_keyframe()                    # hub: a viewer joined
     await media.stop_publishing()               # meeting ended: DELETE on the hub
     await media.stop_recording()
@@ -33,9 +34,10 @@ from devices.camera.source import CaptureSource, SourceSettings
 from .config import MediaSettings, PublisherSettings
 from .encoder import VideoEncoder
 from .feed import FeedVideoTrack, VideoFeed
+from .keyframes import KeyframeGrabber
 from .publisher import Publisher, PublisherStatus
 from .recording import SegmentRecorder, SegmentStore
-from .talkback import AudioSink, EnergySink, FfmpegSpeakerSink
+from .talkback import AudioSink, EnergySink, SpeakerSink, TalkbackMonitor
 from .tracks import SourceAudioTrack
 
 
@@ -47,6 +49,7 @@ class EdgeMedia:
         on_analysis: Callable[[FrameAnalysis], Awaitable[None] | None] | None = None,
         on_publisher_state: Callable[[PublisherStatus], None] | None = None,
         talkback_sink: AudioSink | None = None,
+        on_talkback: Callable[[bool], None] | None = None,
     ) -> None:
         self.settings = settings
         v = settings.video
@@ -64,17 +67,30 @@ class EdgeMedia:
         self.audio: CaptureSource[AudioChunk] | None = None
         if settings.audio_source:
             spec = settings.audio_source
-            self.audio = CaptureSource(lambda: audio_backend_for(spec))  # type: ignore[arg-type,return-value]
+            if spec == "camera" and not self.passthrough and not v.source.startswith("rtsp://"):
+                raise ValueError("audio_input = camera needs an rtsp:// camera")
+            audio_backend_for(spec, v.source)  # a bad setting fails here, not in the capture thread
+            self.audio = CaptureSource(lambda: audio_backend_for(spec, v.source))  # type: ignore[arg-type,return-value]
         self.encoder = VideoEncoder(v.encoder_settings())
         if talkback_sink is None:
-            talkback_sink = (FfmpegSpeakerSink(settings.speaker_device) if settings.speaker == "alsa"
-                             else EnergySink() if settings.speaker == "record" else None)
+            talkback_sink = (EnergySink() if settings.speaker == "record" else None
+                             if settings.speaker == "none" else SpeakerSink(settings.speaker))
+        # the monitor tells the kiosk while the county speaks ("县里正在讲话")
+        self.talkback = (TalkbackMonitor(talkback_sink, on_change=on_talkback)
+                         if talkback_sink is not None else None)
         self.talkback_sink = talkback_sink
         self.analyzer: FrameAnalyzer | None = None
-        if self.frames is not None and on_analysis is not None:
-            frames = self.frames
+        # pass-through never decodes the stream: pictures come from one keyframe every few seconds
+        self.keyframes = (KeyframeGrabber(self.packets, interval_s=max(0.5, settings.thumbnail_interval_s / 2))
+                          if self.packets is not None and on_analysis is not None else None)
+        latest_source: Callable[[], CapturedFrame | None] | None = None
+        if self.frames is not None:
+            latest_source = lambda: self.frames.latest if self.frames else None  # noqa: E731
+        elif self.keyframes is not None:
+            latest_source = lambda: self.keyframes.latest if self.keyframes else None  # noqa: E731
+        if latest_source is not None and on_analysis is not None:
             self.analyzer = FrameAnalyzer(
-                lambda: frames.latest, on_analysis, interval_s=settings.thumbnail_interval_s,
+                latest_source, on_analysis, interval_s=settings.thumbnail_interval_s,
                 thumb_size=(settings.thumbnail_width, settings.thumbnail_height),
                 quality=settings.thumbnail_quality, count_people=settings.headcount)
         self._on_publisher_state = on_publisher_state
@@ -90,8 +106,15 @@ class EdgeMedia:
         for source in (self.frames, self.packets, self.audio):
             if source is not None:
                 await source.start()
+        if self.keyframes is not None:
+            await self.keyframes.start()
         if self.analyzer is not None:
             await self.analyzer.start()
+
+    @property
+    def talking(self) -> bool:
+        """The county is speaking in the hall right now (talkback above the noise)."""
+        return self.talkback is not None and self.talkback.talking
 
     async def stop(self) -> None:
         await self.stop_publishing()
@@ -100,11 +123,13 @@ class EdgeMedia:
         self._writer_pool.shutdown(wait=False)
         if self.analyzer is not None:
             await self.analyzer.stop()
+        if self.keyframes is not None:
+            await self.keyframes.stop()
         for source in (self.frames, self.packets, self.audio):
             if source is not None:
                 await source.stop()
-        if self.talkback_sink is not None:
-            await self.talkback_sink.close()
+        if self.talkback is not None:
+            await self.talkback.close()
 
     def _video_track(self) -> MediaStreamTrack:
         return FeedVideoTrack(self.feed)
@@ -112,6 +137,13 @@ class EdgeMedia:
     def _audio_track(self) -> MediaStreamTrack:
         assert self.audio is not None
         return SourceAudioTrack(self.audio)
+
+    def _audio_codecs(self) -> tuple[str, ...]:
+        """Opus; an IP camera's G.711 first as itself, so a far end that takes it gets it untouched."""
+        latest = self.audio.latest if self.audio is not None else None
+        if latest is not None and latest.codec in ("pcma", "pcmu"):
+            return (latest.codec, "opus")
+        return ("opus",)
 
     def _on_codec(self, track: MediaStreamTrack, codec: str) -> None:
         # the hub picked VP8 over our H.264 (or the reverse): encode what it asked for
@@ -128,7 +160,7 @@ class EdgeMedia:
         self.publisher = Publisher(
             settings, video_track=self._video_track,
             audio_track=self._audio_track if self.audio is not None else None,
-            video_codecs=codecs, talkback_sink=self.talkback_sink,
+            video_codecs=codecs, audio_codecs=self._audio_codecs, talkback_sink=self.talkback,
             on_state=self._on_publisher_state, on_codec=self._on_codec)
         await self.publisher.start()
         return self.publisher
@@ -192,6 +224,8 @@ class EdgeMedia:
             out["publisher"] = {"state": "idle"}
         if self.analyzer is not None and self.analyzer.last is not None:
             out["headcount"] = self.analyzer.last.headcount
+        if self.talkback is not None:
+            out["speaker"] = self.talkback.health()
         out["recorder"] = self.recorder.status() if self.recorder is not None else {"state": "idle"}
         return out
 

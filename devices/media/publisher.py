@@ -106,6 +106,7 @@ class Publisher:
         video_track: Callable[[], MediaStreamTrack],
         audio_track: Callable[[], MediaStreamTrack] | None = None,
         video_codecs: tuple[str, ...] = ("h264", "vp8"),
+        audio_codecs: Callable[[], tuple[str, ...]] | None = None,
         talkback_sink: AudioSink | None = None,
         on_state: Callable[[PublisherStatus], None] | None = None,
         on_codec: Callable[[MediaStreamTrack, str], None] | None = None,
@@ -114,6 +115,9 @@ class Publisher:
         self._video_factory = video_track
         self._audio_factory = audio_track
         self._video_codecs = video_codecs
+        # audio codecs to offer, best first, asked at each connection (an IP camera's G.711
+        # is offered as itself before Opus); default Opus only
+        self._audio_codecs = audio_codecs or (lambda: ("opus",))
         self._sink = talkback_sink
         self._on_state = on_state
         self._on_codec = on_codec
@@ -243,12 +247,15 @@ class Publisher:
         )
         session = _Session(pc=pc, video=video, video_sender=video_tx.sender)
         self._session = session
+        audio: MediaStreamTrack | None = None
         if self._audio_factory is not None:
-            audio_tx = pc.addTransceiver(self._audio_factory(), direction="sendrecv")
+            audio = self._audio_factory()
+            audio_tx = pc.addTransceiver(audio, direction="sendrecv")
         else:
             audio_tx = pc.addTransceiver("audio", direction="recvonly")
-        audio_tx.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
-                                      if c.mimeType.lower() == "audio/opus"])
+        audio_caps = RTCRtpSender.getCapabilities("audio").codecs
+        audio_tx.setCodecPreferences([c for name in self._audio_codecs() for c in audio_caps
+                                      if c.mimeType.lower() == f"audio/{name}"])
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -282,6 +289,8 @@ class Publisher:
         self._set(codec=codec)
         if self._on_codec is not None:
             self._on_codec(video, codec)
+        if audio is not None and hasattr(audio, "use_codec"):
+            audio.use_codec(negotiated_codec(resource.answer_sdp, "audio"))
         await asyncio.wait_for(
             pc.setRemoteDescription(RTCSessionDescription(resource.answer_sdp, "answer")), 10.0)
         await self._wait_connected(pc, s.connect_timeout_s)

@@ -167,21 +167,34 @@ class PassthroughVideoTrack(MediaStreamTrack):
 
 
 class SourceAudioTrack(MediaStreamTrack):
-    """PCM from an audio source; silence while the source is quiet so Opus keeps flowing."""
+    """PCM from an audio source; silence while the source is quiet so the far end keeps hearing.
+
+    After `use_codec("pcma"|"pcmu")` (the far end took G.711), chunks that an
+    IP camera sent in that codec go out as they came (av.Packet: aiortc's
+    pre-encoded path), never decoded and re-encoded; anything else is PCM
+    that aiortc encodes in the negotiated codec.
+    """
 
     kind = "audio"
 
     def __init__(self, source: CaptureSource[AudioChunk]) -> None:
         super().__init__()
         self._sub: Subscription[AudioChunk] = source.subscribe(maxsize=10)
-        self._samples_out = 0
+        self._samples_out = 0  # at 48 kHz: one clock for PCM frames and passed-through packets
         self._start: float | None = None
+        self.passthrough: str | None = None
+        self.packets_passed = 0
 
-    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+    def use_codec(self, codec: str | None) -> None:
+        """The codec the far end accepted for this track (from the SDP answer)."""
+        self.passthrough = codec if codec in ("pcma", "pcmu") else None
+
+    async def recv(self) -> av.AudioFrame | av.Packet:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
+        chunk: AudioChunk | None = None
         try:
             chunk = await self._sub.get(timeout=0.2)
             samples = chunk.samples
@@ -192,6 +205,14 @@ class SourceAudioTrack(MediaStreamTrack):
             samples = np.zeros((AUDIO_CHUNK, 1), dtype=np.int16)
         except EOFError:
             raise MediaStreamError from None
+        if (chunk is not None and chunk.encoded is not None and self.passthrough is not None
+                and chunk.codec == self.passthrough):
+            packet = av.Packet(chunk.encoded)  # G.711: one byte per sample at 8 kHz
+            packet.pts = self._samples_out // 6
+            packet.time_base = fractions.Fraction(1, 8000)
+            self._samples_out += len(chunk.encoded) * 6
+            self.packets_passed += 1
+            return packet
         layout = "mono" if samples.shape[1] == 1 else "stereo"
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
         frame.sample_rate = AUDIO_RATE

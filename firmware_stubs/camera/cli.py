@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gop", type=float, default=1.0, help="H.264 keyframe interval in seconds")
     p.add_argument("--bitrate", type=int, default=800_000, help="H.264 bitrate in bit/s")
     p.add_argument("--label", default="camera-emulator", help="text drawn in the corner")
+    p.add_argument("--audio", choices=("none", "pcma", "aac"), default="none",
+                   help="the camera's microphone on RTSP: a tone as G.711 A-law or AAC (default none)")
+    p.add_argument("--tone", type=float, default=440.0, help="frequency of the microphone's tone (Hz)")
     return p
 
 
@@ -36,6 +39,8 @@ async def _run(settings: EmulatorSettings) -> None:
     print(f"MJPEG:    {camera.mjpeg_url}", flush=True)
     print(f"snapshot: {camera.snapshot_url}", flush=True)
     print(f"RTSP:     {camera.rtsp_url}", flush=True)
+    print(f"control:  PUT/DELETE http://{settings.host}:{camera.http_port}/control/picture (JPEG body)",
+          flush=True)
     try:
         await done.wait()
     finally:
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = EmulatorSettings(host=args.host, http_port=args.http_port, rtsp_port=args.rtsp_port,
                                 width=width, height=height, fps=args.fps, gop_s=args.gop,
-                                bitrate=args.bitrate, label=args.label)
+                                bitrate=args.bitrate, label=args.label,
+                                audio=None if args.audio == "none" else args.audio, tone_hz=args.tone)
     try:
         asyncio.run(_run(settings))
     except OSError as exc:

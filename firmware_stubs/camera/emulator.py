@@ -1,5 +1,11 @@
 """An emulated IP camera: MJPEG over HTTP and H.264 over RTSP, with the clock overlay.
 
+Optionally the camera has a microphone (RTSP track2: a tone as G.711 A-law
+or AAC). Its HTTP control shows a still picture instead of the pattern
+(`PUT /control/picture` with a JPEG body; `DELETE` goes back to the
+pattern), e.g. a room with people or an empty one for the headcount, and
+`PUT /control/audio?on=0|1` silences or restores the microphone.
+
 One capture thread draws the pattern at the configured rate and, only
 while someone watches, JPEG-encodes it (MJPEG clients) and H.264-encodes
 it with libx264 (RTSP clients). The asyncio side serves the bytes.
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -18,9 +25,11 @@ from fractions import Fraction
 
 import av
 import cv2
+import numpy as np
 
 from devices.camera.pattern import render_pattern
 
+from .rtp_audio import AudioEncoder, sdp_lines
 from .rtp_h264 import profile_level_id, split_annexb, sprop_parameter_sets
 from .rtsp import AccessUnit, RtspServer
 
@@ -40,6 +49,8 @@ class EmulatorSettings:
     bitrate: int = 800_000
     jpeg_quality: int = 80
     label: str = "camera-emulator"
+    audio: str | None = None  # None, "pcma" (G.711 A-law) or "aac"
+    tone_hz: float = 440.0
 
 
 class _H264:
@@ -79,6 +90,11 @@ class CameraEmulator:
         self._mjpeg_clients = 0
         self._header_nals: list[bytes] = []
         self._keyframe_wanted = threading.Event()
+        self.picture: np.ndarray | None = None  # shown instead of the pattern (control)
+        self.audio_on = True
+        self._audio_config = b""
+        if self.settings.audio:
+            self._audio_config = AudioEncoder(self.settings.audio).config
         self.frames = 0
         self.http_port = 0
         self.rtsp_port = 0
@@ -124,9 +140,8 @@ class CameraEmulator:
             self._http.close()
             for task in list(self._http_tasks):
                 task.cancel()
-            for task in list(self._http_tasks):
-                with contextlib.suppress(BaseException):
-                    await task
+            if self._http_tasks:  # bounded: a swallowed cancellation must not hang the camera
+                await asyncio.wait(set(self._http_tasks), timeout=5.0)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._http.wait_closed(), 2.0)
             self._http = None
@@ -136,6 +151,7 @@ class CameraEmulator:
         s = self.settings
         period = 1.0 / s.fps
         encoder: _H264 | None = None
+        audio: AudioEncoder | None = None
         start = time.monotonic()
         next_due = start
         seq = 0
@@ -145,7 +161,7 @@ class CameraEmulator:
                 time.sleep(delay)
             next_due += period
             seq += 1
-            image = render_pattern(s.width, s.height, time.time(), seq, s.label)
+            image = self._picture(seq)
             self.frames = seq
             if self._mjpeg_clients:
                 ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])
@@ -164,8 +180,38 @@ class CameraEmulator:
                 units = self._encode(encoder, image, pts, image_frame_key)
                 for unit in units:
                     self._to_loop(rtsp.broadcast, unit)
+                if s.audio:
+                    if audio is None:
+                        audio = AudioEncoder(s.audio, frequency=s.tone_hz)
+                    audio.enabled = self.audio_on
+                    send = functools.partial(rtsp.broadcast_audio, payload_type=audio.payload_type)
+                    for au in audio.encode_until(time.monotonic() - start):
+                        self._to_loop(send, au)
             else:
                 encoder = None
+                audio = None
+
+    def _picture(self, seq: int) -> np.ndarray:
+        s = self.settings
+        still = self.picture
+        if still is None:
+            return render_pattern(s.width, s.height, time.time(), seq, s.label)
+        image = still.copy()
+        cv2.putText(image, time.strftime("%H:%M:%S"), (10, s.height - 12), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        return image
+
+    def show_picture(self, jpeg: bytes | None) -> None:
+        """Show this JPEG (scaled to the camera's size) instead of the pattern; None: the pattern."""
+        if jpeg is None:
+            self.picture = None
+            return
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("the picture is not a JPEG")
+        self.picture = cv2.resize(image, (self.settings.width, self.settings.height),
+                                  interpolation=cv2.INTER_AREA)
+        self._keyframe_wanted.set()
 
     @staticmethod
     def _encode(encoder: _H264, image, pts: int, key: bool) -> list[AccessUnit]:  # type: ignore[no-untyped-def]
@@ -199,7 +245,9 @@ class CameraEmulator:
             "v=0", f"o=- 0 0 IN IP4 {s.host}", "s=branchlive camera emulator",
             f"c=IN IP4 {s.host}", "t=0 0", "a=control:*", "a=range:npt=0-",
             "m=video 0 RTP/AVP 96", "a=rtpmap:96 H264/90000", f"a=fmtp:96 {fmtp}",
-            f"a=framerate:{s.fps:g}", "a=control:track1", "",
+            f"a=framerate:{s.fps:g}", "a=control:track1",
+            *(sdp_lines(s.audio, 8000 if s.audio == "pcma" else 48000, self._audio_config)
+              if s.audio else []), "",
         ])
 
     # ---- HTTP (MJPEG) -----------------------------------------------------
@@ -211,7 +259,10 @@ class CameraEmulator:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
             parts = head.split(b"\r\n", 1)[0].split(b" ")
             path = parts[1].decode("latin-1").split("?")[0] if len(parts) >= 2 else ""
-            if path in ("/video.mjpg", "/mjpeg"):
+            method = parts[0].decode("latin-1") if parts else ""
+            if path.startswith("/control/"):
+                await self._control(method, path, head, reader, writer)
+            elif path in ("/video.mjpg", "/mjpeg"):
                 await self._stream_mjpeg(writer)
             elif path == "/snapshot.jpg":
                 jpeg = await self._next_jpeg()
@@ -226,6 +277,29 @@ class CameraEmulator:
         finally:
             writer.close()
             self._http_tasks.discard(task)
+
+    async def _control(self, method: str, path: str, head: bytes, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        length = 0
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "content-length":
+                length = int(value.strip() or 0)
+        body = await asyncio.wait_for(reader.readexactly(length), 10.0) if length else b""
+        status = "204 No Content"
+        try:
+            if path == "/control/picture" and method == "PUT":
+                self.show_picture(body)
+            elif path == "/control/picture" and method == "DELETE":
+                self.show_picture(None)
+            elif path == "/control/audio" and method == "PUT":
+                self.audio_on = b"0" not in body[:1]
+            else:
+                status = "404 Not Found"
+        except ValueError:
+            status = "400 Bad Request"
+        writer.write(f"HTTP/1.0 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
 
     async def _next_jpeg(self) -> bytes:
         self._mjpeg_clients += 1
@@ -247,6 +321,7 @@ class CameraEmulator:
                 assert jpeg is not None
                 writer.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                              .encode() + jpeg + b"\r\n")
-                await asyncio.wait_for(writer.drain(), 5.0)
+                async with asyncio.timeout(5.0):  # not wait_for: see rtsp.py's pump
+                    await writer.drain()
         finally:
             self._mjpeg_clients -= 1

@@ -1,4 +1,5 @@
-"""A tiny RTSP 1.0 server (RFC 2326) serving one live H.264 stream over TCP interleaved RTP.
+"""A tiny RTSP 1.0 server (RFC 2326) serving one live H.264 stream (track1) and optionally
+the camera's audio (track2) over TCP interleaved RTP.
 
 Enough for PyAV/FFmpeg, VLC and our edge agent: OPTIONS, DESCRIBE, SETUP
 (RTP/AVP/TCP only; UDP is answered 461 and FFmpeg retries over TCP),
@@ -17,6 +18,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .rtp_audio import AudioUnit
 from .rtp_h264 import packetize_nal, rtp_header, split_annexb
 
 log = logging.getLogger(__name__)
@@ -74,38 +76,60 @@ class AccessUnit:
 
 
 class _Client:
-    def __init__(self, writer: asyncio.StreamWriter, channel: int) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, channels: dict[str, int]) -> None:
         self.writer = writer
-        self.channel = channel
-        self.queue: asyncio.Queue[AccessUnit] = asyncio.Queue(maxsize=30)
+        self.channels = channels  # "track1" (video) / "track2" (audio) -> interleaved channel
+        self.queue: asyncio.Queue[AccessUnit | tuple[AudioUnit, int]] = asyncio.Queue(maxsize=90)
         self.seq = random.randint(0, 0xFFFF)
         self.ssrc = random.getrandbits(32)
+        self.audio_seq = random.randint(0, 0xFFFF)
+        self.audio_ssrc = random.getrandbits(32)
         self.started = False
 
+    def _put(self, item: AccessUnit | tuple[AudioUnit, int]) -> None:
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(item)
+
     def offer(self, unit: AccessUnit) -> None:
+        if "track1" not in self.channels:
+            return
         if not self.started:
             if not unit.keyframe:
                 return
             self.started = True
-        if self.queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-        self.queue.put_nowait(unit)
+        self._put(unit)
+
+    def offer_audio(self, unit: AudioUnit, payload_type: int) -> None:
+        if "track2" in self.channels:
+            self._put((unit, payload_type))
 
     async def pump(self) -> None:
         while True:
-            unit = await self.queue.get()
-            nals = split_annexb(unit.data)
-            payloads = [p for nal in nals for p in packetize_nal(nal)]
+            item = await self.queue.get()
             out = bytearray()
-            for i, payload in enumerate(payloads):
-                header = rtp_header(payload_type=PAYLOAD_TYPE, sequence=self.seq,
-                                    timestamp=unit.timestamp, ssrc=self.ssrc,
-                                    marker=i == len(payloads) - 1)
-                self.seq += 1
-                out += interleaved(self.channel, header + payload)
+            if isinstance(item, tuple):
+                unit, payload_type = item
+                header = rtp_header(payload_type=payload_type, sequence=self.audio_seq & 0xFFFF,
+                                    timestamp=unit.timestamp & 0xFFFFFFFF, ssrc=self.audio_ssrc, marker=True)
+                self.audio_seq += 1
+                out += interleaved(self.channels["track2"], header + unit.payload)
+            else:
+                nals = split_annexb(item.data)
+                payloads = [p for nal in nals for p in packetize_nal(nal)]
+                for i, payload in enumerate(payloads):
+                    header = rtp_header(payload_type=PAYLOAD_TYPE, sequence=self.seq & 0xFFFF,
+                                        timestamp=item.timestamp & 0xFFFFFFFF, ssrc=self.ssrc,
+                                        marker=i == len(payloads) - 1)
+                    self.seq += 1
+                    out += interleaved(self.channels["track1"], header + payload)
             self.writer.write(bytes(out))
-            await asyncio.wait_for(self.writer.drain(), 5.0)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # that stop() sends when a drain completes at the same moment, and the pump
+            # then waits on its queue forever (the camera never exits)
+            async with asyncio.timeout(5.0):
+                await self.writer.drain()
 
 
 class RtspServer:
@@ -128,9 +152,8 @@ class RtspServer:
             self._server.close()
         for task in list(self._tasks):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
@@ -144,13 +167,17 @@ class RtspServer:
         for client in list(self._clients):
             client.offer(unit)
 
+    def broadcast_audio(self, unit: AudioUnit, payload_type: int) -> None:
+        for client in list(self._clients):
+            client.offer_audio(unit, payload_type)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         client: _Client | None = None
         pump: asyncio.Task[None] | None = None
-        channel = 0
+        channels: dict[str, int] = {}
         session = f"{random.getrandbits(32):08x}"
         try:
             while True:
@@ -172,11 +199,12 @@ class RtspServer:
                     await reader.readexactly(length)
                 response, action = self._respond(request, session)
                 if action.startswith("setup:"):
-                    channel = int(action.split(":")[1])
+                    _, track, channel = action.split(":")
+                    channels[track] = int(channel)
                 writer.write(response)
                 await writer.drain()
                 if action == "play" and client is None:
-                    client = _Client(writer, channel)
+                    client = _Client(writer, channels or {"track1": 0})
                     self._clients.add(client)
                     pump = asyncio.create_task(client.pump())
                     if self._on_client is not None:
@@ -190,8 +218,7 @@ class RtspServer:
                 self._clients.discard(client)
             if pump is not None:
                 pump.cancel()
-                with contextlib.suppress(BaseException):
-                    await pump
+                await asyncio.wait({pump}, timeout=2.0)
             writer.close()
             self._tasks.discard(task)
 
@@ -212,13 +239,14 @@ class RtspServer:
             transport = request.headers.get("transport", "")
             if "RTP/AVP/TCP" not in transport.upper():
                 return format_response(461, "Unsupported Transport", cseq), ""
-            channel = 0
+            track = "track2" if request.uri.rstrip("/").endswith("track2") else "track1"
+            channel = 0 if track == "track1" else 2
             for part in transport.split(";"):
                 if part.strip().startswith("interleaved="):
                     channel = int(part.split("=")[1].split("-")[0])
             return format_response(200, "OK", cseq, {
                 "Transport": f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}",
-                "Session": f"{session};timeout=60"}), f"setup:{channel}"
+                "Session": f"{session};timeout=60"}), f"setup:{track}:{channel}"
         if method == "PLAY":
             return format_response(200, "OK", cseq, {"Session": session, "Range": "npt=0.000-"}), "play"
         if method == "GET_PARAMETER":

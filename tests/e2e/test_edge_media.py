@@ -163,7 +163,9 @@ async def _no_reader(_: EdgeSettings) -> None:
 
 @contextlib.asynccontextmanager
 async def agent(tmp_path: Path, base: str, code: str, **extra: Any) -> AsyncIterator[EdgeApp]:
-    options: dict[str, Any] = {"camera_source": "pattern", **extra}
+    # no sound card here: a test tone for the microphone, talkback not played
+    options: dict[str, Any] = {"camera_source": "pattern", "audio_input": "tone", "audio_output": "none",
+                               **extra}
     settings = load_settings(hub_url=base, data_dir=tmp_path / "edge", enrolment_code=code,
                              kiosk_port=0, admin_pin=PIN, heartbeat_s=1.0, connect_timeout_s=5.0,
                              **options)

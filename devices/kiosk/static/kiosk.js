@@ -51,6 +51,10 @@
     if (snap.uplink.pending) u += " · " + T("labels", "pending") + " " + snap.uplink.pending;
     for (const f of snap.uplink.faults || []) u += " · ⚠ " + (lang === "zh" ? f.zh : f.en);
     up.textContent = u; up.className = snap.uplink.online ? "online" : "offline";
+    let talk = $("talkback");  // the county's talkback is playing on the hall's speaker
+    if (!talk) { talk = el("div"); talk.id = "talkback"; document.body.prepend(talk); }
+    talk.hidden = !snap.uplink.talkback;
+    talk.textContent = lang === "zh" ? "县里正在讲话" : "The county is speaking";
     const rej = $("rejected"); rej.replaceChildren();
     for (const r of snap.rejected || []) {
       const li = el("li", (r.name || r.type) + ": " + T("errors", r.code));
