@@ -40,9 +40,14 @@ class ExportResult:
     report: dict[str, object]
 
 
+EXPORT_COMMAND = (sys.executable, "-m", "hub.recordings.exporter")
+
+
 class Exporter:
-    def __init__(self, limits: ExportLimits | None = None) -> None:
+    def __init__(self, limits: ExportLimits | None = None,
+                 command: Sequence[str] = EXPORT_COMMAND) -> None:
         self.limits = limits or ExportLimits()
+        self.command = tuple(command)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
 
     async def export(self, parts: Sequence[tuple[Path, float, float]], container: str,
@@ -64,8 +69,7 @@ class Exporter:
                "out": str(out), "max_bytes": self.limits.max_bytes,
                "max_seconds": self.limits.timeout_seconds}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.recordings.exporter",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         try:
             stdout, stderr = await asyncio.wait_for(
@@ -97,7 +101,7 @@ class Exporter:
         if code == 3:
             metrics.EXPORTS.labels("unplayable").inc()
             raise ExportFailed(reason[-1] if reason else "没有可导出的内容。Nothing to export.")
-        if code is not None and code < 0 and -code == signal.SIGXFSZ:
+        if code == 4 or (code is not None and code < 0 and -code == signal.SIGXFSZ):
             metrics.EXPORTS.labels("too_large").inc()
             raise ExportFailed(f"导出文件超过上限（{self.limits.max_bytes // 2**20} MiB），请分段下载。"
                                "The export grew past its size limit; download the segments instead.")

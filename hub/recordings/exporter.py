@@ -10,12 +10,13 @@ and one Opus audio track, each part shifted to its real start time relative
 to the first, so gaps stay gaps. A part without audio gets Opus silence, so
 the file always carries both tracks. Parts that cannot be read are skipped
 and listed. Exit 0 with a JSON report on stdout; exit 3 with a reason on
-stderr when no playable video was found. Limits are set on itself first
+stderr when no playable video was found, 4 past the size limit. Limits are set on itself first
 (file size, CPU time, address space): past them the kernel stops it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import resource
 import sys
@@ -112,6 +113,9 @@ def remux(parts: list[tuple[str, float, float]], container: str, out_path: str) 
                     streams = [src.streams.video[0]] + ([src.streams.audio[0]] if has_audio else [])
                     seen_key = False
                     for packet in src.demux(*streams):
+                        if packet.is_corrupt:
+                            skipped.append(f"{path}: truncated")
+                            break  # a cut-off file: keep what came before
                         if packet.pts is None or packet.time_base is None or packet.size == 0:
                             continue
                         tb = packet.time_base
@@ -149,6 +153,11 @@ def main() -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 3
+    except OSError as exc:  # Python ignores SIGXFSZ: past RLIMIT_FSIZE a write fails with EFBIG
+        if exc.errno == errno.EFBIG or "File too large" in str(exc):
+            print("the export reached its size limit", file=sys.stderr)
+            return 4
+        raise
     print(json.dumps(report))
     return 0
 

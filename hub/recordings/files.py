@@ -261,6 +261,8 @@ def probe_segment(path: Path, *, decode: bool = False) -> ProbedSegment:
                     continue
                 if packet.size == 0:
                     raise ValueError("the file holds an empty video frame")
+                if packet.is_corrupt:
+                    raise ValueError("the file is truncated")
                 if first:
                     first = False
                     if not packet.is_keyframe:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api.deps import get_operator
@@ -114,6 +115,7 @@ async def hub(tmp_path: Path, media_settings: MediaSettings) -> AsyncIterator[Hu
     app = FastAPI()
     app.include_router(plane.router)
     mount_recordings(app, plane, auth.audits)
+    app.mount("/metrics", make_asgi_app())
     await plane.start()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
     try:
