@@ -164,8 +164,8 @@ class RecordingService:
                 raise NotFound("中心尚无此会议，请稍后重试（会议开始的消息可能尚未同步）。The hub does not "
                                "know this meeting yet; retry later (its start may not have synced).")
             if owner != branch_id:
-                raise Conflict("该会议不属于本支部，不能上传。This meeting belongs to another branch; "
-                               "this device may not write into it.", code="wrong_branch")
+                raise Unplayable("该会议不属于本支部，不能上传。This meeting belongs to another branch; "
+                                 "this device may not write into it.", code="wrong_branch")
             begin = (meeting.started_at or meeting.created_at) if meeting is not None else recording.started_at  # type: ignore[union-attr]
             end = meeting.ended_at if meeting is not None else (recording.ended_at if recording else None)
             if begin is not None and meta.started_at < begin - START_TOLERANCE or (

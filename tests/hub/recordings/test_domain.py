@@ -73,7 +73,7 @@ def test_a_device_cannot_write_into_another_branchs_meeting(client: TestClient, 
     data = segment_bytes(edge_dir, h264_clip, started)
     # 西山一村's device, on its own branch's address, into 东城一村's meeting: refused
     _, r = put_segment(client, county, "西山一村", "西山一村", meeting_id, data, started)
-    assert r.status_code == 409 and r.json()["code"] == "wrong_branch", r.text  # type: ignore[attr-defined]
+    assert r.status_code == 422 and r.json()["code"] == "wrong_branch", r.text  # type: ignore[attr-defined]
     # ... and on 东城一村's address with its own token: not its branch
     _, r = put_segment(client, county, "东城一村", "西山一村", meeting_id, data, started)
     assert r.status_code == 403  # type: ignore[attr-defined]
