@@ -16,7 +16,8 @@ meeting it stored and verified (docs/protocols/segment-upload.md,
 becomes *pending* and is uploaded, and deleted only on the hub's 201/200.
 
 Segments follow docs/protocols/segment-upload.md: fMP4 for H.264, WebM for
-VP8, each starting at a keyframe (asked of the encoder at each cut), at most
+VP8, each starting at a keyframe chosen by the content-defined rule the hub
+applies too (`cut_here`: the same moments in the same segments), at most
 `max_s` (10 s) long, timestamps from 0, a UUID each, the wall clock of the
 first frame as its label (monotonic time for every interval). Every segment
 has an Opus audio track (silence here; the hub's live segments carry the
@@ -50,6 +51,7 @@ import struct
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -86,6 +88,22 @@ def annexb_parameter_sets(data: bytes) -> bytes:
         if nal and nal[0] & 0x1F in (7, 8):
             out.append(b"\x00\x00\x00\x01" + nal)
     return b"".join(out)
+
+
+def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
+    """Whether a segment ends before this keyframe, `elapsed` seconds after the
+    segment's first frame. The hub's recorder (hub/media/recorder.py) applies
+    the same content-defined rule to the same stream, so both cut on the same
+    keyframes and hold the same moments in the same segments
+    (docs/protocols/segment-upload.md, "Segment boundaries")."""
+    if elapsed < target - 3.0:
+        return False
+    if elapsed >= target + 3.0:
+        return True
+    payload = keyframe
+    if codec == "h264":
+        payload = next((nal for nal in _split_annexb(keyframe) if nal and nal[0] & 0x1F == 5), payload)
+    return zlib.crc32(payload) & 1 == 0
 
 
 def _split_annexb(data: bytes) -> list[bytes]:
@@ -423,14 +441,15 @@ class SegmentRecorder:
         cur = self._current
         if cur is not None:
             elapsed = (frame.pts - cur.first_pts) / 90_000
-            if frame.codec != cur.codec or (frame.keyframe and elapsed >= self.target_s):
+            if frame.codec != cur.codec or (
+                    frame.keyframe and cut_here(frame.codec, frame.data, elapsed, self.target_s)):
                 await self._close_segment()
             elif elapsed + step / 90_000 > self.max_s:
                 # no keyframe in time (an RTSP camera's long GOP): close, reopen at the next one
                 await self._close_segment()
                 self._set(RecorderState.WAITING_KEYFRAME)
                 return
-            elif elapsed >= self.target_s and not self._asked_keyframe:
+            elif elapsed >= self.target_s + 3.0 and not self._asked_keyframe:
                 self._asked_keyframe = True
                 self.feed.request_keyframe()
         if self._current is None:

@@ -12,7 +12,8 @@ hand-off. A finished segment goes to `on_finished` (the recordings domain
 verifies and indexes it). Frames that cannot be decoded (empty, or an H.264
 access unit without a start code: what reassembly after a loss can leave)
 are dropped, never written. A segment is cut at the first keyframe after
-`segment_seconds` of stream time and never runs past MAX_SEGMENT_SECONDS:
+`segment_seconds` (± 2 s, chosen by the keyframe's content: `cut_here`) of
+stream time and never runs past MAX_SEGMENT_SECONDS:
 with no keyframe in time it is closed and the next one starts at a keyframe.
 """
 
@@ -24,12 +25,13 @@ import logging
 import shutil
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.media.bitstream import h264_dimensions, h264_parameter_sets, vp8_dimensions
+from hub.media.bitstream import h264_dimensions, h264_parameter_sets, iter_nal_units, vp8_dimensions
 from hub.recordings.files import FinishedSegment, MediaPacket, SegmentSpec, SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,26 @@ def free_bytes_at(directory: Path) -> int:
         return shutil.disk_usage(probe).free
     except OSError:
         return 0
+
+
+def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
+    """Whether a segment ends before this keyframe, `elapsed` seconds (stream
+    time) after the segment's first frame. Content-defined, so that the hub
+    and the hall's own recorder (devices/media/recording.py, same rule) cut
+    the same stream on the same keyframes without talking to each other, and
+    find each other again after a loss or a late start: never before
+    target - 3 s, always from target + 3 s, in between at the keyframes whose
+    first slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of
+    the keyframe alone, not of the time since the last cut, is what lets two
+    recorders that started apart fall into step at the next even keyframe."""
+    if elapsed < target - 3.0:
+        return False
+    if elapsed >= target + 3.0:
+        return True
+    payload = keyframe
+    if codec == "h264":
+        payload = next((nal for nal in iter_nal_units(keyframe) if nal[0] & 0x1F == 5), payload)
+    return zlib.crc32(payload) & 1 == 0
 
 
 def decodable(codec: str, data: bytes) -> bool:
@@ -118,7 +140,7 @@ class Recorder:
         if writer is not None:
             elapsed = (ts - self._seg_video_ts) / 90_000
             step = max(ts - self._last_video_ts, 0) / 90_000
-            if key and elapsed >= self.segment_seconds:
+            if key and cut_here(codec, data, elapsed, self.segment_seconds):
                 self._finish_segment()
                 writer = None
             elif elapsed + step > MAX_SEGMENT_SECONDS:
@@ -129,7 +151,7 @@ class Recorder:
                 if not key:
                     self._ask_keyframe()
                     return
-            elif elapsed >= self.segment_seconds:
+            elif elapsed >= self.segment_seconds + 3.0:
                 self._ask_keyframe()
         if writer is None:
             if not key:

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GAP_TOLERANCE = 1.0  # seconds between segments still counted as continuous
-OVERLAP_TOLERANCE = 0.1  # two copies' clocks may differ by this much (about a frame)
+# The hall labels a segment with its capture clock, the hub with the arrival
+# time: copies of one moment differ by the network delay. Up to this much
+# overlap is that difference, not a moment played twice.
+OVERLAP_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,15 @@ def timeline(segments: Sequence[PlaylistSegment]) -> list[PlaylistSegment]:
     return sorted(out, key=lambda s: s.started_at)
 
 
-def played_twice(segments: Sequence[PlaylistSegment]) -> float:
-    """Seconds a player of these segments (in order) would show twice."""
+def played_twice(segments: Sequence[PlaylistSegment], tolerance: float = OVERLAP_TOLERANCE) -> float:
+    """Seconds a player of these segments (in order) would show twice
+    (overlaps up to `tolerance`, the two clocks' difference, not counted)."""
     twice, covered = 0.0, -math.inf
     for seg in sorted(segments, key=lambda s: s.started_at):
         start = seg.started_at.timestamp()
         end = start + seg.duration
-        twice += max(0.0, min(end, covered) - start)
+        overlap = max(0.0, min(end, covered) - start)
+        twice += overlap if overlap > tolerance else 0.0
         covered = max(covered, end)
     return twice
 
