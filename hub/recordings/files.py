@@ -180,8 +180,12 @@ class SegmentWriter:
                 if self._audio is not None and pts * 48 // 90 - self._audio_end > SILENCE_LAG:
                     self._fill_silence(pts * 48 // 90 - SILENCE_LAG // 2)
             else:
-                if self._audio is None or pts < 0 or pts < self._audio_end - 960:
+                if self._audio is None or pts < 0:
                     continue
+                if pts < self._audio_end:  # overlaps what is written (silence filled in, jitter)
+                    if pts < self._audio_end - 480:
+                        continue
+                    pts = self._audio_end  # muxers refuse a repeated timestamp
                 stream, tb = self._audio, AUDIO_TB  # type: ignore[assignment]
                 self._audio_end = pts + 960
             self._mux(stream, data, pts, tb, key)
