@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import pytest
 import httpx
 
 from devices.media.publisher import PublisherState
@@ -44,6 +45,7 @@ from tests.e2e.test_edge_media import (
 )
 
 MB = 1024 * 1024
+pytestmark_timeout = pytest.mark.timeout(900)
 
 
 @contextlib.contextmanager
@@ -117,7 +119,11 @@ async def settle(app: Any) -> None:
         return (app.media.recorder is None and not counts.get("pending") and not counts.get("held")
                 and app.backfill.state == "idle")
 
-    await eventually(settled, 240)
+    try:
+        await eventually(settled, 240)
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"the hall still holds {app.segments.counts()}: {app.backfill.status()}, "
+                             f"recorder {app.media.recorder}") from exc
     assert app.segments.counts() == {}, app.segments.counts()
 
 
@@ -176,6 +182,7 @@ async def run_meeting(app: Any, hub: Hub, c: dict[str, Any], seconds: float,
     return meeting_id
 
 
+@pytestmark_timeout
 async def test_recordings_on_their_own_filesystem(tmp_path: Path) -> None:
     """(f) and the fault-free baseline: every backfill crosses filesystems."""
     async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
@@ -184,6 +191,7 @@ async def test_recordings_on_their_own_filesystem(tmp_path: Path) -> None:
         await assert_whole(hub, c["headers"], meeting_id, tmp_path)
 
 
+@pytestmark_timeout
 async def test_ten_short_cuts(tmp_path: Path) -> None:
     """(b) ten 5 s cuts of the hall's link."""
     async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
@@ -200,6 +208,7 @@ async def test_ten_short_cuts(tmp_path: Path) -> None:
     assert any(s["source"] == "backfill" for s in rec["segments"])
 
 
+@pytestmark_timeout
 async def test_hub_killed_mid_meeting(tmp_path: Path) -> None:
     """(d) the hub is killed with SIGKILL and started again."""
     async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
@@ -215,6 +224,7 @@ async def test_hub_killed_mid_meeting(tmp_path: Path) -> None:
     assert any(s["source"] == "backfill" for s in rec["segments"])
 
 
+@pytestmark_timeout
 async def test_recordings_disk_full_for_45_s(tmp_path: Path) -> None:
     """(e) the hub's recordings disk fills up for 45 s, then space returns:
     recording resumes by itself, the hall keeps its copy until then."""
