@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import av
-import pytest
 import httpx
+import pytest
 
 from devices.media.publisher import PublisherState
 from tests.devices.agent.conftest import eventually
