@@ -375,6 +375,8 @@ class SegmentRecorder:
         self._pool = pool or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
         self._own_pool = pool is None
         self._task: asyncio.Task[None] | None = None
+        self._sub: Any = None
+        self._stopping = False
         self._current: _SegmentFile | None = None
         self._current_start_mono = 0.0
         self._asked_keyframe = False
@@ -407,6 +409,12 @@ class SegmentRecorder:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        # A flag and a closed subscription, not only a cancel: Python 3.11's
+        # wait_for can swallow a cancellation that races a finishing await
+        # (15 of them a second here), and the recorder would run on.
+        self._stopping = True
+        if self._sub is not None:
+            self._sub.close()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -418,11 +426,11 @@ class SegmentRecorder:
 
     # ---- main loop -------------------------------------------------------------------
     async def _run(self) -> None:
-        sub = self.feed.subscribe(maxsize=300)
+        sub = self._sub = self.feed.subscribe(maxsize=300)
         self.feed.request_keyframe()
         step = int(90_000 / self.feed.fps)
         try:
-            while True:
+            while not self._stopping:
                 try:
                     frame = await sub.get(timeout=1.0)
                 except TimeoutError:
