@@ -76,6 +76,16 @@ def init_first_admin(ctx: HubContext) -> None:
                         ctx.settings.admin_username, password)
 
 
+def init_recordings(ctx: HubContext, app: FastAPI) -> None:
+    """Recordings are their own domain: served whether or not live media runs."""
+    from hub.recordings.service import RecordingService
+    from hub.recordings.views import router
+
+    ctx.extras["recordings"] = RecordingService(ctx.settings.media, ctx.settings.data_dir, ctx.session_factory,
+                                                ctx.bus)
+    app.include_router(router)
+
+
 def init_media(ctx: HubContext, app: FastAPI) -> None:
     if not ctx.settings.media.enabled:
         return
@@ -86,7 +96,8 @@ def init_media(ctx: HubContext, app: FastAPI) -> None:
         return
     from hub.media_auth import HubMediaAuth
 
-    ctx.media = MediaPlane(ctx.settings.media, ctx.settings.data_dir, ctx.bus, HubMediaAuth(ctx), ctx.session_factory)
+    ctx.media = MediaPlane(ctx.settings.media, ctx.settings.data_dir, ctx.bus, HubMediaAuth(ctx), ctx.session_factory,
+                           recordings=ctx.extras["recordings"])
     app.include_router(ctx.media.router)
 
 
@@ -104,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx.wall.start()
         ctx.edge = EdgeGateway(ctx)
         await ctx.edge.start()
+        await ctx.extras["recordings"].start()
         if ctx.media is not None:
             await ctx.media.start()
             # A restart in the middle of meetings: keep recording them.
@@ -119,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await supervision.stop(supervision_tasks)
             if ctx.media is not None:
                 await ctx.media.stop()
+            await ctx.extras["recordings"].stop()
             await ctx.edge.stop()
             ctx.wall.stop()
             ctx.engine.dispose()
@@ -133,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    audit_router, wall_router, fingerprints_router, *supervision.routers):
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
+    init_recordings(ctx, app)
     init_media(ctx, app)
     bound_parameters(app)
     app.add_middleware(UploadLimit, max_bytes=max(MAX_UPLOAD, settings_for(ctx).evidence_max_bytes) + 1024 * 1024)

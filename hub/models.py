@@ -1,7 +1,7 @@
 """Imports every domain's tables so Alembic and create_all see one metadata."""
 
 import hub.fingerprints.models  # noqa: F401
-import hub.media.models  # noqa: F401  (recording index)
+import hub.recordings.models  # noqa: F401  (recording index)
 import hub.supervision.models  # noqa: F401  (supervision tables)
 from hub.attendance.models import CheckIn, LeaveRequest
 from hub.audit.models import AuditEntry

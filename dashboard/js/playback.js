@@ -90,13 +90,15 @@ export class PlaybackView {
     const typeName = feed.meetingTypes.find((x) => x.code === meeting.meeting_type);
     const tile = feed.tiles.get(meeting.branch_id);
     setText(this.title, `${tile ? tile.name + " · " : ""}${typeName ? (currentLang() === "en" ? typeName.name_en : typeName.name_zh) : meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
-    const [attendance, playlist] = await Promise.all([
+    const [attendance, playlist, integrity] = await Promise.all([
       api.get(`/api/v1/meetings/${meetingId}/attendance`).catch(() => []),
       fetch(`/api/v1/meetings/${meetingId}/playlist.m3u8`, { credentials: "same-origin" })
         .then(async (r) => (r.ok ? { text: await r.text() } : { error: await this._problem(r) }))
         .catch((e) => ({ error: String(e) })),
+      api.get(`/api/v1/meetings/${meetingId}/recording`).catch(() => null),
     ]);
     if (meetingId !== this.meetingId) return;
+    this.integrity = integrity;
     this.segs = playlist.text ? parsePlaylist(playlist.text) : [];
     this.attendance = attendance;
     if (playlist.error) this._error(t("pb_none", { detail: playlist.error }));
@@ -136,7 +138,11 @@ export class PlaybackView {
     const gaps = findGaps(this.segs);
     const parts = [];
     for (const s of this.segs) parts.push(el("div.seg", { style: `left:${pct(s.start)};width:${pct(a + s.duration)}`, title: `${fmtTime(new Date(s.start * 1000))} ${s.duration.toFixed(1)}s` }));
-    for (const g of gaps) parts.push(el("div.gap", { style: `left:${pct(g.start)};width:${pct(a + g.duration)}`, title: t("pb_gap", { s: Math.round(g.duration) }) }));
+    const why = (g) => {  // the hub's reason for the gap starting here (no uplink, hub restart, disk full ...)
+      const known = (this.integrity?.gaps || []).find((x) => Math.abs(Date.parse(x.started_at) / 1000 - g.start) < 2);
+      return known ? " · " + t("pb_why_" + known.reason) : "";
+    };
+    for (const g of gaps) parts.push(el("div.gap", { style: `left:${pct(g.start)};width:${pct(a + g.duration)}`, title: t("pb_gap", { s: Math.round(g.duration) }) + why(g) }));
     for (const c of this.attendance) {
       const at = Date.parse(c.checked_in_at) / 1000;
       parts.push(el("div.mark" + (c.late ? ".late" : ""), { style: `left:${pct(at)}`, title: `${fmtTime(c.checked_in_at)} ${c.name}` }));
@@ -149,7 +155,9 @@ export class PlaybackView {
       this.seekWall(a + ((ev.clientX - r.left) / r.width) * (b - a));
     });
     this.timeline.replaceChildren(bar, axis);
-    setText(this.info, t("pb_segments", { n: this.segs.length, gaps: gaps.length }));
+    const r = this.integrity;
+    setText(this.info, t("pb_segments", { n: this.segs.length, gaps: gaps.length }) + (r ? " · " + t("pb_integrity", {
+      covered: Math.round(r.covered_seconds), rejected: r.segments_rejected, duplicates: r.duplicates_dropped }) : ""));
     this.checkins.replaceChildren(...this.attendance.map((c) => el("li", null,
       el("button.link", { type: "button", dataset: { at: c.checked_in_at }, onclick: () => this.seekWall(Date.parse(c.checked_in_at) / 1000) },
         el("span.t", null, fmtTime(c.checked_in_at)), el("span.n", null, c.name),

@@ -1,15 +1,20 @@
-"""Backfill: upload the meeting segments recorded locally that the hub may not have.
+"""Backfill: ask the hub which moments of a meeting it holds, upload the
+local segments it lacks, delete a local copy only on the hub's word.
 
-The recorder (devices/media/recording.py) marks a segment *pending* when
-the hub may have missed it; this module sends pending segments, oldest
-first, whenever the hub is reachable (the uplink is online), as
-docs/protocols/segment-upload.md says: in chunks with Content-Range, the
-SHA-256 of the whole file in a header, resumable (HEAD asks the hub how
-many bytes it holds). A local copy is deleted only on the hub's 201/200.
+The recorder (devices/media/recording.py) keeps every finished segment
+*held*. Once a held segment is `grace_s` old (the hub has closed and
+verified its own segment of that time by then), this module asks the hub
+for the meeting's coverage (`GET .../meetings/{m}/coverage`: the time
+ranges it stored, fsynced and verified as decodable). A segment inside them
+is deleted; otherwise it becomes *pending* and is uploaded, oldest first,
+whenever the hub is reachable, as docs/protocols/segment-upload.md says: in
+chunks with Content-Range, the SHA-256 of the whole file in a header,
+resumable (HEAD asks the hub how many bytes it holds). A local copy is
+deleted only on the hub's coverage, 201 or 200.
 
 State machine (`Backfill.state`):
 
-    IDLE --pending segment and hub online--> UPLOADING --done--> IDLE
+    IDLE --held or pending segment and hub online--> UPLOADING --done--> IDLE
       ^                                          | network error / 5xx
       +---------------- WAITING <-(backoff)------+
       +---------------- AUTH_FAILED <- 401/403 (retried every auth_retry_s)
@@ -32,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -42,6 +48,8 @@ from devices.media.recording import LocalSegment, SegmentStore
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+GRACE_S = 15.0  # a held segment is judged this long after its end (the hub's own segment is closed)
+COVER_SLACK_S = 0.3  # the hub's and the hall's clocks may differ by about this much
 
 
 class BackfillState(enum.StrEnum):
@@ -72,6 +80,7 @@ class Backfill:
         http_timeout_s: float = 30.0,
         auth_retry_s: float = 300.0,
         chunk_bytes: int = CHUNK,
+        grace_s: float = GRACE_S,
         backoff: Backoff | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -83,6 +92,7 @@ class Backfill:
         self.http_timeout_s = http_timeout_s
         self.auth_retry_s = auth_retry_s
         self.chunk_bytes = chunk_bytes
+        self.grace_s = grace_s
         self._backoff = backoff or Backoff(base=1.0, cap=30.0)
         self._transport = transport
         self._wake = asyncio.Event()
@@ -91,6 +101,7 @@ class Backfill:
         self.uploaded = 0
         self.uploaded_bytes = 0
         self.rejected = 0
+        self.confirmed = 0  # held segments deleted because the hub holds their time range
 
     def wake(self) -> None:
         """A segment became pending or the link came back: look now."""
@@ -109,7 +120,7 @@ class Backfill:
                 "pending_segments": counts.get("pending", 0) + counts.get("held", 0),
                 "pending_bytes": self.store.pending_bytes(),
                 "rejected_segments": counts.get("rejected", 0),
-                "uploaded_segments": self.uploaded}
+                "uploaded_segments": self.uploaded, "confirmed_segments": self.confirmed}
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -129,7 +140,7 @@ class Backfill:
 
     async def _round(self) -> float:
         """Upload what is pending; return how long to sleep before looking again."""
-        if not self.store.pending():
+        if not self.store.pending() and not self.store.held():
             self._set(BackfillState.IDLE)
             return 5.0
         branch = self._branch_id()
@@ -143,6 +154,14 @@ class Backfill:
         self._set(BackfillState.UPLOADING, "")
         async with httpx.AsyncClient(timeout=httpx.Timeout(self.http_timeout_s),
                                      transport=self._transport) as client:
+            try:
+                wait = await self._judge(client, branch, token)
+            except _AuthRefused as exc:
+                self._set(BackfillState.AUTH_FAILED, str(exc))
+                return self.auth_retry_s
+            except (_Retry, httpx.HTTPError, OSError, TimeoutError) as exc:
+                self._set(BackfillState.WAITING, f"asking the hub what it holds: {str(exc) or type(exc).__name__}")
+                return self._backoff.next_delay()
             for seg in self.store.pending():
                 if not self._online():
                     self._set(BackfillState.WAITING, "link lost during upload; will resume")
@@ -158,7 +177,37 @@ class Backfill:
                     return self._backoff.next_delay()
         self._backoff.reset()
         self._set(BackfillState.IDLE)
-        return 0.5
+        return min(wait, 5.0)
+
+    # ---- what the hub holds ------------------------------------------------------------
+    async def _judge(self, client: httpx.AsyncClient, branch: int, token: str) -> float:
+        """Delete held segments the hub covers, mark the others pending. Returns
+        how long until the next held segment is ripe for judging."""
+        now = time.time()
+        ripe: dict[str, list[LocalSegment]] = {}
+        wait = 5.0
+        for seg in self.store.held():
+            due = _epoch(seg.started_at) + seg.duration + self.grace_s
+            if due <= now:
+                ripe.setdefault(seg.meeting_id, []).append(seg)
+            else:
+                wait = min(wait, due - now)
+        for meeting_id, segments in ripe.items():
+            r = await client.get(f"{self.hub_url}/api/v1/branches/{branch}/meetings/{meeting_id}/coverage",
+                                 headers={"Authorization": f"Bearer {token}"})
+            self._check_auth(r)
+            if r.status_code != 200:
+                raise _Retry(f"coverage: hub answered HTTP {r.status_code}: {_detail(r)}")
+            spans = [(_epoch(a), _epoch(b)) for a, b in r.json().get("covered", [])]
+            for seg in segments:
+                start = _epoch(seg.started_at)
+                end = start + seg.duration
+                if any(a <= start + COVER_SLACK_S and end - COVER_SLACK_S <= b for a, b in spans):
+                    await asyncio.to_thread(self.store.delete, seg.id)
+                    self.confirmed += 1
+                else:
+                    await asyncio.to_thread(self.store.mark, seg.id, "pending")
+        return wait
 
     # ---- one segment -----------------------------------------------------------------
     def _url(self, branch: int, seg: LocalSegment) -> str:
@@ -233,6 +282,10 @@ class Backfill:
         await asyncio.to_thread(self.store.delete, seg.id)
         self.uploaded += 1
         self.uploaded_bytes += seg.size
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _sha256(path: Any) -> str:

@@ -1,32 +1,31 @@
 """Local recording of a meeting on the hall PC, for the hub's archive to have no hole.
 
-Choice: record locally *always* while a meeting is open, and upload only
-the segments the hub may not have. Recording always is the simplest safe
-rule: no recorder has to start at the very moment the link fails (the
-publisher only notices a dead link after its media timeout, and the hub
-loses its open segment when it dies), and it costs one stream copy of
-frames that are encoded anyway. Uploading everything instead would send the
-whole meeting twice over a thin village uplink, and the hub keeps
-overlapping segments side by side (its HLS playlist would play the overlap
-twice; only export drops it, see hub/media/playlist.py and export.py).
+Choice: record locally *always* while a meeting is open, and keep every
+segment until the hub has confirmed it holds that time range. Recording
+always is the simplest safe rule: no recorder has to start at the very
+moment the link fails (the publisher only notices a dead link after its
+media timeout, and the hub loses its open segment when it dies), and it
+costs one stream copy of frames that are encoded anyway.
 
-So every finished segment is *held* until it can be judged:
-- covered: during the segment and `margin_s` either side, the publisher was
-  PUBLISHING and the hub's RTCP receiver reports kept arriving (the hub's
-  own confirmation that it received those frames; the margin covers the
-  hub's open segment that a crash loses and the time to notice a dead
-  link). A covered segment is the hub's already and is discarded.
-- otherwise pending: kept until the hub answers 201/200 to its upload
-  (devices/agent/backfill.py), never deleted before. After an agent restart
-  every held segment counts as pending (its timing is gone with the process).
+Whether the hub has a moment is the hub's word, not a guess from RTCP
+receiver reports (those arrive while the hub writes undecodable frames, or
+none at all on a full disk): every finished segment is *held*, and the
+backfill (devices/agent/backfill.py) asks the hub which time ranges of the
+meeting it stored and verified (docs/protocols/segment-upload.md,
+"Coverage"). A held segment inside them is deleted; one the hub lacks
+becomes *pending* and is uploaded, and deleted only on the hub's 201/200.
 
 Segments follow docs/protocols/segment-upload.md: fMP4 for H.264, WebM for
-VP8, each starting at a keyframe (asked of the encoder at each cut), at most
+VP8, each starting at a keyframe chosen by the content-defined rule the hub
+applies too (`cut_here`: the same moments in the same segments), at most
 `max_s` (10 s) long, timestamps from 0, a UUID each, the wall clock of the
-first frame as its label (monotonic time for every interval). The disk
-budget covers every segment kept here; when it is full of unconfirmed
-segments the recorder stops (DISK_FULL, reported) and resumes when uploads
-free room. Muxing, hashing and file work run in one writer thread.
+first frame as its label (monotonic time for every interval). Every segment
+has an Opus audio track (silence here; the hub's live segments carry the
+hall's sound), the same track layout as the hub's, so a player and an export
+can mix both. The disk budget covers every segment kept here; when it is
+full of unconfirmed segments the recorder stops (DISK_FULL, reported) and
+resumes when uploads free room. Muxing, hashing and file work run in one
+writer thread.
 
 State machine (`SegmentRecorder.state`):
 
@@ -48,9 +47,11 @@ import json
 import logging
 import os
 import shutil
+import struct
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -65,6 +66,13 @@ from .feed import EncodedFrame, VideoFeed
 log = logging.getLogger(__name__)
 
 VIDEO_TB = Fraction(1, 90_000)
+AUDIO_TB = Fraction(1, 48_000)
+OPUS_SILENCE = b"\xfc\xff\xfe"  # one 20 ms Opus frame of stereo silence (RFC 6716 3.1)
+
+
+def opus_head(channels: int = 2, pre_skip: int = 312, rate: int = 48_000) -> bytes:
+    """The OpusHead header (RFC 7845 5.1) the MP4/WebM muxers want as extradata."""
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, rate, 0, 0)
 CONTAINERS = {"h264": ("mp4", "video/mp4"), "vp8": ("webm", "video/webm")}
 PART = ".part"
 
@@ -80,6 +88,22 @@ def annexb_parameter_sets(data: bytes) -> bytes:
         if nal and nal[0] & 0x1F in (7, 8):
             out.append(b"\x00\x00\x00\x01" + nal)
     return b"".join(out)
+
+
+def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
+    """Whether a segment ends before this keyframe, `elapsed` seconds after the
+    segment's first frame. The hub's recorder (hub/media/recorder.py) applies
+    the same content-defined rule to the same stream, so both cut on the same
+    keyframes and hold the same moments in the same segments
+    (docs/protocols/segment-upload.md, "Segment boundaries")."""
+    if elapsed < target - 3.0:
+        return False
+    if elapsed >= target + 3.0:
+        return True
+    payload = keyframe
+    if codec == "h264":
+        payload = next((nal for nal in _split_annexb(keyframe) if nal and nal[0] & 0x1F == 5), payload)
+    return zlib.crc32(payload) & 1 == 0
 
 
 def _split_annexb(data: bytes) -> list[bytes]:
@@ -123,7 +147,8 @@ class SegmentStore:
         self._lock = threading.RLock()  # the recorder's writer thread and the uploader share it
 
     def open(self) -> None:
-        """Load the index; drop half-written files; what was held before a restart is pending."""
+        """Load the index; drop half-written files. Held segments stay held: the
+        backfill asks the hub about them like about any other."""
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             for path in self.root.iterdir():
@@ -138,9 +163,6 @@ class SegmentStore:
                 if not (self.root / seg.file).exists():
                     path.unlink(missing_ok=True)
                     continue
-                if seg.state == "held":
-                    seg = replace(seg, state="pending")
-                    self._write_sidecar(seg)
                 self._index[seg.id] = seg
 
     def _write_sidecar(self, seg: LocalSegment) -> None:
@@ -188,8 +210,14 @@ class SegmentStore:
             _fsync_dir(self.root)
 
     def pending(self) -> list[LocalSegment]:
+        return self.in_state("pending")
+
+    def held(self) -> list[LocalSegment]:
+        return self.in_state("held")
+
+    def in_state(self, state: str) -> list[LocalSegment]:
         with self._lock:
-            return sorted((s for s in self._index.values() if s.state == "pending"),
+            return sorted((s for s in self._index.values() if s.state == state),
                           key=lambda s: s.started_at)
 
     def used_bytes(self) -> int:
@@ -244,19 +272,35 @@ class _SegmentFile:
             if extradata:
                 stream.codec_context.extradata = extradata
         self._stream = stream
+        audio: Any = self._out.add_stream("opus", rate=48_000)
+        audio.time_base = AUDIO_TB
+        audio.codec_context.extradata = opus_head()
+        self._audio = audio
+        self._audio_end = 0
 
     def write(self, frame: EncodedFrame) -> None:
+        if not frame.data:
+            return  # an empty frame is never written (decoders refuse the file)
         pts = frame.pts - self.first_pts
         if self.frames and pts <= self.last_pts - self.first_pts:
             return  # muxers refuse non-increasing timestamps
-        packet = av.Packet(frame.data)
-        packet.stream = self._stream
-        packet.pts = packet.dts = pts
-        packet.time_base = VIDEO_TB
-        packet.is_keyframe = frame.keyframe
-        self._out.mux(packet)
+        self._silence_until(pts * 48 // 90)
+        self._mux(self._stream, frame.data, pts, VIDEO_TB, frame.keyframe)
         self.last_pts = frame.pts
         self.frames += 1
+
+    def _mux(self, stream: Any, data: bytes, pts: int, tb: Fraction, key: bool) -> None:
+        packet = av.Packet(data)
+        packet.stream = stream
+        packet.pts = packet.dts = pts
+        packet.time_base = tb
+        packet.is_keyframe = key
+        self._out.mux(packet)
+
+    def _silence_until(self, end: int) -> None:
+        while self._audio_end + 960 <= end:
+            self._mux(self._audio, OPUS_SILENCE, self._audio_end, AUDIO_TB, True)
+            self._audio_end += 960
 
     @property
     def size(self) -> int:
@@ -265,6 +309,7 @@ class _SegmentFile:
         return 0
 
     def finish(self, frame_step: int) -> LocalSegment:
+        self._silence_until((self.last_pts - self.first_pts + frame_step) * 48 // 90)
         self._out.close()
         digest = hashlib.sha256()
         with open(self.tmp, "rb") as f:
@@ -297,13 +342,6 @@ class RecorderState(enum.StrEnum):
     STOPPED = "stopped"
 
 
-@dataclass
-class _Held:
-    segment: LocalSegment
-    start_mono: float
-    end_mono: float
-
-
 class SegmentRecorder:
     def __init__(
         self,
@@ -314,11 +352,11 @@ class SegmentRecorder:
         width: int,
         height: int,
         budget_bytes: int,
-        hub_receiving: Callable[[], bool],
+        hub_receiving: Callable[[], bool] | None = None,
         on_pending: Callable[[], None] | None = None,
         target_s: float = 6.0,
         max_s: float = 10.0,
-        margin_s: float = 12.0,
+        margin_s: float | None = None,
         min_free_bytes: int = 64 * 1024 * 1024,
         pool: concurrent.futures.ThreadPoolExecutor | None = None,
     ) -> None:
@@ -330,22 +368,22 @@ class SegmentRecorder:
         self.width, self.height = width, height
         self.budget_bytes = budget_bytes
         self.min_free_bytes = min_free_bytes
-        self.target_s, self.max_s, self.margin_s = target_s, max_s, margin_s
-        self._hub_receiving = hub_receiving
+        # hub_receiving and margin_s are accepted for older callers and unused:
+        # what the hub holds is asked of the hub (see the module docstring)
+        self.target_s, self.max_s = target_s, max_s
         self._on_pending = on_pending
         self._pool = pool or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
         self._own_pool = pool is None
         self._task: asyncio.Task[None] | None = None
+        self._sub: Any = None
+        self._stopping = False
         self._current: _SegmentFile | None = None
         self._current_start_mono = 0.0
         self._asked_keyframe = False
-        self._held: list[_Held] = []
-        self._ticks: list[tuple[float, bool]] = []
         self.state = RecorderState.IDLE
         self.since = time.monotonic()
         self.last_error = ""
         self.segments_written = 0
-        self.segments_covered = 0
         self.frames_dropped = 0
 
     def _set(self, state: RecorderState, error: str | None = None) -> None:
@@ -357,7 +395,7 @@ class SegmentRecorder:
 
     def status(self) -> dict[str, Any]:
         return {"state": str(self.state), "meeting_id": self.meeting_id, "error": self.last_error,
-                "segments_written": self.segments_written, "segments_covered": self.segments_covered,
+                "segments_written": self.segments_written,
                 "frames_dropped": self.frames_dropped}
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -371,36 +409,34 @@ class SegmentRecorder:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        # A flag and a closed subscription, not only a cancel: Python 3.11's
+        # wait_for can swallow a cancellation that races a finishing await
+        # (15 of them a second here), and the recorder would run on.
+        self._stopping = True
+        if self._sub is not None:
+            self._sub.close()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 30)
-        self._sample()
         await self._close_segment()
-        await self._judge(final=True)
         self._set(RecorderState.STOPPED)
         if self._own_pool:
             self._pool.shutdown(wait=False)
 
     # ---- main loop -------------------------------------------------------------------
     async def _run(self) -> None:
-        sub = self.feed.subscribe(maxsize=300)
+        sub = self._sub = self.feed.subscribe(maxsize=300)
         self.feed.request_keyframe()
         step = int(90_000 / self.feed.fps)
-        last_tick = 0.0
         try:
-            while True:
+            while not self._stopping:
                 try:
                     frame = await sub.get(timeout=1.0)
                 except TimeoutError:
                     frame = None
                 except EOFError:
                     return
-                now = time.monotonic()
-                if now - last_tick >= 1.0:
-                    last_tick = now
-                    self._sample()
-                    await self._judge(final=False)
                 if sub.dropped != self.frames_dropped:  # the disk lagged: restart at a keyframe
                     self.frames_dropped = sub.dropped
                     await self._close_segment()
@@ -413,14 +449,15 @@ class SegmentRecorder:
         cur = self._current
         if cur is not None:
             elapsed = (frame.pts - cur.first_pts) / 90_000
-            if frame.codec != cur.codec or (frame.keyframe and elapsed >= self.target_s):
+            if frame.codec != cur.codec or (
+                    frame.keyframe and cut_here(frame.codec, frame.data, elapsed, self.target_s)):
                 await self._close_segment()
             elif elapsed + step / 90_000 > self.max_s:
                 # no keyframe in time (an RTSP camera's long GOP): close, reopen at the next one
                 await self._close_segment()
                 self._set(RecorderState.WAITING_KEYFRAME)
                 return
-            elif elapsed >= self.target_s and not self._asked_keyframe:
+            elif elapsed >= self.target_s + 3.0 and not self._asked_keyframe:
                 self._asked_keyframe = True
                 self.feed.request_keyframe()
         if self._current is None:
@@ -487,8 +524,10 @@ class SegmentRecorder:
             self._write_failed(exc)
             return
         self.segments_written += 1
-        self._held.append(_Held(seg, self._current_start_mono,
-                                self._current_start_mono + seg.duration))
+        log.debug("segment %s held until the hub confirms %s + %.1f s", seg.id, seg.started_at,
+                  seg.duration)
+        if self._on_pending is not None:
+            self._on_pending()  # the backfill asks the hub about it in due time
         if self.store.used_bytes() >= self.budget_bytes:
             await self._room()
 
@@ -497,47 +536,3 @@ class SegmentRecorder:
         if cur is not None:
             with contextlib.suppress(Exception):
                 await self._blocking(cur.abort)
-
-    # ---- which segments the hub already has ------------------------------------------
-    def _sample(self) -> None:
-        now = time.monotonic()
-        try:
-            ok = bool(self._hub_receiving())
-        except Exception:
-            ok = False
-        self._ticks.append((now, ok))
-        horizon = now - 4 * (self.margin_s + self.max_s)
-        while len(self._ticks) > 2 and self._ticks[1][0] < horizon and not self._held_before(horizon):
-            self._ticks.pop(0)
-
-    def _held_before(self, t: float) -> bool:
-        return any(h.start_mono - self.margin_s < t for h in self._held)
-
-    def _covered(self, start: float, end: float) -> bool:
-        ticks = [(t, ok) for t, ok in self._ticks if start <= t <= end]
-        if not ticks or ticks[0][0] - start > 2.5 or end - ticks[-1][0] > 2.5:
-            return False  # not watched over the whole window (the loop stalled or just began)
-        gaps = (b[0] - a[0] for a, b in zip(ticks, ticks[1:], strict=False))
-        return all(ok for _, ok in ticks) and all(gap <= 2.5 for gap in gaps)
-
-    async def _judge(self, *, final: bool) -> None:
-        now = time.monotonic()
-        keep: list[_Held] = []
-        for held in self._held:
-            end = held.end_mono + self.margin_s
-            if end > now and not final:
-                keep.append(held)
-                continue
-            covered = self._covered(held.start_mono - self.margin_s, min(end, now))
-            try:
-                if covered:
-                    await self._blocking(self.store.delete, held.segment.id)
-                    self.segments_covered += 1
-                else:
-                    await self._blocking(self.store.mark, held.segment.id, "pending")
-                    if self._on_pending is not None:
-                        self._on_pending()
-            except OSError as exc:
-                log.warning("segment %s not judged yet: %s", held.segment.id, exc)
-                keep.append(held)
-        self._held = keep

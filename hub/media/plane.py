@@ -6,7 +6,8 @@ media runs in this process. With more, live media moves to worker
 processes (hub/media/workers.py), each a MediaPlane owning the branches
 `branch_id % workers == index`: this process authenticates and proxies the
 WHIP/WHEP requests, forwards meetings, republishes the workers' events and
-keeps serving recordings, retention and recovery.
+hands finished segments to the recordings domain (hub/recordings), which
+owns them from then on (verification, index, playback, retention).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import session_scope, utcnow
+from hub.db import utcnow
 from hub.events import (
     AlertRaised,
     EventBus,
@@ -31,18 +32,18 @@ from hub.events import (
     MeetingStarted,
     StreamStateChanged,
 )
-from hub.media import metrics, store
+from hub.media import metrics
 from hub.media.auth import MediaAuth, MediaViewer
 from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
 from hub.media.errors import Conflict, MediaAuthError, NotFound, Unavailable
 from hub.media.ice import close_peer
 from hub.media.live import open_publisher, open_viewer
-from hub.media.models import RecordedSegment
 from hub.media.recorder import Recorder
 from hub.media.sdp import check_publish_offer, check_transport, check_view_offer, decode_offer
-from hub.media.segments import FinishedSegment
 from hub.media.workers import MediaWorkers, rebuild_event, worker_count
+from hub.recordings.files import FinishedSegment
+from hub.recordings.service import RecordingService
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class MediaPlane:
         session_factory: sessionmaker[Session],
         *,
         worker_index: int | None = None,
+        recordings: RecordingService | None = None,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -73,13 +75,17 @@ class MediaPlane:
         self.bus = bus
         self.auth = auth
         self.session_factory = session_factory
+        # the recordings domain the recorders hand their segments to; a plane
+        # built without one (benchmarks, workers) makes and runs its own
+        self._own_recordings = recordings is None
+        self.recordings = recordings or RecordingService(settings, data_dir, session_factory, bus)
+        self.recordings.recording_now = self._recording_now
         self.branches: dict[int, BranchMedia] = {}
         self.executor = ThreadPoolExecutor(settings.writer_threads, thread_name_prefix="media-writer")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._monitor: asyncio.Task[None] | None = None
-        self._housekeeping: asyncio.Task[None] | None = None
         self._kf_requested: dict[int, float] = {}
         self._cpu = metrics.CpuMeter()
         self.loop_lag = 0.0
@@ -97,11 +103,8 @@ class MediaPlane:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        from hub.media.housekeeping import housekeeping_loop, recover
-
-        if self.worker_index is None:  # the main process owns the disk's consistency
-            await self.run_blocking(recover, self)
-            self._housekeeping = asyncio.create_task(housekeeping_loop(self), name="media-housekeeping")
+        if self._own_recordings and self.worker_index is None:  # the main process owns the disk
+            await self.recordings.start()
         count = worker_count(self.settings)
         if self.worker_index is None and count > 1:
             url = self.session_factory.kw["bind"].url.render_as_string(hide_password=False)
@@ -121,10 +124,11 @@ class MediaPlane:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        for task in (self._monitor, self._housekeeping):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._monitor is not None:
+            self._monitor.cancel()
+            await asyncio.gather(self._monitor, return_exceptions=True)
+        if self._own_recordings:
+            await self.recordings.stop()
         if self.pool is not None:
             await self.pool.stop()
         for branch in list(self.branches.values()):
@@ -180,6 +184,9 @@ class MediaPlane:
                                        "recorded_segments": b.recorded_segments} for b in branches},
         }
 
+    def _recording_now(self) -> set[str]:
+        return {b.meeting[0] for b in list(self.branches.values()) if b.meeting is not None}
+
     def branch(self, branch_id: int) -> BranchMedia:
         branch = self.branches.get(branch_id)
         if branch is None:
@@ -228,11 +235,8 @@ class MediaPlane:
         started = utcnow()
 
         def insert() -> None:
-            with session_scope(self.session_factory) as s:
-                store.ensure_recording(
-                    s, meeting_id=meeting_id, branch_id=branch_id,
-                    meeting_type=meeting_type, started_at=started,
-                )
+            self.recordings.open_meeting(meeting_id=meeting_id, branch_id=branch_id,
+                                         meeting_type=meeting_type, started_at=started)
 
         self.spawn(self._then_record(branch, insert))
 
@@ -255,8 +259,7 @@ class MediaPlane:
         ended = utcnow()
 
         def finish() -> None:
-            with session_scope(self.session_factory) as s:
-                store.end_recording(s, meeting_id=meeting_id, ended_at=ended)
+            self.recordings.end_meeting(meeting_id=meeting_id, ended_at=ended)
 
         async def run() -> None:
             await self._stop_recorder(branch)
@@ -269,25 +272,13 @@ class MediaPlane:
         branch_id = branch.branch_id
 
         def finished(seg: FinishedSegment) -> None:  # writer thread
-            with session_scope(self.session_factory) as s:
-                store.ensure_recording(
-                    s, meeting_id=meeting_id, branch_id=branch_id,
-                    meeting_type=meeting_type, started_at=seg.spec.started_at,
-                )
-                store.add_segment(s, segment=RecordedSegment(
-                    id=seg.spec.segment_id,
-                    meeting_id=meeting_id,
-                    branch_id=branch_id,
-                    started_at=seg.spec.started_at,
-                    duration=seg.duration,
-                    path=str(seg.path.relative_to(self.data_dir)),
-                    size=seg.size,
-                    init_size=seg.init_size,
-                    container=seg.path.suffix.lstrip("."),
-                    video_codec=seg.spec.video_codec,
-                    source="live",
-                ))
-            self._call_threadsafe(self._segment_done, branch, seg.size)
+            if self.recordings.add_live_segment(meeting_id=meeting_id, branch_id=branch_id,
+                                                meeting_type=meeting_type, segment=seg):
+                self._call_threadsafe(self._segment_done, branch, seg.size)
+
+        def incident(kind: str, detail: str) -> None:  # writer thread
+            self.recordings.incident(meeting_id=meeting_id, branch_id=branch_id, kind=kind,
+                                     detail=detail)
 
         recorder = Recorder(
             branch_id=branch_id,
@@ -297,11 +288,10 @@ class MediaPlane:
             stop_free_bytes=self.settings.stop_recording_free_bytes,
             executor=self.executor,
             on_finished=finished,
+            on_incident=incident,
             request_keyframe=lambda: self.request_keyframe(branch_id),
             alert=lambda kind, msg: self.alert(branch_id, kind, msg),
         )
-        pub = branch.publisher
-        recorder.has_audio = pub is None or pub.audio is not None
         return recorder
 
     def _segment_done(self, branch: BranchMedia, size: int) -> None:
@@ -351,8 +341,6 @@ class MediaPlane:
             log.info("branch %s: publisher %s replaced by %s", branch_id, old.session_id, pub.session_id)
             await self._close_publisher(branch, old)
         branch.publisher = pub
-        if branch.recorder is not None:
-            branch.recorder.has_audio = pub.audio is not None
         for viewer in branch.viewers.values():
             if viewer.video is not None:
                 viewer.video.restart()

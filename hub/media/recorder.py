@@ -1,31 +1,43 @@
 """Recording of one branch's live stream during one meeting (loop side).
 
 State machine: `waiting_keyframe` -> `writing` -> (`waiting_keyframe` after
-the publisher changes) ... -> `closed`; `disk_full` and `failed` stop
-recording while the live relay goes on. Frames arrive on the event loop and
-are batched; the blocking muxing, fsync and indexing run as one ordered job
-chain per recorder on a shared thread pool, so hundreds of recorders cost a
-handful of threads and no per-frame thread hand-off.
+a cut or a publisher change) ... -> `closed`. `disk_full` and `failed`
+pause recording while the live relay goes on; both resume by themselves at
+a keyframe once the disk has room again (checked at most once a second).
+
+Frames arrive on the event loop and are batched; the blocking muxing and
+fsync run as one ordered job chain per recorder on a shared thread pool, so
+hundreds of recorders cost a handful of threads and no per-frame thread
+hand-off. A finished segment goes to `on_finished` (the recordings domain
+verifies and indexes it). Frames that cannot be decoded (empty, or an H.264
+access unit without a start code: what reassembly after a loss can leave)
+are dropped, never written. A segment is cut at the first keyframe after
+`segment_seconds` (± 2 s, chosen by the keyframe's content: `cut_here`) of
+stream time and never runs past MAX_SEGMENT_SECONDS:
+with no keyframe in time it is closed and the next one starts at a keyframe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import shutil
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.media.bitstream import h264_dimensions, h264_parameter_sets, vp8_dimensions
-from hub.media.segments import FinishedSegment, MediaPacket, SegmentSpec, SegmentWriter
+from hub.media.bitstream import h264_dimensions, h264_parameter_sets, iter_nal_units, vp8_dimensions
+from hub.recordings.files import FinishedSegment, MediaPacket, SegmentSpec, SegmentWriter
 
 log = logging.getLogger(__name__)
 FLUSH_PACKETS = 48
 MAX_SEGMENT_SECONDS = 10.0
+RETRY_SECONDS = 1.0  # how often a paused recorder looks at the disk again
 
 
 def free_bytes_at(directory: Path) -> int:
@@ -38,6 +50,33 @@ def free_bytes_at(directory: Path) -> int:
         return shutil.disk_usage(probe).free
     except OSError:
         return 0
+
+
+def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
+    """Whether a segment ends before this keyframe, `elapsed` seconds (stream
+    time) after the segment's first frame. Content-defined, so that the hub
+    and the hall's own recorder (devices/media/recording.py, same rule) cut
+    the same stream on the same keyframes without talking to each other, and
+    find each other again after a loss or a late start: never before
+    target - 3 s, always from target + 3 s, in between at the keyframes whose
+    first slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of
+    the keyframe alone, not of the time since the last cut, is what lets two
+    recorders that started apart fall into step at the next even keyframe."""
+    if elapsed < target - 3.0:
+        return False
+    if elapsed >= target + 3.0:
+        return True
+    payload = keyframe
+    if codec == "h264":
+        payload = next((nal for nal in iter_nal_units(keyframe) if nal[0] & 0x1F == 5), payload)
+    return zlib.crc32(payload) & 1 == 0
+
+
+def decodable(codec: str, data: bytes) -> bool:
+    """Cheap check that a reassembled frame can be handed to a decoder."""
+    if codec == "h264":
+        return len(data) > 4 and (data.startswith(b"\x00\x00\x01") or data.startswith(b"\x00\x00\x00\x01"))
+    return len(data) >= 3
 
 
 class Recorder:
@@ -53,46 +92,66 @@ class Recorder:
         on_finished: Callable[[FinishedSegment], None],
         request_keyframe: Callable[[], None],
         alert: Callable[[str, str], None],
+        on_incident: Callable[[str, str], None] | None = None,
     ) -> None:
         self.branch_id = branch_id
         self.meeting_id = meeting_id
         self.directory = directory
-        self.segment_seconds = segment_seconds
-        self._overdue = min(segment_seconds + 1.0, MAX_SEGMENT_SECONDS - 1.0)
+        self.segment_seconds = min(segment_seconds, MAX_SEGMENT_SECONDS - 1.0)
         self.stop_free_bytes = stop_free_bytes
         self._executor = executor
         self._on_finished = on_finished  # called in the writer thread
+        self._on_incident = on_incident  # called in the writer thread
         self._request_keyframe = request_keyframe
         self._alert = alert
         self.state = "waiting_keyframe"
-        self._writer: SegmentWriter | None = None
+        self._writer: _LazyWriter | None = None
         self._seg_wall = 0.0
         self._seg_video_ts = 0
+        self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
         self._jobs: asyncio.Queue[Callable[[], None] | None] = asyncio.Queue()
         self._runner = asyncio.ensure_future(self._run_jobs())
         self._last_kf_request = 0.0
+        self._paused_at = 0.0
         self._params = b""
         self.frames = 0
+        self.frames_dropped = 0
         self.segments = 0
-        self.has_audio = True
+        self.has_audio = True  # every segment carries audio (silence if the hall sends none)
 
     # -- loop side -----------------------------------------------------------
     def push_video(self, codec: str, data: bytes, ts: int, key: bool, wall: float) -> None:
-        if self.state in ("closed", "disk_full", "failed"):
+        if self.state == "closed":
             return
+        if not decodable(codec, data):
+            self.frames_dropped += 1
+            return
+        if self.state in ("disk_full", "failed"):
+            if not key or time.monotonic() - self._paused_at < RETRY_SECONDS:
+                return
+            self._paused_at = time.monotonic()
+            self.state = "waiting_keyframe"  # look at the disk again at this keyframe
         if key and codec == "h264":
             params = h264_parameter_sets(data)
             if params:
                 self._params = params
         writer = self._writer
         if writer is not None:
-            elapsed = wall - self._seg_wall
-            if key and elapsed >= self.segment_seconds:
+            elapsed = (ts - self._seg_video_ts) / 90_000
+            step = max(ts - self._last_video_ts, 0) / 90_000
+            if key and cut_here(codec, data, elapsed, self.segment_seconds):
                 self._finish_segment()
                 writer = None
-            elif elapsed >= self._overdue:
-                # the stream's own keyframe is late: ask, so segments stay <= 10 s
+            elif elapsed + step > MAX_SEGMENT_SECONDS:
+                # the stream's keyframe is late: close here, start again at the next one
+                self._finish_segment()
+                self.state = "waiting_keyframe"
+                writer = None
+                if not key:
+                    self._ask_keyframe()
+                    return
+            elif elapsed >= self.segment_seconds + 3.0:
                 self._ask_keyframe()
         if writer is None:
             if not key:
@@ -101,6 +160,7 @@ class Recorder:
             if not self._open_segment(codec, data, wall, ts):
                 return
         self._pending.append(("video", data, ts - self._seg_video_ts, key))
+        self._last_video_ts = ts
         self.frames += 1
         if len(self._pending) >= FLUSH_PACKETS:
             self._flush()
@@ -116,28 +176,44 @@ class Recorder:
             self._finish_segment()
         if self.state == "writing":
             self.state = "waiting_keyframe"
+        self._incident("no_uplink", "the hall's stream stopped during the meeting")
 
     async def close(self) -> None:
         if self._writer is not None:
             self._finish_segment()
-        if self.state not in ("disk_full", "failed"):
-            self.state = "closed"
+        self.state = "closed"
         self._jobs.put_nowait(None)
         await self._runner
 
     # -- internals -------------------------------------------------------------
+    def _incident(self, kind: str, detail: str) -> None:
+        report = self._on_incident
+        if report is not None:
+            self._jobs.put_nowait(lambda: report(kind, detail))
+
     def _ask_keyframe(self) -> None:
         now = time.monotonic()
         if now - self._last_kf_request >= 1.0:
             self._last_kf_request = now
             self._request_keyframe()
 
+    def _pause(self, state: str, kind: str, message: str) -> None:
+        first = self.state != state
+        self.state = state
+        self._paused_at = time.monotonic()
+        self._writer = None
+        self._pending = []
+        if first:
+            self._alert(kind, message)
+            self._incident("disk_full" if state == "disk_full" else "failed", message)
+
     def _open_segment(self, codec: str, data: bytes, wall: float, ts: int) -> bool:
         free = free_bytes_at(self.directory)
         if free < self.stop_free_bytes:
-            self.state = "disk_full"
-            self._alert("recording_disk_full", f"recording of branch {self.branch_id} stopped: "
-                        f"only {free // 2**20} MiB free; free disk space or lower retention")
+            self._pause("disk_full", "recording_disk_full",
+                        f"recording of branch {self.branch_id} paused: only {free // 2**20} MiB free; "
+                        "it resumes by itself when space returns (free disk space or lower retention); "
+                        "the hall keeps its own copy until the hub has the time range")
             return False
         try:
             dims = h264_dimensions(self._params or data) if codec == "h264" else vp8_dimensions(data)
@@ -160,14 +236,17 @@ class Recorder:
         )
         self._seg_wall = wall
         self._seg_video_ts = ts
+        self._last_video_ts = ts
+        if self.state != "writing":
+            log.info("branch %s: recording segment from %s", self.branch_id, spec.started_at)
         self.state = "writing"
-        holder: list[SegmentWriter] = []
+        writer = _LazyWriter()
 
         def open_job() -> None:
-            holder.append(SegmentWriter(self.directory, spec))
+            writer.real = SegmentWriter(self.directory, spec)
 
         self._jobs.put_nowait(open_job)
-        self._writer = _LazyWriter(holder)  # type: ignore[assignment]
+        self._writer = writer
         return True
 
     def _flush(self) -> None:
@@ -186,42 +265,56 @@ class Recorder:
         self.segments += 1
 
         def finish_job() -> None:
-            self._on_finished(writer.finish())
+            segment = writer.finish()
+            if segment is not None:
+                self._on_finished(segment)
 
         self._jobs.put_nowait(finish_job)
 
     async def _run_jobs(self) -> None:
         loop = asyncio.get_running_loop()
-        broken = False
         while True:
             job = await self._jobs.get()
             if job is None:
                 return
-            if broken:
-                continue
             try:
                 await loop.run_in_executor(self._executor, job)
-            except Exception as exc:  # noqa: BLE001 - any write failure stops recording
-                broken = True
-                self._writer = None
-                self._pending = []
-                self.state = "disk_full" if isinstance(exc, OSError) and exc.errno == 28 else "failed"
-                log.exception("branch %s: recording failed", self.branch_id)
-                self._alert(
-                    "recording_failed",
-                    f"recording of branch {self.branch_id} stopped: {exc}. "
-                    "Check the disk of the hub; live video continues.",
-                )
+            except Exception as exc:  # noqa: BLE001 - a write failure pauses recording, never the relay
+                full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                log.warning("branch %s: recording paused: %s", self.branch_id, exc)
+                self._pause("disk_full" if full else "failed", "recording_failed",
+                            f"recording of branch {self.branch_id} paused: {exc}. It resumes by itself "
+                            "at the next keyframe the disk takes; check the hub's disk. Live video "
+                            "continues.")
 
 
 class _LazyWriter:
-    """Proxy to a SegmentWriter created by an earlier job of the same chain."""
+    """A SegmentWriter created by an earlier job of the same chain; after a
+    failure it throws its file away and ignores the rest of its jobs."""
 
-    def __init__(self, holder: list[SegmentWriter]) -> None:
-        self._holder = holder
+    def __init__(self) -> None:
+        self.real: SegmentWriter | None = None
+        self.broken = False
 
     def write(self, packets: list[MediaPacket]) -> None:
-        self._holder[0].write(packets)
+        if self.real is None or self.broken:
+            return
+        try:
+            self.real.write(packets)
+        except BaseException:
+            self._break()
+            raise
 
-    def finish(self) -> FinishedSegment:
-        return self._holder[0].finish()
+    def finish(self) -> FinishedSegment | None:
+        if self.real is None or self.broken:
+            return None
+        try:
+            return self.real.finish()
+        except BaseException:
+            self._break()
+            raise
+
+    def _break(self) -> None:
+        self.broken = True
+        if self.real is not None:
+            self.real.abort()

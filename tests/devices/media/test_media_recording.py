@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from pathlib import Path
 
 import av
@@ -18,16 +19,14 @@ from devices.media.recording import LocalSegment, RecorderState, SegmentRecorder
 from tests.devices.media.whip_receiver import wait_for
 
 
-async def _record(tmp_path: Path, *, budget: int, hub_receiving: bool, frames: int) -> SegmentStore:
+async def _record(tmp_path: Path, *, budget: int, frames: int) -> SegmentStore:
     source = CaptureSource(lambda: PatternBackend(width=640, height=360, fps=15))
     encoder = VideoEncoder(EncoderSettings())
     feed = VideoFeed(frames=source, encoder=encoder, fps=15)
     store = SegmentStore(tmp_path / "rec")
     store.open()
     recorder = SegmentRecorder(feed, store, meeting_id="5f0c1a52-7d7e-4a55-9d43-3f8e0b0d7c11",
-                               width=640, height=360, budget_bytes=budget,
-                               hub_receiving=lambda: hub_receiving, target_s=2.0, max_s=4.0,
-                               margin_s=1.0)
+                               width=640, height=360, budget_bytes=budget, target_s=2.0, max_s=4.0)
     await source.start()
     await feed.start()
     await recorder.start()
@@ -42,10 +41,10 @@ async def _record(tmp_path: Path, *, budget: int, hub_receiving: bool, frames: i
     return store
 
 
-async def test_offline_segments_are_kept_start_at_keyframes_and_play(tmp_path: Path) -> None:
-    store = await _record(tmp_path, budget=1 << 30, hub_receiving=False, frames=100)
-    segments = store.pending()
-    assert len(segments) >= 2
+async def test_segments_are_held_start_at_keyframes_have_audio_and_play(tmp_path: Path) -> None:
+    store = await _record(tmp_path, budget=1 << 30, frames=100)
+    segments = store.held()  # nothing is judged here: the hub's coverage decides (backfill)
+    assert len(segments) >= 2 and not store.pending()
     for seg in segments:
         path = store.path(seg)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == seg.sha256
@@ -53,33 +52,32 @@ async def test_offline_segments_are_kept_start_at_keyframes_and_play(tmp_path: P
         with av.open(str(path)) as f:
             packets = [p for p in f.demux(video=0) if p.size]
             assert packets[0].is_keyframe and packets[0].pts == 0
-        with av.open(str(path)) as f:
+        with av.open(str(path)) as f:  # the same track layout as the hub's segments
+            assert f.streams.audio and f.streams.audio[0].codec_context.name == "opus"
             assert sum(1 for _ in f.decode(video=0)) == len(packets)
-
-
-async def test_segments_the_hub_received_are_not_kept(tmp_path: Path) -> None:
-    store = await _record(tmp_path, budget=1 << 30, hub_receiving=True, frames=100)
-    # only the first segments (before the margin was watched) may be kept for upload
-    assert len(store.pending()) <= 1
+        with av.open(str(path)) as f:
+            audio = sum(1 for _ in f.decode(audio=0))
+            assert abs(audio * 0.02 - seg.duration) < 0.1  # silence over the whole segment
 
 
 async def test_full_budget_stops_recording_and_deletes_nothing(tmp_path: Path) -> None:
-    store = await _record(tmp_path, budget=20_000, hub_receiving=False, frames=200)
-    kept = store.pending()
+    store = await _record(tmp_path, budget=20_000, frames=200)
+    kept = store.held()
     assert kept and store.used_bytes() >= 20_000
     reopened = SegmentStore(tmp_path / "rec")
     reopened.open()
-    assert [s.id for s in reopened.pending()] == [s.id for s in kept]
+    assert [s.id for s in reopened.held()] == [s.id for s in kept]
 
 
-def _segment(store: SegmentStore, data: bytes) -> LocalSegment:
+def _segment(store: SegmentStore, data: bytes, *, state: str = "pending", name: str = "a",
+             started_at: str = "2026-11-22T10:00:06.120Z") -> LocalSegment:
     store.root.mkdir(parents=True, exist_ok=True)
-    (store.root / "a.mp4").write_bytes(data)
-    seg = LocalSegment(id="0b6a2a5e-8f53-4e1c-9d0b-0a2b3c4d5e6f",
+    (store.root / f"{name}.mp4").write_bytes(data)
+    seg = LocalSegment(id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
                        meeting_id="5f0c1a52-7d7e-4a55-9d43-3f8e0b0d7c11",
-                       started_at="2026-11-22T10:00:06.120Z", duration=6.0, size=len(data),
+                       started_at=started_at, duration=6.0, size=len(data),
                        sha256=hashlib.sha256(data).hexdigest(), container="mp4",
-                       content_type="video/mp4", file="a.mp4", state="pending")
+                       content_type="video/mp4", file=f"{name}.mp4", state=state)
     store.add(seg)
     return seg
 
@@ -143,3 +141,37 @@ async def test_backfill_keeps_what_the_hub_refuses(tmp_path: Path) -> None:
     _segment(store2, b"abc")
     backfill = await _upload(store2, httpx.MockTransport(refuses_token))
     assert backfill.state == "auth_failed" and store2.counts() == {"pending": 1}
+
+
+async def test_the_edge_deletes_only_what_the_hub_says_it_holds(tmp_path: Path) -> None:
+    """Three held segments: the hub holds 10:00:00-10:00:12.1 (decodable, verified)
+    and nothing after; the first two go, the third is uploaded, then goes."""
+    store = SegmentStore(tmp_path / "rec")
+    for i, name in enumerate(("a", "b", "c")):
+        _segment(store, b"x" * 10, state="held", name=name, started_at=f"2026-11-22T10:00:{6 * i:02d}.000Z")
+    asked: list[str] = []
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}")
+        if request.url.path.endswith("/coverage"):
+            return httpx.Response(200, json={"meeting_id": "m", "covered": [
+                ["2026-11-22T09:59:58.000Z", "2026-11-22T10:00:12.100Z"]]})
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"Upload-Offset": "0"})
+        return httpx.Response(201)
+
+    backfill = await _upload(store, httpx.MockTransport(hub))
+    assert store.counts() == {} and backfill.confirmed == 2 and backfill.uploaded == 1
+    assert asked[0] == "GET /api/v1/branches/3/meetings/5f0c1a52-7d7e-4a55-9d43-3f8e0b0d7c11/coverage"
+    assert [a for a in asked if a.startswith("PUT")] == [f"PUT /api/v1/branches/3/segments/{uuid.uuid5(uuid.NAMESPACE_URL, 'c')}"]
+
+
+async def test_without_the_hubs_word_nothing_is_deleted(tmp_path: Path) -> None:
+    store = SegmentStore(tmp_path / "rec")
+    _segment(store, b"x" * 10, state="held")
+
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"detail": "restarting"})
+
+    backfill = await _upload(store, httpx.MockTransport(down))
+    assert store.counts() == {"held": 1} and backfill.state == "waiting"

@@ -12,12 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.api.deps import get_operator
+from hub.auth.principal import OperatorPrincipal
 from hub.db import make_engine, make_session_factory, migrate
+from hub.errors import Unauthorized, install_handlers
 from hub.events import Event, EventBus
 from hub.media import MediaAuthError, MediaPlane, MediaSettings
 from hub.media.auth import MediaViewer
+from hub.recordings import views as recordings_views
 from tests.hub.media.peers import Clip, make_clip
 
 TOKENS = {"dev-1": (11, 1), "dev-1-spare": (12, 1), "dev-2": (21, 2)}
@@ -52,6 +57,29 @@ class FakeAuth:
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
         self.audits.append((actor, action, branch_id, detail))
+
+
+def fake_operator(request: Request) -> OperatorPrincipal:
+    user = request.headers.get("x-user")
+    if not user or user not in OPERATORS:
+        raise Unauthorized("log in first")
+    return OperatorPrincipal(id=1, username=user, display_name=user, role="county_admin", scope_id=1,
+                             scope_path="/")
+
+
+def mount_recordings(app: FastAPI, plane: MediaPlane,
+                     audits: list[tuple[str, str, int, str]]) -> None:
+    """The recordings domain's real routes, with the test's operators, scopes
+    and device tokens in place of the hub's (dependency overrides)."""
+    install_handlers(app)
+    app.include_router(recordings_views.router)
+    app.dependency_overrides[recordings_views.get_recordings] = lambda: plane.recordings
+    app.dependency_overrides[get_operator] = fake_operator
+    app.dependency_overrides[recordings_views.get_scope_check] = lambda: (
+        lambda op, branch_id: branch_id in OPERATORS[op.username])
+    app.dependency_overrides[recordings_views.get_device_auth] = lambda: TOKENS.get
+    app.dependency_overrides[recordings_views.get_audit_log] = lambda: (
+        lambda actor, action, branch_id, meeting_id: audits.append((actor, action, branch_id, meeting_id)))
 
 
 @dataclass
@@ -98,6 +126,8 @@ async def hub(tmp_path: Path, media_settings: MediaSettings) -> AsyncIterator[Hu
     plane = MediaPlane(media_settings, tmp_path, bus, auth, factory)
     app = FastAPI()
     app.include_router(plane.router)
+    mount_recordings(app, plane, auth.audits)
+    app.mount("/metrics", make_asgi_app())
     await plane.start()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
     try:

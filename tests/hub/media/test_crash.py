@@ -20,7 +20,8 @@ import pytest
 
 from hub.db import session_scope
 from hub.events import EventBus
-from hub.media import MediaPlane, MediaSettings, store
+from hub.media import MediaPlane, MediaSettings
+from hub.recordings import store
 from tests.hub.media.conftest import FakeAuth, make_session
 from tests.hub.media.peers import Clip, Publisher, publish, wait_for
 

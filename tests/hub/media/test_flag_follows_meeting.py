@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from hub.db import make_engine, make_session_factory, migrate, utcnow
-from hub.media import store
-from hub.media.models import MeetingRecording
 from hub.meetings.models import Meeting
 from hub.organisations.models import OrgUnit
+from hub.recordings import store
+from hub.recordings.models import MeetingRecording
 
 
 def test_meeting_flag_protects_its_recording(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from hub.db import session_scope
 from hub.events import KeyframeRequested, MeetingEnded, MeetingStarted, StreamStateChanged
-from hub.media import store
+from hub.recordings import store
 from tests.hub.media.conftest import Hub
 from tests.hub.media.peers import Clip, Publisher, publish, wait_for
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.media.playlist import PlaylistSegment, build_playlist, find_gaps, timeline
+from hub.recordings.playlist import (
+    PlaylistSegment,
+    build_playlist,
+    covered_seconds,
+    find_gaps,
+    played_twice,
+    timeline,
+)
 
 T0 = datetime(2026, 11, 5, 1, 0, tzinfo=UTC)
 
@@ -14,14 +21,31 @@ def seg(name: str, start: float, duration: float) -> PlaylistSegment:
     return PlaylistSegment(name, T0 + timedelta(seconds=start), duration, 1000, 100)
 
 
-def test_covered_segment_is_left_out_and_partial_overlap_kept() -> None:
+def test_no_moment_plays_twice_and_the_most_time_is_kept() -> None:
     live = [seg("a", 0, 6), seg("b", 6, 6), seg("c", 30, 6)]
-    backfill = [seg("x", 7, 3), seg("y", 10, 6), seg("z", 16, 6)]  # x inside b; y overlaps b's end
-    names = [s.segment_id for s in timeline(live + backfill)]
-    assert names == ["a", "b", "y", "z", "c"]
+    backfill = [seg("w", 6, 4), seg("x", 7, 3), seg("y", 10, 6), seg("z", 16, 6)]  # y overlaps b's end
+    chosen = timeline(live + backfill)
+    assert [s.segment_id for s in chosen] == ["a", "w", "y", "z", "c"]  # b would cost 4 s of y
+    assert played_twice(chosen) == 0
+    assert covered_seconds(chosen) == covered_seconds(live + backfill) == 28
     (gap_start, seconds), = find_gaps(live + backfill)
     assert gap_start == T0 + timedelta(seconds=22) and abs(seconds - 8) < 1e-6
-    assert "x.mp4" not in build_playlist(live + backfill)
+    text = build_playlist(live + backfill)
+    assert "x.mp4" not in text and "b.mp4" not in text
+
+
+def test_overlapping_copies_never_play_twice() -> None:
+    """Copies that do not line up: one is dropped, even at the price of a hole."""
+    live = [seg("a", 0, 6), seg("b", 6, 6)]
+    edge = [seg("e", 3, 6)]
+    chosen = timeline(live + edge)
+    assert played_twice(chosen) == 0 and [s.segment_id for s in chosen] == ["a", "b"]
+    assert played_twice(live + edge) == 6  # what a player of every stored copy would repeat
+
+
+def test_a_frame_of_clock_difference_is_not_an_overlap() -> None:
+    chosen = timeline([seg("a", 0, 6), seg("e", 5.95, 6)])
+    assert [s.segment_id for s in chosen] == ["a", "e"]
 
 
 def test_short_tail_segment_is_kept() -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import av
 
 from hub.media.bitstream import h264_dimensions, h264_parameter_sets, is_keyframe
-from hub.media.segments import SegmentSpec, SegmentWriter
+from hub.recordings.files import SegmentSpec, SegmentWriter
 from tests.hub.media.conftest import Hub
 from tests.hub.media.peers import Clip, Publisher, publish, wait_for
 from tests.hub.media.test_ingest import end_meeting, segments, start_meeting, wait_recorder_closed
@@ -101,7 +101,7 @@ async def test_playlist_across_a_gap_is_valid_hls(hub: Hub, h264_clip: Clip) -> 
     assert len(frames) >= sum(row.duration for row in rows) * 15 - len(rows)
     span = rows[-1].started_at.timestamp() + rows[-1].duration - rows[0].started_at.timestamp()
     assert abs(frames[-1] - span) < 1.0
-    assert ("alice", "media.export", 1, meeting_id) in hub.auth.audits
+    assert ("alice", "recording.export", 1, meeting_id) in hub.auth.audits
     info = (await hub.client.get(f"/api/v1/meetings/{meeting_id}/recording", headers=ALICE)).json()
     assert len(info["gaps"]) == 1 and info["gaps"][0]["seconds"] > 2
 

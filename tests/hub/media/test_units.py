@@ -20,10 +20,11 @@ from hub.media.bitstream import (
     vp8_dimensions,
     vp8_is_keyframe,
 )
-from hub.media.errors import BadRequest, BadSdp, UnsupportedMedia
-from hub.media.playlist import PlaylistSegment, build_playlist, find_gaps
+from hub.media.errors import BadSdp, UnsupportedMedia
 from hub.media.sdp import check_publish_offer, decode_offer, offered_codecs
-from hub.media.upload import parse_upload_headers
+from hub.recordings.errors import BadUpload, PayloadTooLarge, UnsupportedType
+from hub.recordings.playlist import PlaylistSegment, build_playlist, find_gaps
+from hub.recordings.upload import parse_upload_headers
 from tests.hub.media.peers import Clip
 
 # SPS NAL units written by x264 (golden: not produced by our code): baseline
@@ -87,15 +88,21 @@ def test_upload_headers() -> None:
     seg, meeting = str(uuid.uuid4()), str(uuid.uuid4())
     h = {"x-meeting-id": meeting, "x-segment-started-at": "2026-11-22T10:00:00Z",
          "x-segment-sha256": "a" * 64, "content-type": "video/mp4",
-         "content-range": "bytes 10-19/30"}
-    meta = parse_upload_headers(seg, h, 10, 1000)
+         "content-range": "bytes 10-19/30", "content-length": "10"}
+    meta = parse_upload_headers(seg, h, 1000)
     assert (meta.start, meta.end, meta.total, meta.container) == (10, 19, 30, "mp4")
-    with pytest.raises(BadRequest, match="body length"):
-        parse_upload_headers(seg, h, 9, 1000)
-    with pytest.raises(BadRequest, match="UTC offset"):
-        parse_upload_headers(seg, {**h, "x-segment-started-at": "2026-11-22T10:00:00"}, 10, 1000)
-    with pytest.raises(BadRequest, match="UUID"):
-        parse_upload_headers("x", h, 10, 1000)
+    with pytest.raises(BadUpload, match="body length"):
+        parse_upload_headers(seg, {**h, "content-length": "9"}, 1000)
+    with pytest.raises(BadUpload, match="UTC offset"):
+        parse_upload_headers(seg, {**h, "x-segment-started-at": "2026-11-22T10:00:00"}, 1000)
+    with pytest.raises(BadUpload, match="UUID"):
+        parse_upload_headers("x", h, 1000)
+    with pytest.raises(BadUpload, match="Content-Length"):
+        parse_upload_headers(seg, {k: v for k, v in h.items() if k != "content-length"}, 1000)
+    with pytest.raises(PayloadTooLarge):
+        parse_upload_headers(seg, h, 20)
+    with pytest.raises(UnsupportedType):
+        parse_upload_headers(seg, {**h, "content-type": "text/plain"}, 1000)
 
 
 def test_migration_creates_media_tables(tmp_path: Path) -> None:

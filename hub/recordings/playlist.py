@@ -10,12 +10,17 @@ as a jump in time; players seek by the EXTINF durations.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GAP_TOLERANCE = 1.0  # seconds between segments still counted as continuous
+# The hall labels a segment with its capture clock, the hub with the arrival
+# time: copies of one moment differ by the network delay. Up to this much
+# overlap is that difference, not a moment played twice.
+OVERLAP_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -32,20 +37,60 @@ def _iso(ts: datetime) -> str:
 
 
 def timeline(segments: Sequence[PlaylistSegment]) -> list[PlaylistSegment]:
-    """The segments to play, in time order: one that adds nothing past what
-    earlier ones already cover is left out. The same moment can be recorded
-    twice (live at the hub, and by the edge around an outage, uploaded
-    later); it is played once. A partial overlap keeps both (a few seconds
-    repeat rather than any second missing)."""
+    """The segments to play, in time order, such that no moment plays twice.
+
+    The same moment can be stored twice (live at the hub, and by the edge
+    around an outage, uploaded later), and the copies do not start on the
+    same frame. HLS cannot cut a segment short, so of overlapping copies
+    one is chosen: the set of non-overlapping segments (up to one frame of
+    clock difference) that covers the most time (weighted interval
+    scheduling, O(n log n))."""
+    segs = sorted(segments, key=lambda s: (s.started_at.timestamp() + s.duration, s.started_at))
+    ends = [s.started_at.timestamp() + s.duration for s in segs]
+    best = [0.0] * (len(segs) + 1)
+    take = [False] * len(segs)
+    prev = [0] * len(segs)
+    for i, seg in enumerate(segs):
+        start = seg.started_at.timestamp()
+        j = bisect.bisect_right(ends, start + OVERLAP_TOLERANCE, 0, i)  # segments ending before
+        prev[i] = j
+        with_it = best[j] + seg.duration
+        take[i] = with_it > best[i] + 1e-6
+        best[i + 1] = with_it if take[i] else best[i]
     out: list[PlaylistSegment] = []
-    covered = -math.inf
+    i = len(segs) - 1
+    while i >= 0:
+        if take[i]:
+            out.append(segs[i])
+            i = prev[i] - 1
+        else:
+            i -= 1
+    return sorted(out, key=lambda s: s.started_at)
+
+
+def played_twice(segments: Sequence[PlaylistSegment], tolerance: float = OVERLAP_TOLERANCE) -> float:
+    """Seconds a player of these segments (in order) would show twice
+    (overlaps up to `tolerance`, the two clocks' difference, not counted)."""
+    twice, covered = 0.0, -math.inf
     for seg in sorted(segments, key=lambda s: s.started_at):
-        end = seg.started_at.timestamp() + seg.duration
-        if end <= covered + 0.001:  # adds nothing
-            continue
-        out.append(seg)
+        start = seg.started_at.timestamp()
+        end = start + seg.duration
+        overlap = max(0.0, min(end, covered) - start)
+        twice += overlap if overlap > tolerance else 0.0
         covered = max(covered, end)
-    return out
+    return twice
+
+
+def covered_seconds(segments: Sequence[PlaylistSegment]) -> float:
+    """Seconds of wall-clock time at least one of the segments covers."""
+    total, covered = 0.0, -math.inf
+    for seg in sorted(segments, key=lambda s: s.started_at):
+        start = seg.started_at.timestamp()
+        end = start + seg.duration
+        if end > covered:
+            total += end - max(start, covered)
+            covered = end
+    return total
 
 
 def find_gaps(segments: Sequence[PlaylistSegment]) -> list[tuple[datetime, float]]:

@@ -1,16 +1,16 @@
-"""Database functions of the media plane: plain keyword-only functions taking
-a session (blocking: call them from a worker thread, never on the loop)."""
+"""Database functions of the recordings domain: plain keyword-only functions
+taking a session (blocking: call them from a worker thread, never on the loop)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from hub.media.models import MeetingRecording, RecordedSegment
 from hub.meetings.models import Meeting
+from hub.recordings.models import MeetingRecording, RecordedSegment, RecordingIncident
 
 
 def ensure_recording(
@@ -64,7 +64,37 @@ def list_segments(session: Session, *, meeting_id: str) -> list[RecordedSegment]
     return list(session.scalars(stmt))
 
 
+def get_meeting(session: Session, *, meeting_id: str) -> Meeting | None:
+    return session.get(Meeting, meeting_id)
+
+
+def add_incident(session: Session, *, meeting_id: str, branch_id: int, at: datetime, kind: str,
+                 detail: str = "") -> None:
+    session.add(RecordingIncident(meeting_id=meeting_id, branch_id=branch_id, at=at, kind=kind,
+                                  detail=detail[:500]))
+
+
+def list_incidents(session: Session, *, meeting_id: str) -> list[RecordingIncident]:
+    stmt = (select(RecordingIncident).where(RecordingIncident.meeting_id == meeting_id)
+            .order_by(RecordingIncident.at))
+    return list(session.scalars(stmt))
+
+
+def count(session: Session, *, meeting_id: str, rejected: int = 0, duplicates: int = 0) -> None:
+    """Add to a recorded meeting's integrity counters."""
+    session.execute(update(MeetingRecording).where(MeetingRecording.meeting_id == meeting_id).values(
+        segments_rejected=MeetingRecording.segments_rejected + rejected,
+        duplicates_dropped=MeetingRecording.duplicates_dropped + duplicates))
+
+
+def get_recording(session: Session, *, meeting_id: str) -> MeetingRecording | None:
+    return session.get(MeetingRecording, meeting_id)
+
+
 def meeting_branch(session: Session, *, meeting_id: str) -> int | None:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is not None:
+        return meeting.branch_id
     row = session.get(MeetingRecording, meeting_id)
     if row is not None:
         return row.branch_id
@@ -112,4 +142,5 @@ def delete_meeting(session: Session, *, meeting_id: str) -> list[str]:
     )
     session.execute(delete(RecordedSegment).where(RecordedSegment.meeting_id == meeting_id))
     session.execute(delete(MeetingRecording).where(MeetingRecording.meeting_id == meeting_id))
+    session.execute(delete(RecordingIncident).where(RecordingIncident.meeting_id == meeting_id))
     return paths

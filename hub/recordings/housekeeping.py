@@ -15,27 +15,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.db import session_scope, utcnow
-from hub.media import store
-from hub.media.models import RecordedSegment
-from hub.media.segments import PART_SUFFIX, parse_segment_filename, probe_segment
+from hub.recordings import store
+from hub.recordings.files import PART_SUFFIX, parse_segment_filename, probe_segment
+from hub.recordings.models import RecordedSegment
 
 if TYPE_CHECKING:
-    from hub.media.plane import MediaPlane
+    from hub.recordings.service import RecordingService
 
 log = logging.getLogger(__name__)
 
 
-def recover(plane: MediaPlane) -> tuple[int, int]:
+def recover(svc: RecordingService) -> tuple[int, int]:
     """Returns (partial files discarded, orphan segments indexed)."""
-    root = plane.recordings_dir
+    root = svc.recordings_dir
     discarded = indexed = 0
+    for leftover in svc.exports_dir.glob("*"):  # exports being made when the hub stopped
+        leftover.unlink(missing_ok=True)
     for part in root.rglob(f"*{PART_SUFFIX}"):
         part.unlink(missing_ok=True)
         discarded += 1
-    with session_scope(plane.session_factory) as s:
+        try:  # the segment being written when the hub stopped: say why this moment is missing
+            started_at, _, _ = parse_segment_filename(part.name[: -len(PART_SUFFIX)])
+            svc.incident(meeting_id=part.parent.name, branch_id=int(part.parent.parent.name),
+                         kind="hub_restart", detail="the hub stopped while writing this segment",
+                         at=started_at)
+        except ValueError:
+            pass
+    with session_scope(svc.session_factory) as s:
         known = store.indexed_paths(s)
         for path in sorted(root.glob("*/*/*")):
-            rel = str(path.relative_to(plane.data_dir))
+            rel = str(path.relative_to(svc.data_dir))
             if rel in known or not path.is_file():
                 continue
             try:
@@ -46,6 +55,8 @@ def recover(plane: MediaPlane) -> tuple[int, int]:
                 log.warning("recovery: ignoring %s (%s)", path, exc)
                 continue
             meeting_id = path.parent.name
+            if store.get_segment(s, segment_id=segment_id) is not None:
+                continue
             store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
                                    meeting_type="default", started_at=started_at)
             store.add_segment(s, segment=RecordedSegment(
@@ -53,6 +64,7 @@ def recover(plane: MediaPlane) -> tuple[int, int]:
                 started_at=started_at, duration=probed.duration, path=rel,
                 size=path.stat().st_size, init_size=probed.init_size,
                 container=probed.container, video_codec=probed.video_codec, source="live",
+                has_audio=probed.has_audio,
             ))
             indexed += 1
     if discarded or indexed:
@@ -60,19 +72,19 @@ def recover(plane: MediaPlane) -> tuple[int, int]:
     return discarded, indexed
 
 
-def _delete_meetings(plane: MediaPlane, meeting_ids: list[str]) -> int:
+def _delete_meetings(svc: RecordingService, meeting_ids: list[str]) -> int:
     freed = 0
     for meeting_id in meeting_ids:
-        with session_scope(plane.session_factory) as s:
+        with session_scope(svc.session_factory) as s:
             paths = store.delete_meeting(s, meeting_id=meeting_id)
         for rel in paths:
-            path = plane.data_dir / rel
+            path = svc.data_dir / rel
             try:
                 freed += path.stat().st_size
                 path.unlink()
             except FileNotFoundError:
                 pass
-        for path in {(plane.data_dir / rel).parent for rel in paths}:
+        for path in {(svc.data_dir / rel).parent for rel in paths}:
             try:
                 path.rmdir()
             except OSError:
@@ -80,19 +92,19 @@ def _delete_meetings(plane: MediaPlane, meeting_ids: list[str]) -> int:
     return freed
 
 
-def _recording_now(plane: MediaPlane) -> set[str]:
-    return {b.meeting[0] for b in list(plane.branches.values()) if b.meeting is not None}
+def _recording_now(svc: RecordingService) -> set[str]:
+    return set(svc.recording_now())
 
 
-def apply_retention(plane: MediaPlane) -> int:
+def apply_retention(svc: RecordingService) -> int:
     """Delete unflagged meetings older than their type's retention."""
-    busy = _recording_now(plane)
-    with session_scope(plane.session_factory) as s:
-        expired = store.expired_meetings(s, now=utcnow(), retention_days=plane.settings.retention_days)
+    busy = _recording_now(svc)
+    with session_scope(svc.session_factory) as s:
+        expired = store.expired_meetings(s, now=utcnow(), retention_days=svc.settings.retention_days)
     expired = [m for m in expired if m not in busy]
     if expired:
         log.info("retention: deleting %d meeting recording(s)", len(expired))
-    _delete_meetings(plane, expired)
+    _delete_meetings(svc, expired)
     return len(expired)
 
 
@@ -100,38 +112,38 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def emergency_cleanup(plane: MediaPlane) -> tuple[int, int]:
+def emergency_cleanup(svc: RecordingService) -> tuple[int, int]:
     """While free space is below `min_free_bytes`, delete the oldest unflagged
     recordings. Returns (meetings deleted, free bytes after)."""
     deleted = 0
-    busy = _recording_now(plane)
-    while (free := free_bytes(plane.recordings_dir)) < plane.settings.min_free_bytes:
-        with session_scope(plane.session_factory) as s:
+    busy = _recording_now(svc)
+    while (free := free_bytes(svc.recordings_dir)) < svc.settings.min_free_bytes:
+        with session_scope(svc.session_factory) as s:
             victims = store.oldest_unflagged(s, exclude=busy, limit=1)
         if not victims:
             break
-        _delete_meetings(plane, victims)
+        _delete_meetings(svc, victims)
         deleted += 1
     return deleted, free
 
 
-async def housekeeping_loop(plane: MediaPlane) -> None:
+async def housekeeping_loop(svc: RecordingService) -> None:
     warned_low = False
     while True:
         try:
-            await plane.run_blocking(apply_retention, plane)
-            deleted, free = await plane.run_blocking(emergency_cleanup, plane)
+            await asyncio.to_thread(apply_retention, svc)
+            deleted, free = await asyncio.to_thread(emergency_cleanup, svc)
             if deleted:
-                plane.alert(None, "recordings_purged",
-                            f"free disk fell below {plane.settings.min_free_bytes // 2**20} MiB: "
+                svc.alert(None, "recordings_purged",
+                            f"free disk fell below {svc.settings.min_free_bytes // 2**20} MiB: "
                             f"the {deleted} oldest unflagged meeting recording(s) were deleted; "
                             "add disk space or shorten retention")
-            low = free < plane.settings.min_free_bytes
+            low = free < svc.settings.min_free_bytes
             if low and not warned_low:
-                plane.alert(None, "disk_low",
+                svc.alert(None, "disk_low",
                             f"only {free // 2**20} MiB free for recordings and nothing left to "
                             "delete (flagged meetings are kept); add disk space")
             warned_low = low
         except Exception:  # noqa: BLE001 - housekeeping must keep running
-            log.exception("media housekeeping failed")
-        await asyncio.sleep(plane.settings.housekeeping_seconds)
+            log.exception("recordings housekeeping failed")
+        await asyncio.sleep(svc.settings.housekeeping_seconds)

@@ -1,4 +1,5 @@
-"""Segment files on disk: blocking work, called from writer threads only.
+"""Segment files of the recordings domain: the format, writing, verifying and
+moving them (blocking work: call from threads, never on the event loop).
 
 A segment is written under `<name>.part`, then closed, fsynced, renamed to
 its final name and its directory fsynced: a hub killed at any moment leaves
@@ -10,8 +11,10 @@ do not take, into WebM. Opus audio rides along in both.
 
 from __future__ import annotations
 
+import errno
 import fractions
 import os
+import shutil
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,12 +23,13 @@ from typing import cast
 
 import av
 
-from hub.media.bitstream import opus_head
-
 VIDEO_TB = fractions.Fraction(1, 90_000)
 AUDIO_TB = fractions.Fraction(1, 48_000)
 CONTAINERS = {"h264": "mp4", "vp8": "webm"}
 PART_SUFFIX = ".part"
+# one 20 ms Opus frame of silence (CELT, fullband, stereo): RFC 6716 3.1 TOC 0xFC
+OPUS_SILENCE = b"\xfc\xff\xfe"
+SILENCE_LAG = 24_000  # audio this far (48 kHz samples) behind video: the hall sends none
 
 # (kind, data, pts in the kind's clock relative to the segment start, keyframe)
 MediaPacket = tuple[str, bytes, int, bool]
@@ -66,6 +70,11 @@ def parse_segment_filename(name: str) -> tuple[datetime, str, str]:
     return datetime.fromtimestamp(int(start_ms) / 1000, UTC), segment_id, container
 
 
+def opus_head(channels: int = 2, pre_skip: int = 312, rate: int = 48000) -> bytes:
+    """The OpusHead header (RFC 7845 5.1) MP4/Matroska muxers want as extradata."""
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, rate, 0, 0)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -79,6 +88,33 @@ def commit_file(tmp: Path, final: Path) -> None:
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def move_file(src: Path, final: Path) -> None:
+    """Move a finished file into place durably, also across filesystems
+    (`recordings/` on its own disk): rename where it can, else copy into a
+    temporary name next to `final`, fsync, rename, fsync, then drop `src`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(src, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(src, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = final.with_name(final.name + PART_SUFFIX)
+        try:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+                fout.flush()
+                os.fsync(fout.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        src.unlink(missing_ok=True)
+        fsync_dir(src.parent)
     fsync_dir(final.parent)
 
 
@@ -132,6 +168,8 @@ class SegmentWriter:
 
     def write(self, packets: list[MediaPacket]) -> None:
         for kind, data, pts, key in packets:
+            if not data:
+                continue  # an empty frame is never written (decoders refuse the file)
             if kind == "video":
                 if pts <= self._video_last:
                     continue  # muxers refuse non-increasing timestamps
@@ -139,23 +177,44 @@ class SegmentWriter:
                 step = pts - self._video_last if self._video_last >= 0 else 6000
                 self._video_last = pts
                 self._video_end = pts + step
+                if self._audio is not None and pts * 48 // 90 - self._audio_end > SILENCE_LAG:
+                    self._fill_silence(pts * 48 // 90 - SILENCE_LAG // 2)
             else:
-                if self._audio is None or pts < 0 or pts < self._audio_end - 960:
+                if self._audio is None or pts < 0:
                     continue
+                if pts < self._audio_end:  # overlaps what is written (silence filled in, jitter)
+                    if pts < self._audio_end - 480:
+                        continue
+                    pts = self._audio_end  # muxers refuse a repeated timestamp
                 stream, tb = self._audio, AUDIO_TB  # type: ignore[assignment]
                 self._audio_end = pts + 960
-            packet = av.Packet(data)
-            packet.stream = stream
-            packet.pts = packet.dts = pts
-            packet.time_base = tb
-            packet.is_keyframe = key
-            self._out.mux(packet)
+            self._mux(stream, data, pts, tb, key)
+
+    def _mux(self, stream: av.stream.Stream, data: bytes, pts: int, tb: fractions.Fraction,
+             key: bool) -> None:
+        packet = av.Packet(data)
+        packet.stream = stream
+        packet.pts = packet.dts = pts
+        packet.time_base = tb
+        packet.is_keyframe = key
+        self._out.mux(packet)
+
+    def _fill_silence(self, until: int) -> None:
+        """Opus silence up to `until` (48 kHz samples): every segment has the
+        same tracks (video + audio) whether or not the hall sends sound, so
+        segments from the hall and from the hub mix in one player and export."""
+        assert self._audio is not None
+        while self._audio_end + 960 <= until:
+            self._mux(self._audio, OPUS_SILENCE, self._audio_end, AUDIO_TB, True)
+            self._audio_end += 960
 
     @property
     def duration(self) -> float:
         return max(self._video_end / 90_000, self._audio_end / 48_000)
 
     def finish(self) -> FinishedSegment:
+        if self._audio is not None:
+            self._fill_silence(self._video_end * 48 // 90)
         self._out.close()
         commit_file(self.tmp, self.final)
         init_size = mp4_init_size(self.final) if self.container_name == "mp4" else 0
@@ -181,29 +240,46 @@ class ProbedSegment:
     video_codec: str
     container: str
     init_size: int
+    has_audio: bool = False
 
 
-def probe_segment(path: Path) -> ProbedSegment:
-    """Duration and codec of a finished segment file (demux only, no decoding).
-    Raises ValueError when the file is not a segment the hub can serve."""
+def probe_segment(path: Path, *, decode: bool = False) -> ProbedSegment:
+    """Verify a finished segment file and measure it: every packet demuxes,
+    no video packet is empty, the first video packet is a keyframe, and with
+    `decode` that keyframe decodes to a picture. Raises ValueError saying
+    why the file cannot be served."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise ValueError("the file has no video stream")
             video = container.streams.video[0]
             codec = video.codec_context.name
+            if codec not in CONTAINERS:
+                raise ValueError(f"video codec {codec} cannot be served; send H.264 or VP8")
+            has_audio = bool(container.streams.audio)
             end = 0.0
             start: float | None = None
+            first = True
             for packet in container.demux(video):
                 if packet.pts is None or packet.time_base is None:
                     continue
+                if packet.size == 0:
+                    raise ValueError("the file holds an empty video frame")
+                if packet.is_corrupt:
+                    raise ValueError("the file is truncated")
+                if first:
+                    first = False
+                    if not packet.is_keyframe:
+                        raise ValueError("the segment does not start with a keyframe")
+                    if decode and not video.codec_context.decode(packet):
+                        raise ValueError("the first keyframe does not decode to a picture")
                 t = float(packet.pts * packet.time_base)
                 start = t if start is None else min(start, t)
                 end = max(end, t + float((packet.duration or 0) * packet.time_base))
+            if first:
+                raise ValueError("the file holds no video frame")
     except av.FFmpegError as exc:
         raise ValueError(f"the file is not a readable MP4/WebM segment ({exc})") from None
     kind = "mp4" if path.suffix == ".mp4" else "webm"
-    if codec not in CONTAINERS:
-        raise ValueError(f"video codec {codec} cannot be served; send H.264 or VP8")
     init = mp4_init_size(path) if kind == "mp4" else 0
-    return ProbedSegment(end - (start or 0.0), codec, kind, init)
+    return ProbedSegment(end - (start or 0.0), codec, kind, init, has_audio)

@@ -1,0 +1,56 @@
+"""The hub's recorder and the hall's recorder cut the same stream on the same
+keyframes (content-defined boundaries), so that a moment either side holds
+sits in segments with the same edges: whatever the hall uploads after an
+outage lines up with what the hub has, and the playlist needs neither to
+play a moment twice nor to leave one out."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices.media.recording import cut_here as edge_cut
+from hub.media.bitstream import is_keyframe
+from hub.media.recorder import cut_here as hub_cut
+from tests.hub.media.peers import Clip, make_clip
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clip"), "h264", seconds=60)  # 60 distinct keyframes
+
+
+def cuts(clip: Clip, rule, start: int, target: float = 6.0) -> list[int]:  # noqa: ANN001
+    """Frame indexes where segments start, recording from frame `start` on
+    (one keyframe every second at 15 fps)."""
+    frames = clip.video
+    keys = [is_keyframe("h264", f) for f in frames]
+    out: list[int] = []
+    seg_start = None
+    for i in range(start, len(frames)):
+        if not keys[i]:
+            continue
+        if seg_start is None or rule("h264", frames[i], (i - seg_start) / clip.fps, target):
+            out.append(i)
+            seg_start = i
+    return out
+
+
+def test_both_sides_decide_alike(long_clip: Clip) -> None:
+    frames = [f for f in long_clip.video if is_keyframe("h264", f)]
+    for frame in frames:
+        for elapsed in (2.0, 3.0, 4.5, 6.0, 8.5, 9.0):
+            assert hub_cut("h264", frame, elapsed, 6.0) == edge_cut("h264", frame, elapsed, 6.0)
+
+
+def test_a_late_starter_falls_into_step(long_clip: Clip) -> None:
+    hall = cuts(long_clip, edge_cut, 0)
+    fps = long_clip.fps
+    for late in range(1, 8):  # the hub's recorder starts some keyframes later
+        hub = cuts(long_clip, hub_cut, late * fps)
+        common = sorted(set(hall) & set(hub))
+        assert common, f"never aligned when starting {late} s late"
+        first = common[0]
+        assert [c for c in hall if c >= first] == [c for c in hub if c >= first]  # and stays so
+        assert first - late * fps <= 10 * fps  # within one bounded segment
+    lengths = [(b - a) / fps for a, b in zip(hall, hall[1:], strict=False)]
+    assert all(3.0 <= n <= 9.0 for n in lengths), lengths
