@@ -11,6 +11,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
@@ -42,7 +43,15 @@ from hub.wall.state import WallState
 from hub.wall.views import router as wall_router
 
 log = logging.getLogger(__name__)
-DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+def dashboard_dir() -> Path | None:
+    """The operators' pages, installed as the `dashboard` package's data."""
+    try:
+        path = Path(str(resources.files("dashboard")))
+    except ModuleNotFoundError:
+        return None
+    return path if (path / "index.html").is_file() else None
 
 
 def init_database(settings: Settings) -> HubContext:
@@ -125,8 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)
     app.mount("/metrics", make_asgi_app())
-    if DASHBOARD_DIR.is_dir():
-        app.mount("/ui", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    pages = dashboard_dir()
+    if pages is None:
+        log.error("the operator pages (package `dashboard`) are not installed: /ui/ is missing; "
+                  "reinstall with `pip install 'branchlive[hub]'` from the wheel, not a source copy")
+    else:
+        app.mount("/ui", StaticFiles(directory=pages, html=True), name="dashboard")
 
         @app.get("/", include_in_schema=False)
         def index() -> RedirectResponse:
