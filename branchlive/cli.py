@@ -14,6 +14,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("hub.cli:main", "run the county hub (API, WebSockets, media)"),
     "edge": ("devices.cli:main", "run a village hall's edge agent"),
+    "backup": ("hub.backup.cli:backup_main", "write a consistent backup of the hub (safe while it runs)"),
+    "restore": ("hub.backup.cli:restore_main", "restore a backup into a fresh hub"),
+    "install-service": ("branchlive.service:main", "install the systemd unit of the hub or the edge agent"),
     "demo": ("branchlive.demo:main", "hub plus a simulated county of halls"),
     "bench": ("branchlive.bench:main", "benchmarks: checkin, fingerprint, edge, ingest, wall"),
     "fp-emulator": (

@@ -27,6 +27,7 @@ from hub.auth import service as auth_service
 from hub.auth.models import Operator
 from hub.auth.ratelimit import LoginLimiter
 from hub.auth.views import router as auth_router
+from hub.backup import schedule as backup_schedule
 from hub.config import Settings
 from hub.context import HubContext
 from hub.db import check_connection, make_engine, make_session_factory, migrate
@@ -113,9 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ctx.media.open_meeting(tile.branch_id, tile.meeting["id"], tile.meeting["type"])
         ticker = asyncio.create_task(_tick(ctx))
         supervision_tasks = supervision.start(ctx)
+        backups = backup_schedule.start(ctx)
         try:
             yield
         finally:
+            await backup_schedule.stop(backups)
             ticker.cancel()
             await supervision.stop(supervision_tasks)
             if ctx.media is not None:
