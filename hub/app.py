@@ -31,6 +31,7 @@ from hub.backup import schedule as backup_schedule
 from hub.config import Settings
 from hub.context import HubContext
 from hub.db import check_connection, make_engine, make_session_factory, migrate
+from hub.devices.fleet import router as fleet_router
 from hub.devices.views import router as devices_router
 from hub.edge.gateway import EdgeGateway
 from hub.errors import install_handlers
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for router in (auth_router, org_router, members_router, devices_router, meetings_router, attendance_router,
-                   audit_router, wall_router, fingerprints_router, *supervision.routers):
+                   audit_router, wall_router, fingerprints_router, fleet_router, *supervision.routers):
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_media(ctx, app)
