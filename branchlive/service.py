@@ -89,6 +89,10 @@ def main(argv: list[str]) -> int:
     if args.kind == "edge":
         _run(["usermod", "-aG", "dialout,video,audio", "branchlive"])
     shutil.chown(config, "root", "branchlive")
+    # systemd's StateDirectory makes it at the first start; `branchlive restore` may come before
+    data = Path("/var/lib/branchlive" if args.kind == "hub" else "/var/lib/branchlive-edge")
+    data.mkdir(mode=0o750, exist_ok=True)
+    shutil.chown(data, "branchlive", "branchlive")
     _run(["systemctl", "daemon-reload"])
     _run(["systemctl", "enable", name] if args.no_start else ["systemctl", "enable", "--now", name])
     print(f"logs: journalctl -u {name} -f")
