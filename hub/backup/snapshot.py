@@ -22,11 +22,14 @@ recordings disk up by other means and put it back before starting the hub).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -172,11 +175,31 @@ def list_backups(parent: Path) -> list[Path]:
     return sorted(p for p in parent.iterdir() if p.name.startswith(PREFIX) and (p / MANIFEST).is_file())
 
 
+@contextlib.contextmanager
+def _exclusive(out_parent: Path) -> Iterator[None]:
+    """One backup at a time per folder (the scheduler and a manual one); then
+    the leftovers of a backup that was killed can be removed safely."""
+    with open(out_parent / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"another backup is being written into {out_parent}: wait for it") from None
+        for stale in out_parent.glob(f".{PREFIX}*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+
+
 def create_backup(settings: Settings, out_parent: Path, *, recordings: str = "copy",
                   config_file: Path | None = None, link_dest: Path | None = None) -> BackupResult:
     if recordings not in {"copy", "reference"}:
         raise BackupError("recordings must be copy or reference")
     out_parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_parent):
+        return _create(settings, out_parent, recordings, config_file, link_dest)
+
+
+def _create(settings: Settings, out_parent: Path, recordings: str, config_file: Path | None,
+            link_dest: Path | None) -> BackupResult:
     now = datetime.now(UTC)
     name = PREFIX + now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
     final, partial = out_parent / name, out_parent / f".{name}.partial"

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from branchlive.bench_fingerprint import ADMIN_PASSWORD, free_port, seed_branch
 from branchlive.simhall import EdgeClient
 from hub.app import create_app
 from hub.backup.snapshot import BackupError, create_backup, list_backups, prune, restore_backup
+from hub.db import make_engine, migrate
 from hub.media.segments import SegmentSpec, SegmentWriter
 from tests.hub.conftest import make_settings
 from tests.hub.media.peers import make_clip
@@ -239,3 +241,44 @@ def test_scheduled_backups_run_in_the_hub_and_keep_the_newest(tmp_path: Path, sq
             seen |= set(now)
             assert time.monotonic() < deadline, f"only {len(seen)} scheduled backups"
             time.sleep(0.05)
+
+
+def test_a_backup_killed_midway_leaves_no_backup_and_the_next_one_cleans_up(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, sqlite_url)
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    engine.dispose()
+    out = tmp_path / "b"
+    # Hold the database so the backup stops inside its snapshot, deterministically.
+    holder = sqlite3.connect(tmp_path / "hub.db", isolation_level=None, timeout=60)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("DELETE FROM audit_log WHERE id < 0")
+    proc = subprocess.Popen([sys.executable, "-m", "branchlive.cli", "backup", str(out), "--data-dir",
+                             str(settings.data_dir), "--database-url", sqlite_url], cwd=ROOT,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("BRANCHLIVE_")})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(".branchlive-backup-*.partial")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the backup did not start"
+            time.sleep(0.01)
+        proc.kill()  # kill -9 in the middle of the backup
+        proc.wait(30)
+    finally:
+        holder.close()
+    assert list_backups(out) == []  # nothing that looks like a backup
+    result = create_backup(settings, out)
+    assert list_backups(out) == [result.path]
+    assert not list(out.glob(".branchlive-backup-*.partial"))
+
+
+def test_a_failing_scheduled_backup_does_not_take_the_hub_down(tmp_path: Path, sqlite_url: str) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    settings = make_settings(tmp_path, sqlite_url, backup={"dir": blocker / "backups", "every_hours": 0.0003})
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/v1/auth/login", json={"username": "admin", "password": "county-admin-pw"})
+        assert r.status_code == 200
+        task = next(t for t in asyncio.all_tasks(client.portal.call(asyncio.get_running_loop))  # type: ignore[union-attr]
+                    if t.get_name() == "scheduled-backup")
+        assert not task.done()
