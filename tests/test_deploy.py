@@ -64,6 +64,7 @@ def test_hub_reaches_the_database_by_the_name_it_uses_on_a_shared_network() -> N
     assert hub["depends_on"]["db"]["condition"] == "service_healthy"
     assert "healthcheck" in hub and "/ui/" in " ".join(hub["healthcheck"]["test"])
     assert services["halls"]["network_mode"] == "host"
+    assert _env(services["halls"])["BRANCHLIVE_DATABASE_URL"] == _env(hub)["BRANCHLIVE_DATABASE_URL"]
 
 
 def test_compose_check_can_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
