@@ -279,6 +279,14 @@ def test_installed_wheel_serves_the_wall_and_the_kiosk(wheel: Path, tmp_path: Pa
     assert edge_has == {"cv2": True, "serial": True, "fastapi": False, "sqlalchemy": False,
                         "psycopg": False, "openpyxl": False}, edge_has
 
+    # each side says which extra the other side's commands need
+    wrong = subprocess.run([str(edge_venv / "bin" / "branchlive"), "backup", "x"], capture_output=True, text=True,
+                           cwd=work)
+    assert wrong.returncode == 2 and "'branchlive[hub]'" in wrong.stderr, wrong.stderr
+    wrong = subprocess.run([str(hub_venv / "bin" / "branchlive"), "edge", "--check"], capture_output=True,
+                           text=True, cwd=work)
+    assert wrong.returncode == 2 and "'branchlive[edge]'" in wrong.stderr, wrong.stderr
+
     # -- the hub, from its own venv, cwd outside the source tree -----------------------------
     port = _free_port()
     hub = Proc([str(hub_venv / "bin" / "branchlive"), "hub", "--port", str(port), "--data-dir", "hubdata"],
