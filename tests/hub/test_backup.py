@@ -171,6 +171,11 @@ async def test_backup_of_a_running_hub_restores_into_a_fresh_one(
               "--config-out", str(tmp_path / "fresh-machine" / "hub.toml"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "fresh-machine" / "hub.toml").read_text() == config.read_text()
+    # every file of the data directory came back (recordings, the fingerprint-backup key...)
+    kept = {p.relative_to(original.data_dir): p.read_bytes() for p in original.data_dir.rglob("*")
+            if p.is_file() and not p.name.startswith("branchlive.db")
+            and "uploads" not in p.relative_to(original.data_dir).parts}
+    assert kept and {p: (restored_dir / p).read_bytes() for p in kept} == kept
     # a second restore over it is refused unless forced
     again = cli("restore", str(backup), "--data-dir", str(restored_dir), "--database-url", fresh_db)
     assert again.returncode == 2 and "restore goes into a fresh hub" in again.stderr
