@@ -9,11 +9,15 @@ remaining arguments and returning an exit code.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("hub.cli:main", "run the county hub (API, WebSockets, media)"),
     "edge": ("devices.cli:main", "run a village hall's edge agent"),
+    "backup": ("hub.backup.cli:backup_main", "write a consistent backup of the hub (safe while it runs)"),
+    "restore": ("hub.backup.cli:restore_main", "restore a backup into a fresh hub"),
+    "install-service": ("branchlive.service:main", "install the systemd unit of the hub or the edge agent"),
     "demo": ("branchlive.demo:main", "hub plus a simulated county of halls"),
     "bench": ("branchlive.bench:main", "benchmarks: checkin, fingerprint, edge, ingest, wall"),
     "fp-emulator": (
@@ -25,6 +29,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "emulated IP camera (MJPEG over HTTP, H.264 over RTSP)",
     ),
 }
+
+
+# Which extra each command needs, and a few modules that show it is installed.
+NEEDS = {"hub": "hub", "backup": "hub", "restore": "hub", "edge": "edge", "fp-emulator": "edge",
+         "camera-emulator": "edge", "demo": "hub,edge", "bench": "hub,edge"}
+MARKERS = {"hub": ["fastapi", "sqlalchemy", "alembic"], "edge": ["cv2", "serial", "numpy"]}
 
 
 def usage() -> str:
@@ -48,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target, _ = COMMANDS[name]
     module_name, func_name = target.split(":")
-    func = getattr(importlib.import_module(module_name), func_name)
-    return int(func(rest) or 0)
+    extra = NEEDS.get(name)
+    missing = [m for e in (extra or "").split(",") if e for m in MARKERS[e] if importlib.util.find_spec(m) is None]
+    if missing:
+        # A hall PC installs branchlive[edge], a server branchlive[hub].
+        print(f"branchlive {name}: this installation lacks {', '.join(missing)}; install branchlive with the "
+              f"extra this command needs: pip install -c requirements.lock 'branchlive[{extra}]'", file=sys.stderr)
+        return 2
+    module = importlib.import_module(module_name)
+    return int(getattr(module, func_name)(rest) or 0)
 
 
 if __name__ == "__main__":

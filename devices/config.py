@@ -10,6 +10,8 @@ readable line that names the bad setting.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -207,6 +209,12 @@ class EdgeSettings(BaseSettings):
         if not value or "/" in value or value in {".", ".."}:
             raise ValueError("must be a plain file name inside the data directory")
         return value
+
+    def digest(self) -> str:
+        """A short fingerprint of the settings, secrets left out, sent in hello so
+        the county sees which halls run with the same configuration."""
+        public = self.model_dump(mode="json", exclude={"device_token", "enrolment_code", "admin_pin"})
+        return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def ws_url(self) -> str:

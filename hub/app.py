@@ -11,6 +11,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, WebSocket
@@ -28,9 +29,11 @@ from hub.auth.http import install_http_security
 from hub.auth.models import Operator
 from hub.auth.ratelimit import LoginLimiter
 from hub.auth.views import router as auth_router
+from hub.backup import schedule as backup_schedule
 from hub.config import Settings
 from hub.context import HubContext
 from hub.db import check_connection, make_engine, make_session_factory, migrate
+from hub.devices.fleet import router as fleet_router
 from hub.devices.views import router as devices_router
 from hub.edge.gateway import EdgeGateway
 from hub.errors import install_handlers
@@ -46,7 +49,15 @@ from hub.wall.views import router as wall_router
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 20 * 1024 * 1024  # the largest spreadsheet import; evidence has its own setting
-DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+def dashboard_dir() -> Path | None:
+    """The operators' pages, installed as the `dashboard` package's data."""
+    try:
+        path = Path(str(resources.files("dashboard")))
+    except ModuleNotFoundError:
+        return None
+    return path if (path / "index.html").is_file() else None
 
 
 def init_database(settings: Settings) -> HubContext:
@@ -124,9 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ctx.media.open_meeting(tile.branch_id, tile.meeting["id"], tile.meeting["type"])
         ticker = asyncio.create_task(_tick(ctx))
         supervision_tasks = supervision.start(ctx)
+        backups = backup_schedule.start(ctx)
         try:
             yield
         finally:
+            await backup_schedule.stop(backups)
             ticker.cancel()
             await supervision.stop(supervision_tasks)
             if ctx.media is not None:
@@ -143,15 +156,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for router in (auth_router, org_router, members_router, devices_router, meetings_router, attendance_router,
-                   audit_router, wall_router, fingerprints_router, *supervision.routers):
+                   audit_router, wall_router, fingerprints_router, fleet_router, *supervision.routers):
         app.include_router(router)
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_recordings(ctx, app)
     init_media(ctx, app)
     bound_parameters(app)
     app.add_middleware(UploadLimit, max_bytes=max(MAX_UPLOAD, settings_for(ctx).evidence_max_bytes) + 1024 * 1024)
-    if DASHBOARD_DIR.is_dir():
-        app.mount("/ui", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    pages = dashboard_dir()
+    if pages is None:
+        log.error("the operator pages (package `dashboard`) are not installed: /ui/ is missing; "
+                  "reinstall with `pip install 'branchlive[hub]'` from the wheel, not a source copy")
+    else:
+        app.mount("/ui", StaticFiles(directory=pages, html=True), name="dashboard")
 
         @app.get("/", include_in_schema=False)
         def index() -> RedirectResponse:

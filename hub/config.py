@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.backup.config import BackupSettings
 from hub.media.config import MediaSettings
 from hub.supervision.config import SupervisionSettings
 
@@ -112,6 +113,7 @@ class Settings(BaseSettings):
     meeting_types: list[MeetingTypeConfig] = Field(default_factory=lambda: list(DEFAULT_MEETING_TYPES), title="Meeting types")
     media: MediaSettings = Field(default_factory=MediaSettings, title="Media plane")
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings, title="Supervision")
+    backup: BackupSettings = Field(default_factory=BackupSettings, title="Scheduled backups")
     admin_username: str = Field(default="admin", title="First county admin's user name (created on first start)")
     admin_password: str | None = Field(default=None, title="First county admin's password (created on first start)")
 

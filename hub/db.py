@@ -168,14 +168,52 @@ def check_connection(engine: Engine) -> None:
         ) from None
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revisions (domain packages may
-    add their own branch of migrations from 0001_core; all heads are applied)."""
-    from alembic import command
+class SchemaTooNew(DatabaseUnavailable):
+    """The database was migrated by a newer branchlive than this one."""
+
+
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def check_schema_not_newer(engine: Engine) -> None:
+    """Refuse a database that a newer release has migrated: its schema may
+    have changed in ways this code does not know, and Alembic cannot go on
+    from a revision it has never heard of."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    unknown = sorted(current - known)
+    if unknown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            mine = version("branchlive")
+        except PackageNotFoundError:
+            mine = "this version"
+        raise SchemaTooNew(
+            f"the database at {engine.url.render_as_string(hide_password=True)} has schema revision(s) "
+            f"{', '.join(unknown)}, made by a newer branchlive than {mine}. Do not downgrade a hub: install the "
+            "release that upgraded the database again (pip install -c requirements.lock 'branchlive[hub]==<that "
+            "version>'), or restore a backup taken before the upgrade (`branchlive restore`) into a fresh database."
+        )
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revisions (domain packages may
+    add their own branch of migrations from 0001_core; all heads are applied).
+    Raises SchemaTooNew on a database from a newer release."""
+    from alembic import command
+
+    check_schema_not_newer(engine)
+    cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")

@@ -34,14 +34,16 @@ venv_ensure() {
             "$PY" -m venv "$VENV"
         fi
     fi
-    # Reinstall only when the dependency list changed.
+    # Reinstall only when the dependency list or the lock changed.
     local stamp="$VENV/.branchlive-installed"
     local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         log "installing Python packages (first run takes a minute)"
         "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-        "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+        # requirements.lock pins every package of every extra: the versions CI
+        # tested are the versions installed (the Dockerfiles use it the same way).
+        "$VENV/bin/python" -m pip install -q -c "$ROOT/requirements.lock" -e "$ROOT[test]"
         echo "$want" > "$stamp"
     fi
 }

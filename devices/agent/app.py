@@ -146,7 +146,7 @@ class EdgeApp:
             token=s.device_token.get_secret_value() if s.device_token else None,
             enrolment_code=s.enrolment_code.get_secret_value() if s.enrolment_code else None,
             heartbeat_s=s.heartbeat_s, connect_timeout_s=s.connect_timeout_s,
-            auth_retry_s=s.auth_retry_s, backoff=self.backoff,
+            auth_retry_s=s.auth_retry_s, backoff=self.backoff, settings_digest=s.digest(),
             ping_interval_s=s.link_ping_s, ping_timeout_s=s.link_timeout_s,
         )
         self.hall = Hall(self.desk, self.outbox, reader=self.reader,

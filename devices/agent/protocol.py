@@ -164,8 +164,9 @@ def envelope(type: str, **fields: Any) -> dict[str, Any]:
     return {"type": type, "id": str(uuid.uuid4()), "ts": time.time(), **fields}
 
 
-def hello(agent_version: str, roster_version: str | None) -> dict[str, Any]:
-    return envelope("hello", agent_version=agent_version, roster_version=roster_version)
+def hello(agent_version: str, roster_version: str | None, settings_digest: str | None = None) -> dict[str, Any]:
+    return envelope("hello", agent_version=agent_version, roster_version=roster_version,
+                    settings_digest=settings_digest)
 
 
 def heartbeat(health: dict[str, Any]) -> dict[str, Any]:

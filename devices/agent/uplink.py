@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,14 @@ from devices.agent.roster import RosterCache
 
 log = logging.getLogger(__name__)
 
-AGENT_VERSION = "0.1.0"
+def _release() -> str:
+    try:
+        return version("branchlive")
+    except PackageNotFoundError:
+        return "0.0.0+source"
+
+
+AGENT_VERSION = _release()  # the installed release, reported in hello (hub's fleet view)
 
 
 class UplinkState(StrEnum):
@@ -74,6 +82,7 @@ class UplinkConfig:
     ping_timeout_s: float = 4.0
     close_timeout_s: float = 2.0  # a dead link never answers our close frame
     agent_version: str = AGENT_VERSION
+    settings_digest: str | None = None
     backoff: Backoff = field(default_factory=Backoff)
 
     @property
@@ -247,7 +256,7 @@ class Uplink:
         try:
             self._set(UplinkState.HANDSHAKE)
             await self._send(
-                ws, protocol.hello(cfg.agent_version, self.roster.version), acked=False
+                ws, protocol.hello(cfg.agent_version, self.roster.version, cfg.settings_digest), acked=False
             )
             await self._await_welcome(ws)
             self._ws = ws
@@ -334,7 +343,7 @@ class Uplink:
             elif message.name == "sync_roster":
                 # Ask again as if we had no roster: the hub answers with one.
                 await self._send(
-                    ws, protocol.hello(self.config.agent_version, None), acked=False
+                    ws, protocol.hello(self.config.agent_version, None, self.config.settings_digest), acked=False
                 )
             elif message.name in self.command_handlers:
                 await _call(self.command_handlers[message.name])

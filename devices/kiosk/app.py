@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from devices.agent.meeting import MEETING_TYPES, CheckInOutcome
 from devices.kiosk.auth import PinGate, PinResult
 from devices.kiosk.page import render
 
-STATIC = Path(__file__).parent / "static"
+# Package data, found wherever the package is installed (not relative to a
+# source tree): tests/test_packaging.py installs the wheel and fetches it.
+STATIC = Path(str(resources.files("devices.kiosk") / "static"))
 COOKIE = "kiosk_admin"
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -23,4 +23,7 @@ class Device(Base):
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From the agent's hello (fleet view); None until it first says hello.
+    agent_version: Mapped[str | None] = mapped_column(String(40))
+    settings_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

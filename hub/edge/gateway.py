@@ -18,7 +18,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from hub.context import HubContext
-from hub.db import utcnow
+from hub.db import session_scope, utcnow
 from hub.devices import service as devices
 from hub.devices.models import Device
 from hub.edge import branch_state
@@ -114,6 +114,18 @@ class EdgeGateway:
             if conn.branch_id == branch_id:
                 with contextlib.suppress(Exception):
                     await conn.send({"type": "command", "id": f"cmd-{time.time_ns()}", "ts": time.time(), "name": name})
+
+    def _note_agent(self, device_id: int, hello: p.Hello) -> None:
+        """Keep what the agent says it runs, for the fleet view (best effort:
+        a database hiccup must not cost the hall its roster)."""
+        try:
+            with session_scope(self.ctx.session_factory) as s:
+                device = s.get(Device, device_id)
+                if device is not None:
+                    device.agent_version = hello.agent_version or None
+                    device.settings_digest = hello.settings_digest
+        except Exception as exc:
+            log.warning("could not note device %s's agent version: %s", device_id, exc)
 
     def _roster_message(self, branch_id: int) -> dict[str, Any]:
         with self.ctx.session_factory() as s:
@@ -239,6 +251,7 @@ class EdgeGateway:
         if isinstance(msg, p.Hello):
             await conn.send({"type": "welcome", "id": f"welcome-{msg.id}", "ts": time.time(), "device_id": conn.device_id,
                              "branch_id": conn.branch_id, "branch_name": conn.branch_name, "server_ts": time.time()})
+            await asyncio.to_thread(self._note_agent, conn.device_id, msg)
             roster = await asyncio.to_thread(self._roster_message, conn.branch_id)
             if roster["version"] != msg.roster_version:
                 await conn.send(roster)

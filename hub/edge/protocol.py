@@ -54,8 +54,9 @@ class Envelope(BaseModel):
 
 class Hello(Envelope):
     type: Literal["hello"]
-    agent_version: str = Field(default="", max_length=100)
+    agent_version: str = Field(default="", max_length=40)
     roster_version: str | None = Field(default=None, max_length=100)
+    settings_digest: str | None = Field(default=None, max_length=64)
 
 
 class Heartbeat(Envelope):
