@@ -31,7 +31,7 @@ from branchlive.simhall import EdgeClient
 from hub.app import create_app
 from hub.backup.snapshot import BackupError, create_backup, list_backups, prune, restore_backup
 from hub.db import make_engine, migrate
-from hub.media.segments import SegmentSpec, SegmentWriter
+from hub.recordings.files import SegmentSpec, SegmentWriter
 from tests.hub.conftest import make_settings
 from tests.hub.media.peers import make_clip
 
