@@ -55,7 +55,7 @@ class Hub:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"the hub exited with {self.proc.returncode}"
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code in (200, 401):  # up (the document needs a session)
                     return
             time.sleep(0.1)
         raise AssertionError("the hub did not start")
