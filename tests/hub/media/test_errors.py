@@ -61,6 +61,10 @@ async def test_viewer_errors(hub: Hub, h264_clip: Clip) -> None:
         assert_problem(await view(hub.client, 1, "mallory"), 401)
         r = await hub.client.patch(pub.location, content=b"a=candidate",
                                    headers={"Content-Type": "application/trickle-ice-sdpfrag"})
+        assert_problem(r, 401)  # who asks comes first
+        r = await hub.client.patch(pub.location, content=b"a=candidate",
+                                   headers={"Content-Type": "application/trickle-ice-sdpfrag",
+                                            "Authorization": "Bearer dev-1"})
         assert "trickle" in assert_problem(r, 405)["detail"]
         r = await hub.client.delete(pub.location, headers={"Authorization": "Bearer dev-2"})
         assert_problem(r, 403)
