@@ -42,6 +42,17 @@ function route() {
 }
 
 async function signedIn(op) {
+  if (op.must_change_password) {
+    // A generated or reset password: the hub answers nothing else until it is changed.
+    operator = null;
+    show("login");
+    $("login-form").hidden = true;
+    $("pw-form").hidden = false;
+    $("pw-current").focus();
+    return;
+  }
+  $("login-form").hidden = false;
+  $("pw-form").hidden = true;
   operator = op;
   $("operator").textContent = `${op.display_name || op.username} · ${op.scope_name}`;
   if (!wall) wall = new WallView(views.wall);
@@ -82,6 +93,22 @@ $("login-form").addEventListener("submit", async (ev) => {
     if (err instanceof ApiError && err.status === 401) msg.textContent = t("login_bad");
     else if (err instanceof ApiError && err.status === 429) msg.textContent = t("login_limited");
     else msg.textContent = t("login_failed", { detail: err.detail || String(err) });
+  }
+});
+
+$("pw-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const msg = $("pw-msg");
+  msg.textContent = "";
+  try {
+    await api.post("/api/v1/auth/password", { current_password: $("pw-current").value, new_password: $("pw-new").value });
+    $("pw-current").value = "";
+    $("pw-new").value = "";
+    if (!location.hash || location.hash === "#/login") location.hash = "#/wall";
+    await signedIn(await api.get("/api/v1/auth/me"));
+  } catch (err) {
+    if (err instanceof ApiError && err.body && err.body.code === "wrong_password") msg.textContent = t("pw_wrong");
+    else msg.textContent = t("pw_failed", { detail: err.detail || String(err) });
   }
 });
 

@@ -61,7 +61,7 @@ async def test_viewer_errors(hub: Hub, h264_clip: Clip) -> None:
         assert_problem(await view(hub.client, 1, "mallory"), 401)
         r = await hub.client.patch(pub.location, content=b"a=candidate",
                                    headers={"Content-Type": "application/trickle-ice-sdpfrag"})
-        assert_problem(r, 401)  # a PATCH authenticates like every other WHIP call
+        assert_problem(r, 401)  # who asks comes first
         r = await hub.client.patch(pub.location, content=b"a=candidate",
                                    headers={"Content-Type": "application/trickle-ice-sdpfrag",
                                             "Authorization": "Bearer dev-1"})
