@@ -128,7 +128,9 @@ def make_engine(url: str) -> Engine:
             # Members' names and phones: readable by the hub's user only
             # (SQLite gives its -wal and -shm files the database's mode).
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
+            for part in (path, f"{path}-wal", f"{path}-shm"):
+                if os.path.exists(part):
+                    os.chmod(part, 0o600)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000})
 
         @event.listens_for(engine, "connect")
