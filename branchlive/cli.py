@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("hub.cli:main", "run the county hub (API, WebSockets, media)"),
     "edge": ("devices.cli:main", "run a village hall's edge agent"),
     "demo": ("branchlive.demo:main", "hub plus a simulated county of halls"),
-    "bench": ("branchlive.bench:main", "benchmarks: checkin, fingerprint, edge, ingest, wall"),
+    "bench": ("branchlive.bench:main", "benchmarks: api, checkin, fingerprint, edge, ingest, wall"),
     "fp-emulator": (
         "firmware_stubs.fingerprint.cli:main",
         "emulated UART fingerprint module on a pseudo-terminal",

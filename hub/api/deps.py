@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from hub.auth import service as auth_service
 from hub.auth.principal import OperatorPrincipal
 from hub.context import HubContext
-from hub.db import session_scope
+from hub.db import READ_ONLY, read_session, session_scope
 from hub.errors import Unauthorized
 
 SESSION_COOKIE = "bl_session"
+READS = ("GET", "HEAD")
 
 
 def get_ctx(request: Request) -> HubContext:
@@ -24,6 +25,10 @@ def get_ctx(request: Request) -> HubContext:
 
 def get_session(request: Request) -> Iterator[Session]:
     with session_scope(get_ctx(request).session_factory) as session:
+        if request.method in READS:
+            # On SQLite a GET reads a snapshot without the write lock, so it
+            # never queues behind an import (hub.db: read-only sessions).
+            session.connection(execution_options={READ_ONLY: True})
         yield session
 
 
@@ -34,12 +39,14 @@ def bearer_or_cookie(headers: Mapping[str, str], cookies: Mapping[str, str]) -> 
     return cookies.get(SESSION_COOKIE)
 
 
-def get_operator(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]) -> OperatorPrincipal:
+def get_operator(request: Request) -> OperatorPrincipal:
     token = bearer_or_cookie(request.headers, request.cookies)
-    principal = auth_service.resolve(session, token) if token else None
-    # End the read transaction now: on SQLite every transaction holds the
-    # write lock, and a route may open its own session on a worker thread.
-    session.commit()
+    principal = None
+    if token:
+        # A read-only session of its own: on SQLite it takes no write lock, so
+        # signing in never waits for an import or upload to commit.
+        with read_session(get_ctx(request).session_factory) as session:
+            principal = auth_service.resolve(session, token)
     if principal is None:
         raise Unauthorized("Sign in first (POST /api/v1/auth/login), or your session has expired.")
     return principal

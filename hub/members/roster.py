@@ -199,8 +199,10 @@ def parse_row(cells: list[str], cols: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def import_roster(session: Session, *, branch: OrgUnit, filename: str, data: bytes) -> RosterReport:
-    rows = read_table(filename, data)
+def import_roster(session: Session, *, branch: OrgUnit, filename: str, data: bytes,
+                  rows: list[list[str]] | None = None) -> RosterReport:
+    """`rows`: the table already read by read_table (then filename/data are not parsed again)."""
+    rows = read_table(filename, data) if rows is None else rows
     rows = [r for r in rows if any(c for c in r)]
     if not rows:
         raise RosterFileError("The file is empty.")
