@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 BENCHES = {
+    "api": "branchlive.bench_api:run",
     "checkin": "branchlive.bench_checkin:run",
     "fingerprint": "branchlive.bench_fingerprint:run",
     "edge": "branchlive.bench_edge:run",

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("hub.backup.cli:restore_main", "restore a backup into a fresh hub"),
     "install-service": ("branchlive.service:main", "install the systemd unit of the hub or the edge agent"),
     "demo": ("branchlive.demo:main", "hub plus a simulated county of halls"),
-    "bench": ("branchlive.bench:main", "benchmarks: checkin, fingerprint, edge, ingest, wall"),
+    "bench": ("branchlive.bench:main", "benchmarks: api, checkin, fingerprint, edge, ingest, wall"),
     "fp-emulator": (
         "firmware_stubs.fingerprint.cli:main",
         "emulated UART fingerprint module on a pseudo-terminal",

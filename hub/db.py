@@ -128,8 +128,13 @@ def make_engine(url: str) -> Engine:
             # Members' names and phones: readable by the hub's user only
             # (SQLite gives its -wal and -shm files the database's mode).
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000})
+            for part in (path, f"{path}-wal", f"{path}-shm"):
+                if os.path.exists(part):
+                    os.chmod(part, 0o600)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000},
+                               # Writers wait for the lock holding a connection: enough for every
+                               # worker thread, so a read never waits for a connection behind them.
+                               pool_size=8, max_overflow=64, pool_timeout=SQLITE_BUSY_MS / 1000)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -145,6 +150,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # A pure read (see read_session): in WAL mode a deferred
+                # transaction reads a snapshot and never waits for the writer.
+                conn.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE: take the write lock at the start, so two sessions
             # that read then write queue on busy_timeout instead of one
             # failing with "database is locked" (a deferred transaction
@@ -217,6 +227,37 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
+
+
+READ_ONLY = "branchlive_read_only"
+
+
+@contextmanager
+def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only: on SQLite its transactions do not take the
+    write lock, so a sign-in check never queues behind an import."""
+    session = factory()
+    try:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@event.listens_for(Session, "before_flush")
+def _upgrade_read_only(session: Session, _context: Any, _instances: Any) -> None:
+    """A read-only SQLite transaction about to write (a GET that records an
+    audit entry): end the read snapshot and take the write lock, waiting on
+    the busy timeout. Writing from the old snapshot would fail at once with
+    SQLITE_BUSY_SNAPSHOT if anyone committed since it began."""
+    if not (session.new or session.dirty or session.deleted) or session.info.get("upgraded"):
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("COMMIT")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        session.info["upgraded"] = True
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -39,6 +39,10 @@ def get_ctx(request: Request) -> HubContext:
 
 def get_session(request: Request) -> Iterator[Session]:
     with session_scope(get_ctx(request).session_factory) as session:
+        if request.method in READS:
+            # On SQLite a GET reads a snapshot without the write lock, so it
+            # never queues behind an import (hub.db: read-only sessions).
+            session.connection(execution_options={READ_ONLY: True})
         yield session
 
 

@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 
 from hub.auth import service
 from hub.auth.principal import OperatorPrincipal
+from hub.db import read_session
 from hub.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "bl_session"
@@ -46,7 +47,9 @@ def _lookup(conn: HTTPConnection, token: str) -> OperatorPrincipal | None:
     if cached is not None and cached[0] == token:
         return cached[1]  # type: ignore[no-any-return]
     ctx = conn.app.state.ctx
-    with ctx.session_factory() as session:
+    # A read-only session of its own: on SQLite it takes no write lock, so
+    # signing in never waits for an import or upload to commit.
+    with read_session(ctx.session_factory) as session:
         principal = service.resolve(session, token)
     conn.state.operator = (token, principal)
     return principal

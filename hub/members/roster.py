@@ -65,14 +65,16 @@ MAX_SHARED_STRINGS = 32 * 1024 * 1024  # read-only openpyxl keeps these in memor
 
 def _bounded(rows: Iterable[Sequence[Any]], max_rows: int) -> list[list[str]]:
     out: list[list[str]] = []
-    cells = 0
+    cells = empty = 0
     for n, row in enumerate(rows, start=1):
         values = ["" if v is None else str(v).strip() for v in row[:MAX_COLUMNS]]
         while values and not values[-1]:
             values.pop()
         if not values:
-            out.append(values)
+            empty += 1  # kept for the row numbers only if a filled row follows
             continue
+        out.extend([] for _ in range(empty))
+        empty = 0
         if n > max_rows + 1:
             raise RosterFileError(f"The file has more than {max_rows} rows (row {n}); split it and send the parts.")
         for col, value in enumerate(values, start=1):
@@ -82,8 +84,6 @@ def _bounded(rows: Iterable[Sequence[Any]], max_rows: int) -> list[list[str]]:
         if cells > MAX_CELLS:
             raise RosterFileError(f"The file has more than {MAX_CELLS} filled cells (row {n}); split it and send the parts.")
         out.append(values)
-    while out and not out[-1]:
-        out.pop()
     return out
 
 
@@ -199,8 +199,10 @@ def parse_row(cells: list[str], cols: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def import_roster(session: Session, *, branch: OrgUnit, filename: str, data: bytes) -> RosterReport:
-    rows = read_table(filename, data)
+def import_roster(session: Session, *, branch: OrgUnit, filename: str, data: bytes,
+                  rows: list[list[str]] | None = None) -> RosterReport:
+    """`rows`: the table already read by read_table (then filename/data are not parsed again)."""
+    rows = read_table(filename, data) if rows is None else rows
     rows = [r for r in rows if any(c for c in r)]
     if not rows:
         raise RosterFileError("The file is empty.")

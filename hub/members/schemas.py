@@ -1,28 +1,47 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Bounds are the columns' (hub/members/models.py).
+Name = Field(min_length=1, max_length=100)
+Phone = Field(default=None, max_length=32)
+Reason = Field(default=None, max_length=200)
 
 
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Name
     member_no: str = Field(min_length=1, max_length=64)
-    phone: str | None = None
+    phone: str | None = Phone
     status: str = Field(default="full", pattern="^(full|probationary)$")
     excused: bool = False
-    excused_reason: str | None = None
+    excused_reason: str | None = Reason
     committee: bool = False
 
 
 class MemberUpdate(BaseModel):
+    """Only the fields sent change; `null` is allowed only where a member
+    may have no value (phone, excused reason)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    phone: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Phone
     status: str | None = Field(default=None, pattern="^(full|probationary)$")
     excused: bool | None = None
-    excused_reason: str | None = None
+    excused_reason: str | None = Reason
     committee: bool | None = None
     active: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [k for k in ("name", "status", "excused", "committee", "active") if k in data and data[k] is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: cannot be null; leave the field out to keep its value")
+        return data
 
 
 class MemberRead(BaseModel):

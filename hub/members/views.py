@@ -6,6 +6,7 @@ from fastapi import APIRouter, UploadFile
 
 from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.audit import service as audit
+from hub.db import read_session
 from hub.errors import Invalid
 from hub.events import RosterChanged
 from hub.members import roster as roster_import
@@ -64,10 +65,18 @@ async def import_roster(branch_id: int, file: UploadFile, op: CurrentOperator, c
         raise Invalid("The roster file is larger than 10 MB; split it by branch.")
 
     def work() -> RosterImportResult:
+        with read_session(ctx.session_factory) as session:
+            get_branch_visible(session, op, branch_id)  # 404/403 before the file is parsed
+        try:
+            # Parsed before the write transaction: on SQLite that holds the
+            # write lock, and a large sheet takes a while.
+            rows = roster_import.read_table(file.filename or "", data)
+        except roster_import.RosterFileError as exc:
+            raise Invalid(str(exc)) from None
         with ctx.session_factory() as session:
             branch = get_branch_visible(session, op, branch_id)
             try:
-                report = roster_import.import_roster(session, branch=branch, filename=file.filename or "", data=data)
+                report = roster_import.import_roster(session, branch=branch, filename=file.filename or "", data=data, rows=rows)
             except roster_import.RosterFileError as exc:
                 raise Invalid(str(exc)) from None
             audit.record(session, actor=op.username, action="roster_imported", target=f"branch:{branch_id}", branch_id=branch_id,

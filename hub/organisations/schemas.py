@@ -7,8 +7,8 @@ class OrgUnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(county|township|branch|other)$")
-    parent_id: int
-    code: str | None = None
+    parent_id: int = Field(ge=1, le=2**31 - 1)
+    code: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class OrgUnitRead(BaseModel):

@@ -7,6 +7,12 @@ from hub.auth.principal import OperatorPrincipal
 from hub.errors import Conflict, Invalid, NotFound
 from hub.organisations.models import KINDS, OrgUnit
 
+# What may sit under what: one county at the root, townships under it,
+# branches under a township (or directly under the county or an "other"
+# unit such as a county organ).
+CHILD_KINDS = {"county": ("township", "branch", "other"), "township": ("branch", "other"), "other": ("branch", "other"),
+               "branch": ()}
+
 
 def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None, code: str | None = None) -> OrgUnit:
     if kind not in KINDS:
@@ -18,6 +24,9 @@ def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None
             raise NotFound(f"Parent unit {parent_id} does not exist.")
         if parent.kind == "branch":
             raise Invalid("A branch cannot contain other units; choose a township or county as parent.")
+        if kind not in CHILD_KINDS[parent.kind]:
+            raise Invalid(f"kind: a {parent.kind} unit can contain {' or '.join(CHILD_KINDS[parent.kind])} units, "
+                          f"not a {kind}; choose another kind or another parent.")
     elif session.scalar(select(func.count()).select_from(OrgUnit)):
         raise Invalid("The tree already has a root; give a parent_id.")
     if code and session.scalar(select(OrgUnit).where(OrgUnit.code == code)):

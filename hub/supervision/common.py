@@ -89,6 +89,8 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]
             ws.append([_cell(v) for v in row])
             r = ws.max_row
             for i, v in enumerate(row):
+                if isinstance(v, str) and v.startswith(FORMULA_START):
+                    _as_text(ws.cell(r, i + 1))
                 if isinstance(v, (date, datetime)):
                     ws.cell(r, i + 1).number_format = "yyyy-mm-dd" if not isinstance(v, datetime) else "yyyy-mm-dd hh:mm"
                 widths[i] = min(60, max(widths[i], len(str(v)) * 2 if v is not None else 0))
@@ -98,6 +100,17 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# A cell the spreadsheet would run as a formula (a member named
+# "=HYPERLINK(...)"): stored as text, and quote-prefixed so editing it in
+# Excel or LibreOffice keeps it text (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell: Any) -> None:
+    cell.data_type = "s"
+    cell.quotePrefix = True
 
 
 def _cell(value: Any) -> Any:

@@ -21,7 +21,7 @@ from hub.attendance.models import CheckIn, LeaveRequest
 from hub.attendance.summary import summarise
 from hub.config import Settings
 from hub.context import HubContext
-from hub.db import utcnow
+from hub.db import read_session, utcnow
 from hub.events import (
     AlertRaised,
     CheckInRecorded,
@@ -201,7 +201,7 @@ class WallState:
     def _read_branch(self, branch_id: int) -> tuple[Tile, list[quorum.RosterEntry]] | None:
         """A branch's tile header and roster, read on a worker thread (no
         state touched here: the loop installs the result)."""
-        with self.ctx.session_factory() as s:
+        with read_session(self.ctx.session_factory) as s:
             unit = s.get(OrgUnit, branch_id)
             if unit is None or unit.kind != "branch":
                 return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import OperatorPrincipal
@@ -80,9 +80,12 @@ def items(session: Session, op: OperatorPrincipal, notice: Notice) -> list[Notic
 def delete_draft(session: Session, *, notice: Notice) -> None:
     if notice.status != "draft":
         raise Conflict("A published notice cannot be withdrawn; publish a correction instead.")
-    for i in session.scalars(select(NoticeItem).where(NoticeItem.notice_id == notice.id)):
-        session.delete(i)
+    # Items first, flushed, then the notice: the tables have no ORM
+    # relationship, so the unit of work would not order the DELETEs by the
+    # foreign key on its own.
+    session.execute(delete(NoticeItem).where(NoticeItem.notice_id == notice.id))
     session.delete(notice)
+    session.flush()
 
 
 NOTICE_HEADER = ("序号", "党组织名称", "整改事项", "整改时限", "责任人", "逾期天数", "完成销号时间")

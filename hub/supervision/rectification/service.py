@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -157,7 +158,9 @@ def add_evidence(
     target = data_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(data)
+    # 0600 like every data file: photos of members and their homes.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        out.write(data)
     tmp.replace(target)
     ev = RectificationEvidence(item_id=item.id, filename=name, content_type=content_type, size=len(data), sha256=digest,
                                stored_path=rel.as_posix(), uploaded_by=uploaded_by)

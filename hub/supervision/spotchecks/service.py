@@ -139,7 +139,7 @@ def draw(session: Session, *, scope: OrgUnit, kind: str, ledger_id: int | None, 
         raise Invalid(f"The sample ({sample_size}) is larger than the population ({len(pop)}); ask for at most {len(pop)}.")
     seed = sampling.new_seed() if seed is None else seed
     keys = sorted(pop)
-    check = SpotCheck(scope_id=scope.id, label=label, population=kind, ledger_id=ledger_id, seed=seed, population_size=len(keys),
+    check = SpotCheck(scope_id=scope.id, label=label, population=kind, ledger_id=ledger_id if kind == "households" else None, seed=seed, population_size=len(keys),
                       population_hash=sampling.population_hash(keys), population_keys=keys, sample_size=sample_size, created_by=by)
     session.add(check)
     session.flush()

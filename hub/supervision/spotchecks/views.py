@@ -40,9 +40,9 @@ class LedgerImportResult(BaseModel):
 
 class SpotCheckCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: int | None = None
+    unit_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX)
     population: str = Field(default="members", pattern="^(members|households)$")
-    ledger_id: int | None = None
+    ledger_id: int | None = Field(default=None, ge=1, le=DB_INT_MAX, description="Only for population=households")
     sample_size: int = Field(ge=1, le=10_000)
     label: str = Field(min_length=1, max_length=200)
 
