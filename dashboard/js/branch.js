@@ -90,6 +90,7 @@ export class BranchView {
     const mid = m ? m.id : null;
     if (mid !== this.meetingId) { this.meetingId = mid; this._loadAttendance(); }
     else if (m && (tile.on_leave || 0) !== this.leaves.size) this._loadLeaves();
+    if (this.attHead) this._attHead();
     this._tick();
   }
 
@@ -175,10 +176,15 @@ export class BranchView {
     this._renderAttendance(m.member_id);
   }
 
-  _renderAttendance(fresh) {
-    const rows = [...this.rows.entries()].sort((a, b) => Date.parse(a[1].at) - Date.parse(b[1].at));
+  // The hub's numbers, kept current by tile updates too (they follow a check-in by a flush).
+  _attHead() {
     const tile = feed.tiles.get(this.branchId);
     setText(this.attHead, tile && tile.meeting ? `${t("attendance")} · ${attendanceText(tile)}` : t("attendance"));
+  }
+
+  _renderAttendance(fresh) {
+    const rows = [...this.rows.entries()].sort((a, b) => Date.parse(a[1].at) - Date.parse(b[1].at));
+    this._attHead();
     if (!this.meetingId) { this.attList.replaceChildren(el("li.empty", null, t("meeting_none"))); }
     else if (!rows.length) { this.attList.replaceChildren(el("li.empty", null, t("no_checkins"))); }
     else {

@@ -2,7 +2,7 @@
 // T seconds; each cell a live WHEP view, or the thumbnail when WHEP fails.
 import { feed } from "./feed.js";
 import { t } from "./i18n.js";
-import { thumbUrl } from "./tile.js";
+import { attendanceText, thumbUrl } from "./tile.js";
 import { alertLabel, el, setText, stateLabel } from "./util.js";
 import { WhepViewer } from "./whep.js";
 
@@ -140,7 +140,7 @@ export class RotationView {
   _patchCell(cell, tile) {
     cell.node.className = `cell st-${tile.state}${cell.node.classList.contains("thumb-mode") ? " thumb-mode" : ""}${tile.alerts.length ? " alerting" : ""}`;
     setText(cell.state, stateLabel(tile.state));
-    setText(cell.label, `${tile.township} · ${tile.name} · ${t("checked_in")} ${tile.checked_in}/${tile.roster}${tile.alerts.length ? " · ⚠ " + tile.alerts.map(alertLabel).join(" ") : ""}`);
+    setText(cell.label, `${tile.township} · ${tile.name} · ${tile.meeting ? attendanceText(tile) : t("roster") + " " + (tile.expected ?? tile.roster)}${tile.alerts.length ? " · ⚠ " + tile.alerts.map(alertLabel).join(" ") : ""}`);
     if (tile.thumbnail_at != null && tile.thumbnail_at !== cell.thumbAt) {
       cell.thumbAt = tile.thumbnail_at;
       cell.img.src = thumbUrl(tile.branch_id, tile.thumbnail_at);

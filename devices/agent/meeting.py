@@ -116,6 +116,7 @@ class MeetingDesk:
         self.hub_open: dict[str, Any] | None = None  # the branch's one open meeting
         self.schedule: tuple[dict[str, Any], ...] = ()  # meetings scheduled on the hub
         self.hub_attendance: dict[str, Any] | None = None  # the hub's numbers for the open meeting
+        self._ended_here: set[str] = set()  # never re-adopted from a branch_state older than our end
         self._listeners: list[Callable[[], None]] = []
 
     @property
@@ -161,7 +162,7 @@ class MeetingDesk:
         one open (another device started it), this device joins it."""
         if self.current is not None:
             raise MeetingError("a meeting is already open: end it before starting another")
-        if self.hub_open is not None:
+        if self.hub_open is not None and self.hub_open.get("id") not in self._ended_here:
             return await self.adopt(self.hub_open)
         if meeting_type not in MEETING_TYPES:
             raise MeetingError(f"unknown meeting type {meeting_type!r}: choose one from the list")
@@ -210,7 +211,8 @@ class MeetingDesk:
         current = self.current
         if current is not None and current.id in state.ended_ids:
             await self._close_locally(current)
-        elif current is None and state.open_meeting is not None:
+        elif (current is None and state.open_meeting is not None
+              and state.open_meeting.get("id") not in self._ended_here):
             await self.adopt(state.open_meeting)
         self._changed()
 
@@ -297,6 +299,7 @@ class MeetingDesk:
         self.current = None
         self.checkins, self.leaves = {}, {}
         self.hub_open = None  # ended here: until the hub says otherwise, nothing is open
+        self._ended_here.add(ended.id)
         self._changed()
         return ended
 

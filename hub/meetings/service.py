@@ -14,6 +14,10 @@ from hub.meetings import quorum
 from hub.meetings.models import Meeting
 from hub.members.models import Member
 
+# A meeting still "live" this long after its start was left open (an agent
+# that lost its disk, say): a new start ends it instead of joining it.
+ABANDONED_AFTER = timedelta(hours=12)
+
 
 def check_type(settings: Settings, meeting_type: str) -> None:
     if settings.meeting_type(meeting_type) is None:
@@ -57,6 +61,10 @@ def start(
     if meeting is not None and meeting.status == "merged":
         return resolve(session, meeting)
     current = live_meeting(session, branch_id)
+    if current is not None and current is not meeting and current.started_at is not None \
+            and current.started_at < started_at - ABANDONED_AFTER:
+        current.status, current.ended_at = "ended", started_at  # left open and forgotten: not joined
+        current = None
     if current is not None and current is not meeting:
         if not join_open:
             raise Conflict("这个支部已有会议在进行 The branch already has a meeting open; end it first.",

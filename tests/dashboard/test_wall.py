@@ -55,10 +55,10 @@ def test_checkin_at_a_hall_appears_on_the_wall_and_in_the_branch_view(county: An
         expect(t).to_have_attribute("data-state", re.compile("live|stalled"), timeout=WAIT)
         expect(t.locator(".meet")).to_contain_text("支部党员大会")
         expect(t.locator(".meet")).to_contain_text("学习党章")
-        before = int(re.search(r"(\d+)/", t.locator(".ci").inner_text()).group(1))
+        before = int(re.search(r"实到 (\d+) /", t.locator(".ci").inner_text()).group(1))
         ack = county.run(sim.checkin(mid, b.members[0]))
         assert ack["ok"] or ack["error"]["code"] == "already_checked_in", ack
-        expect(t.locator(".ci")).to_contain_text(f"签到 {max(before, 1)}/6", timeout=WAIT)
+        expect(t.locator(".ci")).to_contain_text(f"实到 {max(before, 1)} / 应到 6", timeout=WAIT)
         # Two clicks from the wall to the hall: the tile opens the branch view.
         t.click()
         expect(page.locator("#view-branch .b-name")).to_have_text(b.name, timeout=WAIT)
@@ -70,12 +70,12 @@ def test_checkin_at_a_hall_appears_on_the_wall_and_in_the_branch_view(county: An
         row = att.locator(f'li[data-member="{b.members[1]}"]')
         expect(row).to_be_visible(timeout=WAIT)
         expect(row).to_contain_text("工作人员确认")
-        expect(page.locator("#att-head")).to_contain_text(f"{max(before, 1) + 1}/6")
+        expect(page.locator("#att-head")).to_contain_text(f"实到 {max(before, 1) + 1} / 应到 6")
         # The media plane is off in this hub: a clear message, not a black box.
         expect(page.locator("#media-msg")).to_contain_text("实时视频不可用", timeout=WAIT)
         page.keyboard.press("Escape")
         expect(page.locator("#view-wall")).to_be_visible()
-        expect(t.locator(".ci")).to_contain_text(f"签到 {max(before, 1) + 1}/6", timeout=WAIT)
+        expect(t.locator(".ci")).to_contain_text(f"实到 {max(before, 1) + 1} / 应到 6", timeout=WAIT)
     finally:
         page.context.close()
 

@@ -145,6 +145,11 @@ async def test_fingerprint_checkin_end_to_end(tmp_path: Path, monkeypatch: pytes
         await wait_for(lambda: app2.online and app2.roster.get(str(zhang)) is not None, 60, "the second agent online")
         await wait_for(lambda: app2.hall.reader_status.value == "ready", 30, "the reader ready")
         kiosk2 = await kiosk_client(app2)
+        # the branch's committee meeting is still open: the second kiosk shows it (one meeting per branch)
+        await wait_for(lambda: app2.desk.current is not None and app2.desk.current.id == meeting2, 30,
+                       "the second kiosk on the branch's open meeting")
+        r = await kiosk2.post("/api/admin/meeting/end", json={})
+        assert r.status_code == 200, r.text
         r = await kiosk2.post("/api/admin/meeting/start", json={"meeting_type": "party_lecture", "topic": "党课"})
         assert r.status_code == 201, r.text
         meeting3 = r.json()["meeting_id"]

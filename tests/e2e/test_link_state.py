@@ -1,7 +1,7 @@
 """Link state within seconds: a silent cut between a hall and the hub.
 
 A real hub process, a real edge agent with its default link settings
-(pings, backoff cap), its kiosk page's state, and an operator's wall socket.
+(pings, backoff cap), its kiosk page in Chromium, and an operator's wall socket.
 The agent reaches the hub through `SilentLink`, a forwarder on 127.0.0.1
 that stops carrying bytes without closing anything. Both sides must notice
 (the kiosk shows offline, the wall shows the hall offline), then the hall
@@ -13,8 +13,11 @@ are printed for the record.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +26,26 @@ from branchlive.bench_fingerprint import PIN, HubProcess, WallWatcher, seed_bran
 from tests.e2e.linkcut import SilentLink
 
 pytestmark = pytest.mark.timeout(240)
+
+
+@contextlib.asynccontextmanager
+async def kiosk_page(url: str) -> AsyncIterator[Any]:
+    """The kiosk page in headless Chromium (None when Chromium is not installed)."""
+    from tests.dashboard.helpers import bench
+
+    if not Path(bench.CHROMIUM).exists():
+        yield None
+        return
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**bench.launch_args(""))
+        try:
+            page = await browser.new_page(locale="zh-CN")
+            await page.goto(url)
+            yield page
+        finally:
+            await browser.close()
 
 
 async def kiosk_state(client: httpx.AsyncClient) -> dict:
@@ -40,6 +63,7 @@ async def test_silent_cut_shows_offline_then_the_hall_comes_back(tmp_path: Path)
     link = SilentLink("127.0.0.1", hub.port)
     await link.start()
     app = wall = kiosk = None
+    stack = contextlib.AsyncExitStack()
     try:
         seeded = seed_branch(hub.url, [("张三", "L001")])
         wall = WallWatcher(hub.url, seeded.token)
@@ -50,6 +74,9 @@ async def test_silent_cut_shows_offline_then_the_hall_comes_back(tmp_path: Path)
         await app.start()
         kiosk = httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.kiosk_port}", timeout=30)
         await wait_for(lambda: app.online, 60, "the agent online")
+        page = await stack.enter_async_context(kiosk_page(f"http://127.0.0.1:{app.kiosk_port}/"))
+        if page is not None:
+            await page.wait_for_selector("#uplink.online", timeout=30_000)
         await wait_for(lambda: wall.tiles.get(seeded.branch_id, {}).get("device_online") is True, 30,
                        "the wall showing the hall online")
         assert (await kiosk_state(kiosk))["uplink"]["online"] is True
@@ -69,17 +96,22 @@ async def test_silent_cut_shows_offline_then_the_hall_comes_back(tmp_path: Path)
         state = await kiosk_state(kiosk)
         assert state["uplink"]["online"] is False and state["uplink"]["state"] != "online"
         edge_noticed, hub_noticed = noticed["edge"], noticed["hub"]
+        if page is not None:  # the hall's screen says so (离线 / 正在连接)
+            await page.wait_for_selector("#uplink.offline", timeout=30_000)
 
         link.restore()
         back_at = time.monotonic()
         await wait_for(lambda: app.online, 30, "the agent back online after the link returns")
         edge_back = time.monotonic() - back_at
         assert (await kiosk_state(kiosk))["uplink"]["online"] is True
+        if page is not None:
+            await page.wait_for_selector("#uplink.online", timeout=30_000)
         await wait_for(lambda: wall.tiles[seeded.branch_id]["device_online"] is True, 30,
                        "the wall to show the hall online again")
         print(f"silent cut noticed by the edge in {edge_noticed:.1f} s, by the hub in {hub_noticed:.1f} s; "
               f"back online {edge_back:.1f} s after the link returned")
     finally:
+        await stack.aclose()
         if kiosk is not None:
             await kiosk.aclose()
         if app is not None:

@@ -99,3 +99,39 @@ async def test_open_meeting_and_check_ins_survive_a_restart(open_parts: OpenPart
     again = await open_parts()
     assert again.desk.current is not None and again.desk.current.id == info.id
     assert (await again.desk.check_in("m1")).outcome is CheckInOutcome.ALREADY_CHECKED_IN
+
+
+def _state(open_meeting: dict | None = None, ended: tuple[str, ...] = (), scheduled: tuple[dict, ...] = ()):  # type: ignore[no-untyped-def]
+    return parse_hub_message(json.dumps({"type": "branch_state", "id": "s", "ts": 0, "open_meeting": open_meeting,
+                                         "scheduled": list(scheduled), "attendance": None, "ended_ids": list(ended)}))
+
+
+async def test_the_branch_has_one_meeting_shared_by_its_devices(open_parts: OpenParts) -> None:
+    """A meeting another device opened is shown here; one ended elsewhere is
+    closed here; a start here while the hub says one is open joins it; a
+    meeting.start answered `joined` moves this kiosk's check-ins over."""
+    from devices.agent.outbox import AckOutcome
+
+    parts = await _ready(open_parts)
+    desk = parts.desk
+    hub_meeting = {"id": "m-hub-0001", "meeting_type": "theme_day", "topic": "主题党日",
+                   "started_at": 1000.0, "scheduled_start": 900.0}
+    await desk.apply_branch_state(_state(hub_meeting))  # type: ignore[arg-type]
+    assert desk.current is not None and desk.current.id == "m-hub-0001" and desk.current.scheduled_at == 900.0
+    assert await parts.outbox.pending() == []  # no meeting.start: it is open already
+    await desk.apply_branch_state(_state(None, ended=("m-hub-0001",)))  # type: ignore[arg-type]
+    assert desk.current is None
+    # a start while the hub says a meeting is open joins that one
+    await desk.apply_branch_state(_state({**hub_meeting, "id": "m-hub-0002"}))  # type: ignore[arg-type]
+    await desk.end_meeting()
+    assert desk.current is None
+    await desk.apply_branch_state(_state({**hub_meeting, "id": "m-hub-0002"}))  # stale: ended here, not re-adopted
+    assert desk.current is None
+    # offline start, then the hub answers that the branch had another meeting open
+    own = await desk.start_meeting("committee", "自己开的会")
+    member = desk.roster.members()[0]
+    assert (await desk.check_in(member.id, method="staff", reason="手指受伤")).accepted
+    start = next(m for m in await parts.outbox.pending() if m.type == "meeting.start" and m.fields["meeting_id"] == own.id)
+    await desk.apply_ack(AckOutcome(start, ok=True, result={"meeting_id": "m-hub-0003", "joined": True}))
+    assert desk.current is not None and desk.current.id == "m-hub-0003"
+    assert member.id in desk.checkins  # still counted here, under the branch's meeting

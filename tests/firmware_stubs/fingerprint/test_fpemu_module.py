@@ -265,6 +265,8 @@ def test_control_socket(tmp_path: Path) -> None:
             assert call({"op": "clear"})["ok"]
             assert call({"op": "unplug"})["status"]["plugged"] is False  # type: ignore[index]
             assert call({"op": "replug"})["status"]["plugged"] is True  # type: ignore[index]
+            emu.firmware.flash.library[3] = bytes(512)
+            assert call({"op": "wipe"})["status"]["templates"] == 0  # type: ignore[index]
             bad = call({"op": "fly"})
-            assert bad == {"ok": False, "error": "unknown op 'fly': use place, lift, fault, unplug, replug, clear, status"}
+            assert bad == {"ok": False, "error": "unknown op 'fly': use place, lift, fault, unplug, replug, wipe, clear, status"}
             f.close()
