@@ -146,6 +146,7 @@ class FrameAnalyzer:
         *,
         interval_s: float = 5.0,
         headcount_every: int = 1,
+        headcount_interval_s: float = 0.0,
         thumb_size: tuple[int, int] = (320, 180),
         quality: int = 70,
         counter: HeadCounter | None = None,
@@ -155,6 +156,9 @@ class FrameAnalyzer:
         self._on_result = on_result
         self.interval_s = interval_s
         self.headcount_every = max(1, headcount_every)
+        # counting people costs 0.2-0.5 s of CPU a picture (the face cascades); the count
+        # feeds a coarse alarm, so it may run less often than the thumbnails
+        self.headcount_interval_s = headcount_interval_s
         self.thumb_size = thumb_size
         self.quality = quality
         self._counter = counter
@@ -162,6 +166,7 @@ class FrameAnalyzer:
         self._task: asyncio.Task[None] | None = None
         self._last_seq = -1
         self.last: FrameAnalysis | None = None
+        self.last_headcount: int | None = None  # the latest count made (not every picture is counted)
 
     async def start(self) -> None:
         if self._task is None:
@@ -191,13 +196,21 @@ class FrameAnalyzer:
 
     async def _run(self) -> None:
         rounds = 0
+        counted_at = float("-inf")
         while True:
             frame = self._latest()
             if frame is not None and frame.seq != self._last_seq:
                 self._last_seq = frame.seq
-                result = await self.analyze_once(frame, rounds % self.headcount_every == 0)
+                now = time.monotonic()
+                count = (rounds % self.headcount_every == 0
+                         and now - counted_at >= self.headcount_interval_s)
+                if count:
+                    counted_at = now
+                result = await self.analyze_once(frame, count)
                 rounds += 1
                 self.last = result
+                if result.headcount is not None:
+                    self.last_headcount = result.headcount
                 try:
                     maybe = self._on_result(result)
                     if asyncio.iscoroutine(maybe):

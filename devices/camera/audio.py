@@ -1,4 +1,4 @@
-"""Blocking audio backends (microphone, IP camera, tone, file) producing 20 ms PCM chunks.
+"""Blocking audio backends (microphone, IP camera, tone, file) producing 60 ms PCM chunks.
 
 They plug into CaptureSource like the video backends, so audio gets the
 same thread hand-off, health states and reopen-with-backoff. Everything is
@@ -22,7 +22,9 @@ from .frames import AudioChunk
 from .pattern import tone_samples
 
 SAMPLE_RATE = 48000
-CHUNK_S = 0.02
+# 60 ms: one Opus packet (see devices/media/tracks.py OpusEncoder); every hand-off between
+# the capture thread, the event loop and the encoder costs the same whatever its size
+CHUNK_S = 0.06
 CHUNK_SAMPLES = int(SAMPLE_RATE * CHUNK_S)
 
 

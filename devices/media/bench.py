@@ -8,8 +8,8 @@ the CPU read from /proc/self/stat (all threads of this process) is the
 agent's alone. Targets: RTSP pass-through <= 5 % of a core, 360p15 encode
 <= 35 %.
 
-Two cases are a whole hall's media as the agent runs it, thumbnails (every
-10 s as the agent's default, with the headcount) and sound included:
+Two cases are a whole hall's media as the agent runs it, with the agent's
+defaults: a thumbnail every 10 s, people counted every 20 s, and sound:
 - mic-encode: the test card encoded, plus a microphone captured through
   ALSA from a private PulseAudio server (its null sink's monitor, fed a
   tone by a child process) and encoded to Opus. Target at 360p15 <= 35 %.
@@ -54,6 +54,7 @@ TARGETS = {("rtsp-passthrough", "360p"): 5.0, ("rtsp-passthrough", "720p"): 5.0,
            ("pattern-encode", "360p"): 35.0, ("mic-encode", "360p"): 35.0,
            ("rtsp-passthrough-av", "360p"): 8.0, ("rtsp-passthrough-av", "720p"): 8.0}
 THUMBNAIL_S = 10.0  # the agent's default (thumbnail_s)
+HEADCOUNT_S = 20.0  # MediaSettings.headcount_interval_s
 
 
 def process_cpu_seconds(pid: int | str = "self") -> float:
@@ -163,12 +164,14 @@ async def _bench_case(case: str, size: str, fps: float, duration_s: float, bitra
             source = CaptureSource(lambda: EncodedPacketBackend(rtsp_url))
         if case == "mic-encode":
             audio = CaptureSource(lambda: audio_backend_for("pulse:bench_mic.monitor"))  # type: ignore[arg-type,return-value]
-            analyzer = FrameAnalyzer(lambda: source.latest, thumbnails.append, interval_s=THUMBNAIL_S)
+            analyzer = FrameAnalyzer(lambda: source.latest, thumbnails.append, interval_s=THUMBNAIL_S,
+                                     headcount_interval_s=HEADCOUNT_S)
         elif case == "rtsp-passthrough-av":
             audio = CaptureSource(lambda: audio_backend_for("camera", rtsp_url))  # type: ignore[arg-type,return-value]
             grabber = KeyframeGrabber(source, interval_s=THUMBNAIL_S / 2)
             keyframes = grabber
-            analyzer = FrameAnalyzer(lambda: keyframes.latest, thumbnails.append, interval_s=THUMBNAIL_S)
+            analyzer = FrameAnalyzer(lambda: keyframes.latest, thumbnails.append, interval_s=THUMBNAIL_S,
+                                     headcount_interval_s=HEADCOUNT_S)
         tracks: list[Any] = []
 
         def make_track() -> Any:

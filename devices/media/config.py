@@ -97,6 +97,8 @@ class MediaSettings(BaseModel):
     thumbnail_height: int = Field(180, ge=36, le=720, title="Thumbnail height (px)")
     thumbnail_quality: int = Field(70, ge=10, le=100, title="Thumbnail JPEG quality")
     headcount: bool = Field(True, title="Count people in the thumbnails")
+    headcount_interval_s: float = Field(20.0, ge=0, title="Count people at most every (s)",
+                                        description="counting costs 0.2-0.5 s of CPU a picture")
 
     @field_validator("audio_source")
     @classmethod

@@ -92,7 +92,8 @@ class EdgeMedia:
             self.analyzer = FrameAnalyzer(
                 latest_source, on_analysis, interval_s=settings.thumbnail_interval_s,
                 thumb_size=(settings.thumbnail_width, settings.thumbnail_height),
-                quality=settings.thumbnail_quality, count_people=settings.headcount)
+                quality=settings.thumbnail_quality, count_people=settings.headcount,
+                headcount_interval_s=settings.headcount_interval_s)
         self._on_publisher_state = on_publisher_state
         self.publisher: Publisher | None = None
         # encode once: the publisher's track and the local recorder share this feed
@@ -223,7 +224,7 @@ class EdgeMedia:
         else:
             out["publisher"] = {"state": "idle"}
         if self.analyzer is not None and self.analyzer.last is not None:
-            out["headcount"] = self.analyzer.last.headcount
+            out["headcount"] = self.analyzer.last_headcount
         if self.talkback is not None:
             out["speaker"] = self.talkback.health()
         out["recorder"] = self.recorder.status() if self.recorder is not None else {"state": "idle"}

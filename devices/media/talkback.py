@@ -97,6 +97,8 @@ class SpeakerSink:
     async def write(self, frame: av.AudioFrame) -> None:
         if self._closed:
             return
+        if self.state != "playing" and frame_rms(frame) < 0.001:
+            return  # an operator watching with push-to-talk up sends silence: keep the device free
         for out in self._resampler.resample(frame):
             pcm = out.to_ndarray().reshape(1, -1)
             while True:

@@ -2,7 +2,7 @@
 
 - `EncodedVideoTrack`: raw frames -> our VideoEncoder (in a thread) -> av.Packet.
 - `PassthroughVideoTrack`: an IP camera's H.264 packets, never decoded.
-- `SourceAudioTrack`: 20 ms PCM chunks -> av.AudioFrame (aiortc encodes Opus).
+- `SourceAudioTrack`: 60 ms PCM chunks -> Opus packets (or frames aiortc encodes).
 
 Both video tracks hand aiortc av.Packet objects, so RTCRtpSender takes its
 pre-encoded path (`encoder.pack()`), and its own encoder never runs.
@@ -17,6 +17,7 @@ import collections
 import fractions
 import logging
 import time
+from typing import Any
 
 import av
 import cv2
@@ -31,7 +32,7 @@ from .encoder import TIME_BASE, VIDEO_CLOCK, EncoderSettings, VideoEncoder
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48000
-AUDIO_CHUNK = 960
+AUDIO_CHUNK = 2880  # 60 ms, as devices/camera/audio.py cuts it
 
 
 def no_signal_image(width: int, height: int, text: str = "NO SIGNAL") -> np.ndarray:
@@ -166,13 +167,50 @@ class PassthroughVideoTrack(MediaStreamTrack):
         super().stop()
 
 
+class OpusEncoder:
+    """Mono speech Opus (libopus through PyAV), `frame_ms` per packet: what the hall sends.
+
+    We encode ourselves and hand aiortc packets (its pre-encoded path):
+    aiortc's own audio path computes an RFC 6465 audio level for every
+    20 ms frame in a pure-Python loop over the samples; the hub reads no
+    audio-level extension anyway. 60 ms packets (Opus allows 2.5 to 60)
+    send a third of the packets of 20 ms ones: each RTP packet costs the
+    edge and the hub far more (aiortc's per-packet Python, SRTP, a UDP
+    syscall) than the bits in it, and a meeting hall does not need a
+    telephone's last 40 ms of latency.
+    """
+
+    def __init__(self, bitrate: int = 32000, frame_ms: int = 60) -> None:
+        self.frame_samples = AUDIO_RATE * frame_ms // 1000
+        ctx: Any = av.CodecContext.create("libopus", "w")
+        ctx.sample_rate = AUDIO_RATE
+        ctx.layout = "mono"
+        ctx.format = "s16"
+        ctx.bit_rate = bitrate
+        ctx.time_base = fractions.Fraction(1, AUDIO_RATE)
+        ctx.options = {"application": "voip", "frame_duration": str(frame_ms)}
+        ctx.open()
+        self._ctx = ctx
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE,
+                                            frame_size=self.frame_samples)
+
+    def encode(self, samples: np.ndarray) -> list[bytes]:
+        """Blocking: PCM (int16, (n, channels)) in, zero or more Opus packets out."""
+        layout = "mono" if samples.shape[1] == 1 else "stereo"
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+        frame.sample_rate = AUDIO_RATE
+        return [bytes(packet) for block in self._resampler.resample(frame)
+                for packet in self._ctx.encode(block)]
+
+
 class SourceAudioTrack(MediaStreamTrack):
     """PCM from an audio source; silence while the source is quiet so the far end keeps hearing.
 
-    After `use_codec("pcma"|"pcmu")` (the far end took G.711), chunks that an
-    IP camera sent in that codec go out as they came (av.Packet: aiortc's
-    pre-encoded path), never decoded and re-encoded; anything else is PCM
-    that aiortc encodes in the negotiated codec.
+    The far end's codec comes from the SDP answer (`use_codec`): Opus is
+    encoded here (see OpusEncoder), in a thread; G.711 chunks that an IP
+    camera sent in the codec the far end took go out as they came, never
+    decoded and re-encoded. Without `use_codec` (or for another codec)
+    the track gives PCM frames and aiortc encodes them.
     """
 
     kind = "audio"
@@ -180,46 +218,62 @@ class SourceAudioTrack(MediaStreamTrack):
     def __init__(self, source: CaptureSource[AudioChunk]) -> None:
         super().__init__()
         self._sub: Subscription[AudioChunk] = source.subscribe(maxsize=10)
-        self._samples_out = 0  # at 48 kHz: one clock for PCM frames and passed-through packets
+        self._samples_out = 0  # at 48 kHz: one clock for PCM frames and packets
         self._start: float | None = None
+        self._pending: collections.deque[av.Packet] = collections.deque()
+        self._opus: OpusEncoder | None = None
+        self._opus_pts = 0
         self.passthrough: str | None = None
         self.packets_passed = 0
 
     def use_codec(self, codec: str | None) -> None:
         """The codec the far end accepted for this track (from the SDP answer)."""
         self.passthrough = codec if codec in ("pcma", "pcmu") else None
+        self._opus = OpusEncoder() if codec == "opus" else None
 
-    async def recv(self) -> av.AudioFrame | av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
+    async def _next(self) -> tuple[np.ndarray, AudioChunk | None]:
         if self._start is None:
             self._start = time.monotonic()
-        chunk: AudioChunk | None = None
         try:
             chunk = await self._sub.get(timeout=0.2)
-            samples = chunk.samples
+            return chunk.samples, chunk
         except TimeoutError:
             # keep real-time pacing for the silence we make up
             due = self._start + self._samples_out / AUDIO_RATE
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            samples = np.zeros((AUDIO_CHUNK, 1), dtype=np.int16)
+            return np.zeros((AUDIO_CHUNK, 1), dtype=np.int16), None
         except EOFError:
             raise MediaStreamError from None
-        if (chunk is not None and chunk.encoded is not None and self.passthrough is not None
-                and chunk.codec == self.passthrough):
-            packet = av.Packet(chunk.encoded)  # G.711: one byte per sample at 8 kHz
-            packet.pts = self._samples_out // 6
-            packet.time_base = fractions.Fraction(1, 8000)
-            self._samples_out += len(chunk.encoded) * 6
-            self.packets_passed += 1
-            return packet
-        layout = "mono" if samples.shape[1] == 1 else "stereo"
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = self._samples_out
-        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
-        self._samples_out += samples.shape[0]
-        return frame
+
+    async def recv(self) -> av.AudioFrame | av.Packet:  # type: ignore[override]
+        while not self._pending:
+            if self.readyState != "live":
+                raise MediaStreamError
+            samples, chunk = await self._next()
+            if (chunk is not None and chunk.encoded is not None and self.passthrough is not None
+                    and chunk.codec == self.passthrough):
+                packet = av.Packet(chunk.encoded)  # G.711: one byte per sample at 8 kHz
+                packet.pts = self._samples_out // 6
+                packet.time_base = fractions.Fraction(1, 8000)
+                self._samples_out += len(chunk.encoded) * 6
+                self.packets_passed += 1
+                return packet
+            self._samples_out += samples.shape[0]
+            if self._opus is not None:
+                for data in await asyncio.to_thread(self._opus.encode, samples):
+                    packet = av.Packet(data)
+                    packet.pts = self._opus_pts
+                    packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+                    self._opus_pts += self._opus.frame_samples
+                    self._pending.append(packet)
+                continue
+            layout = "mono" if samples.shape[1] == 1 else "stereo"
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = self._samples_out - samples.shape[0]
+            frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+            return frame
+        return self._pending.popleft()
 
     def stop(self) -> None:
         self._sub.close()

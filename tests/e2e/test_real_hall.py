@@ -1,4 +1,5 @@
-"""A real hall, end to end, with real processes: `branchlive hub` (media on),
+"""A real hall, end to end, with real processes: `branchlive hub` (media on; on
+PostgreSQL for the sound test when scripts/test runs one),
 `branchlive edge` with the emulated R503 reader on a pty, a private
 PulseAudio server whose null sinks are the hall's microphone and speaker,
 and Chromium as the county's operator with a fake microphone playing a
@@ -35,6 +36,7 @@ from skimage import data
 
 from branchlive.realhall import PIN, RealHall
 from branchlive.seed import Hall
+from tests.conftest import PG_URL, _reset_postgres
 from tests.dashboard.helpers import bench, signed_in_page
 from tests.e2e.hallsound import PulseServer, listen, peak, write_wav
 
@@ -71,8 +73,14 @@ def pulse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PulseServ
 
 
 @pytest.fixture
-def county(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    hub = bench.HubProcess(tmp_path / "hub", media=True, env=MEDIA_ENV).start()
+def county(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    env = dict(MEDIA_ENV)
+    if request.node.get_closest_marker("postgres") is not None:
+        if not PG_URL:
+            pytest.skip("no PostgreSQL server (run scripts/test to start one)")
+        _reset_postgres(PG_URL)
+        env["BRANCHLIVE_DATABASE_URL"] = PG_URL
+    hub = bench.HubProcess(tmp_path / "hub", media=True, env=env).start()
     edge = bench.EdgeLoop()
     halls: list[RealHall] = []
     try:
@@ -185,6 +193,7 @@ def speaker_silent() -> bool:
     return peak(listen("pulse:hall_speaker.monitor", 0.5))[1] < 0.002
 
 
+@pytest.mark.postgres
 def test_hall_sound_both_ways(county: dict[str, Any], pulse: PulseServer, operator_browser: Any) -> None:
     from tests.e2e.hallsound import TonePlayer
 

@@ -22,6 +22,7 @@ from devices.camera import (
     backend_for,
     render_pattern,
 )
+from devices.camera.audio import CHUNK_SAMPLES
 from firmware_stubs.camera import CameraEmulator, EmulatorSettings
 
 
@@ -190,7 +191,7 @@ async def test_tone_source() -> None:
     source = CaptureSource(ToneBackend)
     chunks = await take(source, 3)
     await source.stop()
-    assert all(c.samples.shape == (960, 1) and c.sample_rate == 48000 for c in chunks)
+    assert all(c.samples.shape == (CHUNK_SAMPLES, 1) and c.sample_rate == 48000 for c in chunks)
     assert np.abs(chunks[1].samples).max() > 1000
 
 
@@ -208,5 +209,5 @@ async def test_audio_file_source_resamples_to_48k_mono(tmp_path: Path) -> None:
     source = CaptureSource(lambda: FileAudioBackend(str(path)))
     chunks = await take(source, 5)
     await source.stop()
-    assert all(c.samples.shape == (960, 1) and c.sample_rate == 48000 for c in chunks)
+    assert all(c.samples.shape == (CHUNK_SAMPLES, 1) and c.sample_rate == 48000 for c in chunks)
     assert np.abs(chunks[-1].samples).max() > 1000

@@ -19,6 +19,7 @@ from skimage import data
 
 from devices.camera.alsa import alsa_device, format_devices, list_devices
 from devices.camera.audio import (
+    CHUNK_SAMPLES,
     CameraAudioBackend,
     MicrophoneBackend,
     ToneBackend,
@@ -102,7 +103,7 @@ async def test_microphone_hears_the_room(pulse: PulseServer) -> None:
             sub.close()
             await source.stop()
         assert tone.error is None
-    assert all(c.samples.shape == (960, 1) and c.sample_rate == 48000 for c in chunks)
+    assert all(c.samples.shape == (CHUNK_SAMPLES, 1) and c.sample_rate == 48000 for c in chunks)
     assert source.health.description == "microphone pulse:hall_mic.monitor"
 
 
@@ -210,7 +211,7 @@ async def test_passthrough_thumbnails_headcount_and_camera_audio(camera: CameraE
     results = []
     media = EdgeMedia(
         MediaSettings(video=VideoSettings(source=camera.rtsp_url, mode="passthrough"),
-                      audio_source="camera", thumbnail_interval_s=0.5),
+                      audio_source="camera", thumbnail_interval_s=0.5, headcount_interval_s=0),
         on_analysis=results.append, talkback_sink=EnergySink())
     await media.start()
     try:
