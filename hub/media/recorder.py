@@ -28,6 +28,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +108,7 @@ class Recorder:
         self.state = "waiting_keyframe"
         self._writer: _LazyWriter | None = None
         self._seg_wall = 0.0
+        self._seg_start = 0.0
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
@@ -159,6 +161,11 @@ class Recorder:
                 return
             if not self._open_segment(codec, data, wall, ts):
                 return
+        # the segment's start as the best mapping of the stream clock seen so far has it
+        # (the first frame may have arrived late: a link coming up, a queue draining)
+        start = wall - (ts - self._seg_video_ts) / 90_000
+        if start < self._seg_start:
+            self._seg_start = start
         self._pending.append(("video", data, ts - self._seg_video_ts, key))
         self._last_video_ts = ts
         self.frames += 1
@@ -234,7 +241,7 @@ class Recorder:
             extradata=self._params if codec == "h264" else b"",
             has_audio=self.has_audio,
         )
-        self._seg_wall = wall
+        self._seg_wall = self._seg_start = wall
         self._seg_video_ts = ts
         self._last_video_ts = ts
         if self.state != "writing":
@@ -263,11 +270,12 @@ class Recorder:
         if writer is None:
             return
         self.segments += 1
+        started_at = datetime.fromtimestamp(self._seg_start, UTC)
 
         def finish_job() -> None:
             segment = writer.finish()
             if segment is not None:
-                self._on_finished(segment)
+                self._on_finished(replace(segment, spec=replace(segment.spec, started_at=started_at)))
 
         self._jobs.put_nowait(finish_job)
 
