@@ -90,13 +90,18 @@ def annexb_parameter_sets(data: bytes) -> bytes:
     return b"".join(out)
 
 
+MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+
+
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
     """Whether a segment ends before this keyframe, `elapsed` seconds after the
     segment's first frame. The hub's recorder (hub/media/recorder.py) applies
     the same content-defined rule to the same stream, so both cut on the same
     keyframes and hold the same moments in the same segments
-    (docs/protocols/segment-upload.md, "Segment boundaries")."""
-    if elapsed < target - 3.0:
+    (docs/protocols/segment-upload.md, "Segment boundaries"): never before
+    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    slice's CRC-32 is even."""
+    if elapsed < MIN_CUT_S:
         return False
     if elapsed >= target + 3.0:
         return True

@@ -53,17 +53,21 @@ def free_bytes_at(directory: Path) -> int:
         return 0
 
 
+MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+
+
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
     """Whether a segment ends before this keyframe, `elapsed` seconds (stream
     time) after the segment's first frame. Content-defined, so that the hub
     and the hall's own recorder (devices/media/recording.py, same rule) cut
     the same stream on the same keyframes without talking to each other, and
     find each other again after a loss or a late start: never before
-    target - 3 s, always from target + 3 s, in between at the keyframes whose
-    first slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of
-    the keyframe alone, not of the time since the last cut, is what lets two
-    recorders that started apart fall into step at the next even keyframe."""
-    if elapsed < target - 3.0:
+    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of the
+    keyframe alone, not of the time since the last cut, is what lets two
+    recorders that started apart (a hub resuming after a full disk, a restart)
+    fall into step at the very next even keyframe."""
+    if elapsed < MIN_CUT_S:
         return False
     if elapsed >= target + 3.0:
         return True
