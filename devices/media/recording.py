@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 VIDEO_TB = Fraction(1, 90_000)
 AUDIO_TB = Fraction(1, 48_000)
 OPUS_SILENCE = b"\xfc\xff\xfe"  # one 20 ms Opus frame of stereo silence (RFC 6716 3.1)
+OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6  # six of them in one code-3 packet (3.2.5)
 
 
 def opus_head(channels: int = 2, pre_skip: int = 312, rate: int = 48_000) -> bytes:
@@ -303,6 +304,9 @@ class _SegmentFile:
         self._out.mux(packet)
 
     def _silence_until(self, end: int) -> None:
+        while self._audio_end + 5760 <= end:
+            self._mux(self._audio, OPUS_SILENCE_120MS, self._audio_end, AUDIO_TB, True)
+            self._audio_end += 5760
         while self._audio_end + 960 <= end:
             self._mux(self._audio, OPUS_SILENCE, self._audio_end, AUDIO_TB, True)
             self._audio_end += 960
