@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 VIDEO_TB = Fraction(1, 90_000)
 AUDIO_TB = Fraction(1, 48_000)
 OPUS_SILENCE = b"\xfc\xff\xfe"  # one 20 ms Opus frame of stereo silence (RFC 6716 3.1)
+OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6  # six of them in one code-3 packet (3.2.5)
 
 
 def opus_head(channels: int = 2, pre_skip: int = 312, rate: int = 48_000) -> bytes:
@@ -90,13 +91,18 @@ def annexb_parameter_sets(data: bytes) -> bytes:
     return b"".join(out)
 
 
+MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+
+
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
     """Whether a segment ends before this keyframe, `elapsed` seconds after the
     segment's first frame. The hub's recorder (hub/media/recorder.py) applies
     the same content-defined rule to the same stream, so both cut on the same
     keyframes and hold the same moments in the same segments
-    (docs/protocols/segment-upload.md, "Segment boundaries")."""
-    if elapsed < target - 3.0:
+    (docs/protocols/segment-upload.md, "Segment boundaries"): never before
+    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    slice's CRC-32 is even."""
+    if elapsed < MIN_CUT_S:
         return False
     if elapsed >= target + 3.0:
         return True
@@ -298,6 +304,9 @@ class _SegmentFile:
         self._out.mux(packet)
 
     def _silence_until(self, end: int) -> None:
+        while self._audio_end + 5760 <= end:
+            self._mux(self._audio, OPUS_SILENCE_120MS, self._audio_end, AUDIO_TB, True)
+            self._audio_end += 5760
         while self._audio_end + 960 <= end:
             self._mux(self._audio, OPUS_SILENCE, self._audio_end, AUDIO_TB, True)
             self._audio_end += 960

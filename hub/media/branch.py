@@ -22,8 +22,12 @@ OFFLINE, STALLED, LIVE = "offline", "stalled", "live"
 
 
 class RtpClock:
-    """Unwraps 32-bit RTP timestamps and maps them to wall-clock time,
-    anchored at the first frame's arrival."""
+    """Unwraps 32-bit RTP timestamps and maps them to wall-clock time: the
+    mapping of the frame that arrived soonest after it was sent (the least
+    queueing delay seen so far), so that a first frame held up by the link
+    coming up does not shift every timestamp of the recording; the hall's
+    own recording of the same frames is labelled with their capture time,
+    and the two must agree for a moment to be recognised as one."""
 
     __slots__ = ("rate", "_cycles", "_last", "_anchor_ts", "_anchor_wall")
 
@@ -43,6 +47,10 @@ class RtpClock:
             self._cycles += 1 << 32
         elif ts > last and ts - last > 0x80000000:
             return ts + self._cycles - (1 << 32)  # a late packet from before the wrap
+        else:
+            anchor = time.time() - (ts + self._cycles - self._anchor_ts) / self.rate
+            if anchor < self._anchor_wall:
+                self._anchor_wall = anchor
         self._last = ts
         return ts + self._cycles
 

@@ -28,6 +28,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,17 +53,21 @@ def free_bytes_at(directory: Path) -> int:
         return 0
 
 
+MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+
+
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
     """Whether a segment ends before this keyframe, `elapsed` seconds (stream
     time) after the segment's first frame. Content-defined, so that the hub
     and the hall's own recorder (devices/media/recording.py, same rule) cut
     the same stream on the same keyframes without talking to each other, and
     find each other again after a loss or a late start: never before
-    target - 3 s, always from target + 3 s, in between at the keyframes whose
-    first slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of
-    the keyframe alone, not of the time since the last cut, is what lets two
-    recorders that started apart fall into step at the next even keyframe."""
-    if elapsed < target - 3.0:
+    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of the
+    keyframe alone, not of the time since the last cut, is what lets two
+    recorders that started apart (a hub resuming after a full disk, a restart)
+    fall into step at the very next even keyframe."""
+    if elapsed < MIN_CUT_S:
         return False
     if elapsed >= target + 3.0:
         return True
@@ -107,6 +112,7 @@ class Recorder:
         self.state = "waiting_keyframe"
         self._writer: _LazyWriter | None = None
         self._seg_wall = 0.0
+        self._seg_start = 0.0
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
@@ -159,6 +165,11 @@ class Recorder:
                 return
             if not self._open_segment(codec, data, wall, ts):
                 return
+        # the segment's start as the best mapping of the stream clock seen so far has it
+        # (the first frame may have arrived late: a link coming up, a queue draining)
+        start = wall - (ts - self._seg_video_ts) / 90_000
+        if start < self._seg_start:
+            self._seg_start = start
         self._pending.append(("video", data, ts - self._seg_video_ts, key))
         self._last_video_ts = ts
         self.frames += 1
@@ -234,7 +245,7 @@ class Recorder:
             extradata=self._params if codec == "h264" else b"",
             has_audio=self.has_audio,
         )
-        self._seg_wall = wall
+        self._seg_wall = self._seg_start = wall
         self._seg_video_ts = ts
         self._last_video_ts = ts
         if self.state != "writing":
@@ -263,11 +274,12 @@ class Recorder:
         if writer is None:
             return
         self.segments += 1
+        started_at = datetime.fromtimestamp(self._seg_start, UTC)
 
         def finish_job() -> None:
             segment = writer.finish()
             if segment is not None:
-                self._on_finished(segment)
+                self._on_finished(replace(segment, spec=replace(segment.spec, started_at=started_at)))
 
         self._jobs.put_nowait(finish_job)
 

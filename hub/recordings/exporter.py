@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 AUDIO_TB = Fraction(1, 48_000)
-OPUS_SILENCE = b"\xfc\xff\xfe"  # 20 ms of stereo silence (see hub/recordings/files.py)
+OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6  # 120 ms of stereo silence (hub/recordings/files.py)
 MAX_SPAN_S = 2 * 86_400  # a meeting longer than two days is a wrong timestamp
 
 
@@ -129,8 +129,8 @@ def remux(parts: list[tuple[str, float, float]], container: str, out_path: str) 
                             mux(packet, audio, packet.pts + round(offset / tb), tb, "audio")
                     if not has_audio:  # silence over this part, so the audio track has no hole
                         first = round(offset * 48_000)
-                        for i in range(int(duration * 50)):
-                            mux(av.Packet(OPUS_SILENCE), audio, first + i * 960, AUDIO_TB, "audio")
+                        for i in range(int(duration * 48_000) // 5760):
+                            mux(av.Packet(OPUS_SILENCE_120MS), audio, first + i * 5760, AUDIO_TB, "audio")
             except (av.FFmpegError, OSError, ValueError) as exc:
                 skipped.append(f"{path}: {exc}")
     finally:

@@ -27,8 +27,10 @@ VIDEO_TB = fractions.Fraction(1, 90_000)
 AUDIO_TB = fractions.Fraction(1, 48_000)
 CONTAINERS = {"h264": "mp4", "vp8": "webm"}
 PART_SUFFIX = ".part"
-# one 20 ms Opus frame of silence (CELT, fullband, stereo): RFC 6716 3.1 TOC 0xFC
+# Opus silence (CELT, fullband, stereo, RFC 6716 3.1-3.2): one 20 ms frame (TOC
+# 0xFC), and six of them in one code-3 packet (TOC 0xFF, 6 frames): 120 ms
 OPUS_SILENCE = b"\xfc\xff\xfe"
+OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6
 SILENCE_LAG = 24_000  # audio this far (48 kHz samples) behind video: the hall sends none
 
 # (kind, data, pts in the kind's clock relative to the segment start, keyframe)
@@ -204,6 +206,9 @@ class SegmentWriter:
         same tracks (video + audio) whether or not the hall sends sound, so
         segments from the hall and from the hub mix in one player and export."""
         assert self._audio is not None
+        while self._audio_end + 5760 <= until:
+            self._mux(self._audio, OPUS_SILENCE_120MS, self._audio_end, AUDIO_TB, True)
+            self._audio_end += 5760
         while self._audio_end + 960 <= until:
             self._mux(self._audio, OPUS_SILENCE, self._audio_end, AUDIO_TB, True)
             self._audio_end += 960
@@ -232,6 +237,35 @@ class SegmentWriter:
         except Exception:  # noqa: BLE001 - the file is being thrown away
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+def verify_written(path: Path) -> None:
+    """Cheap check of a segment the hub muxed itself (its writer already
+    refused empty and undecodable frames and starts at a keyframe): the file
+    is whole. For fragmented MP4 the top-level boxes must be ftyp, moov and
+    moof/mdat pairs ending exactly at the end of the file; WebM gets the full
+    probe. Raises ValueError saying what is wrong."""
+    if path.suffix != ".mp4":
+        probe_segment(path)
+        return
+    size = path.stat().st_size
+    kinds: list[bytes] = []
+    with open(path, "rb") as f:
+        offset = 0
+        while offset < size:
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                raise ValueError("the file ends inside a box header (truncated)")
+            box, kind = struct.unpack(">I4s", header[:8])
+            if box == 1:
+                box = struct.unpack(">Q", header[8:16])[0]
+            if box < 8 or offset + box > size:
+                raise ValueError(f"box {kind!r} runs past the end of the file (truncated)")
+            kinds.append(kind)
+            offset += box
+    if kinds[:2] != [b"ftyp", b"moov"] or b"moof" not in kinds or b"mdat" not in kinds:
+        raise ValueError(f"not a fragmented MP4 segment (boxes {kinds[:6]})")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from hub.events import AlertRaised, EventBus
 from hub.recordings import metrics, store
 from hub.recordings.errors import Conflict, ExportFailed, NotFound, Unplayable
 from hub.recordings.export import Exporter, ExportLimits, ExportResult
-from hub.recordings.files import move_file, probe_segment, segment_filename
+from hub.recordings.files import move_file, probe_segment, segment_filename, verify_written
 from hub.recordings.models import RecordedSegment
 from hub.recordings.playlist import (
     GAP_TOLERANCE,
@@ -122,10 +122,12 @@ class RecordingService:
 
     def add_live_segment(self, *, meeting_id: str, branch_id: int, meeting_type: str,
                          segment: FinishedSegment) -> bool:
-        """Verify and index a segment live media finished (written, fsynced).
-        An undecodable one is deleted and counted; returns whether it counts."""
+        """Verify and index a segment live media finished (written, fsynced;
+        its writer refused empty and undecodable frames, so a structural
+        check that the file is whole suffices here; uploads get the full
+        probe). A broken one is deleted and counted; returns whether it counts."""
         try:
-            probed = probe_segment(segment.path)
+            verify_written(segment.path)
         except ValueError as exc:
             segment.path.unlink(missing_ok=True)
             metrics.REJECTED.labels("live").inc()
@@ -144,8 +146,8 @@ class RecordingService:
                 id=segment.spec.segment_id, meeting_id=meeting_id, branch_id=branch_id,
                 started_at=segment.spec.started_at, duration=segment.duration,
                 path=str(segment.path.relative_to(self.data_dir)), size=segment.size,
-                init_size=segment.init_size, container=probed.container,
-                video_codec=segment.spec.video_codec, source="live", has_audio=probed.has_audio,
+                init_size=segment.init_size, container=segment.path.suffix.lstrip("."),
+                video_codec=segment.spec.video_codec, source="live", has_audio=segment.spec.has_audio,
             ))
         metrics.SEGMENTS.labels("live").inc()
         metrics.SECONDS.labels("live").inc(segment.duration)

@@ -142,7 +142,10 @@ async def assert_whole(hub: Hub, headers: dict[str, str], meeting_id: str, tmp_p
                                    "segments_rejected", "duplicates_dropped")}
     summary.update(length=round(length, 1), gaps=rec["gaps"],
                    sources=[s["source"] for s in rec["segments"] if s["played"]])
-    print(json.dumps(summary))
+    t0 = _ts(meeting["started_at"])
+    summary["timeline"] = [f"{_ts(s['started_at']) - t0:7.2f} +{s['duration']:5.2f} {s['source']}"
+                           f"{' played' if s['played'] else ''}" for s in rec["segments"]]
+    print(json.dumps(summary, indent=1))
     assert rec["covered_seconds"] >= length - 2.0, summary
     assert rec["seconds_played_twice"] == 0, summary
     assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
