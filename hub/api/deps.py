@@ -24,7 +24,9 @@ from hub.auth.deps import (
     require_operator_role,
 )
 from hub.context import HubContext
-from hub.db import session_scope
+from hub.db import READ_ONLY, session_scope
+
+READS = ("GET", "HEAD")
 
 __all__ = [
     "SESSION_COOKIE", "CountyAdmin", "CurrentOperator", "Ctx", "OperatorRole", "SessionDep", "SignedInOperator",
