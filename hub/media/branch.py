@@ -23,8 +23,8 @@ OFFLINE, STALLED, LIVE = "offline", "stalled", "live"
 
 class RtpClock:
     """Unwraps 32-bit RTP timestamps and maps them to wall-clock time: the
-    mapping of the frame that arrived soonest after it was sent (the least
-    queueing delay seen so far), so that a first frame held up by the link
+    mapping of the frame of the first 2 s that arrived soonest after it was
+    sent (the least queueing delay), so that a first frame held up by the link
     coming up does not shift every timestamp of the recording; the hall's
     own recording of the same frames is labelled with their capture time,
     and the two must agree for a moment to be recognised as one."""
@@ -47,7 +47,9 @@ class RtpClock:
             self._cycles += 1 << 32
         elif ts > last and ts - last > 0x80000000:
             return ts + self._cycles - (1 << 32)  # a late packet from before the wrap
-        else:
+        elif ts + self._cycles - self._anchor_ts < 2 * self.rate:
+            # only in the first 2 s (the burst after the link comes up): a mapping
+            # that moved later on would make this publisher's segments overlap
             anchor = time.time() - (ts + self._cycles - self._anchor_ts) / self.rate
             if anchor < self._anchor_wall:
                 self._anchor_wall = anchor

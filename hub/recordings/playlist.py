@@ -18,9 +18,12 @@ from datetime import UTC, datetime
 
 GAP_TOLERANCE = 1.0  # seconds between segments still counted as continuous
 # The hall labels a segment with its capture clock, the hub with the arrival
-# time: copies of one moment differ by the network delay. Up to this much
-# overlap is that difference, not a moment played twice.
-OVERLAP_TOLERANCE = 0.3
+# time of its first frame: copies cut on the same keyframe differ by the
+# delay between the two (seen up to 0.75 s on a loaded hub). Both sides cut
+# only on keyframes (a keyframe every 2 s, docs/protocols/segment-upload.md),
+# so two copies that truly overlap do so by a whole GOP; an overlap below
+# half of one is the clocks' difference, not a moment played twice.
+OVERLAP_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ SIGKILL and a recordings disk that fills up and is freed. After backfill:
 - every stored segment decodes with PyAV,
 - the export holds video and audio over the whole meeting (ffprobe).
 
-`tc netem` is not available in this kernel (no sch_netem), so steady loss
-and delay are not among these faults; see the issue's report.
+`tc netem` is not available in this kernel (no sch_netem module, no tc
+actions), so steady loss and delay (the issue's case (a)) are not among
+these faults.
 """
 
 from __future__ import annotations
@@ -209,6 +210,22 @@ async def test_ten_short_cuts(tmp_path: Path) -> None:
         await settle(app)
         rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert any(s["source"] == "backfill" for s in rec["segments"])
+
+
+@pytestmark_timeout
+async def test_a_60_s_cut(tmp_path: Path) -> None:
+    """(c) the hall's link is down for a minute."""
+    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
+        async def cut() -> None:
+            await asyncio.sleep(10)
+            link.cut()
+            await asyncio.sleep(60)
+            link.restore()
+
+        meeting_id = await run_meeting(app, hub, c, 80, cut)
+        await settle(app)
+        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill") >= 55
 
 
 @pytestmark_timeout

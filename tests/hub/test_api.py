@@ -52,14 +52,16 @@ def test_township_operator_cannot_reach_another_township_on_any_route(client: Te
     west_meeting = r.json()["id"]
     west_device = client.get(f"/api/v1/branches/{west_branch}/devices", headers=admin).json()[0]["id"]
     values = {"branch_id": west_branch, "unit_id": county.townships["西山乡"], "member_id": west_member,
-              "meeting_id": west_meeting, "device_id": west_device, "slot": 1, "filename": "x.mp4", "ext": "mp4", "segment_id": "s1",
+              "meeting_id": west_meeting, "device_id": west_device, "slot": 1,
+              "filename": "00000000-0000-4000-8000-000000000000.mp4", "ext": "mp4",
+              "segment_id": "00000000-0000-4000-8000-000000000000",
               "operator_id": next(o["id"] for o in client.get("/api/v1/operators", headers=admin).json()
                                   if o["username"] == "xishan")}
     east = county.operators["东城镇"]
     bodies = {
         "members": {"name": "x", "member_no": "X1"}, "meetings": {"meeting_type": "committee", "scheduled_start": "2026-12-01T00:00:00Z"},
         "devices": {"name": "x"}, "checkins": {"member_id": west_member, "reason": "x"},
-        "leave-requests": {"member_id": west_member, "reason": "x"}, "flagged": {"flagged": True},
+        "leave-requests": {"member_id": west_member, "reason": "x"}, "flagged": {"flagged": False},
     }
     checked = 0
     for method, route in api_routes(client):
