@@ -60,7 +60,9 @@ def _blocking_calls(fn: Any) -> list[str]:
                     found.append(f"{name}() at line {child.lineno}")
             visit(child)
 
-    visit(top)
+    # The body only: decorators (`@router.get(...)`) and parameter defaults
+    # (`Depends(...)`) run once, when the route is declared.
+    visit(ast.Module(body=top.body, type_ignores=[]))
     return found
 
 
