@@ -65,10 +65,8 @@ def init_database(settings: Settings) -> HubContext:
     check_connection(engine)
     migrate(engine)
     return HubContext(settings=settings, engine=engine, session_factory=make_session_factory(engine), bus=EventBus(),
-                      limiter=LoginLimiter(settings.login_attempts_per_minute, base_seconds=settings.login_backoff_seconds,
-                                           max_seconds=settings.login_backoff_max_seconds),
-                      enrol_limiter=LoginLimiter(settings.enrol_attempts_per_minute, base_seconds=settings.login_backoff_seconds,
-                                                 max_seconds=settings.login_backoff_max_seconds))
+                      limiter=LoginLimiter.from_settings(settings, settings.login_attempts_per_minute),
+                      enrol_limiter=LoginLimiter.from_settings(settings, settings.enrol_attempts_per_minute))
 
 
 def init_first_admin(ctx: HubContext) -> None:

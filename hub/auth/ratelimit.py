@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Any
 
 from hub.errors import TooManyRequests, Unauthorized
 
@@ -44,6 +45,11 @@ class LoginLimiter:
         self._now = clock
         self._buckets: dict[str, _Bucket] = {}
         self._lock = Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, per_minute: int) -> LoginLimiter:
+        return cls(per_minute, base_seconds=settings.login_backoff_seconds,
+                   max_seconds=settings.login_backoff_max_seconds)
 
     def _bucket(self, key: str, now: float) -> _Bucket:
         b = self._buckets.get(key)
