@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import websockets
 
+from branchlive.probe import hub_is_up
 from branchlive.simhall import SimHall, message
 
 PASSWORD = "bench-admin-pw"
@@ -60,11 +61,9 @@ def start_hub(data_dir: Path, port: int, database_url: str | None) -> subprocess
         cmd += ["--database-url", database_url]
     proc = subprocess.Popen(cmd, env=env)
     for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code in (200, 401):  # up (the document needs a session)
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
+        if hub_is_up(f"http://127.0.0.1:{port}", timeout=1):
+            return proc
+        time.sleep(0.2)
     proc.kill()
     raise RuntimeError("the hub did not start")
 

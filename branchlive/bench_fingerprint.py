@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 import websockets
 
+from branchlive.probe import hub_is_up
+
 ADMIN_PASSWORD = "fp-bench-admin-pw"
 PIN = "135790"
 
@@ -80,9 +82,8 @@ class HubProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the hub exited with code {self.proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code in (200, 401):  # up (the document needs a session)
-                    return
+            if hub_is_up(self.url, timeout=1):
+                return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("the hub did not start")

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from branchlive.probe import hub_is_up
 from branchlive.simhall import EdgeClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,11 +103,8 @@ class HubProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if httpx.get(self.url + "/openapi.json", timeout=2).status_code in (200, 401):  # up (the document needs a session)
-                    return self
-            except httpx.HTTPError:
-                pass
+            if hub_is_up(self.url):
+                return self
             time.sleep(0.2)
         raise RuntimeError(f"hub did not answer within {timeout} s: {self.log_tail()}")
 

@@ -9,7 +9,6 @@ recording. Then the scheduled backups and their retention."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import sqlite3
@@ -27,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
 from branchlive.bench_fingerprint import ADMIN_PASSWORD, free_port, seed_branch
+from branchlive.probe import hub_is_up
 from branchlive.simhall import EdgeClient
 from hub.app import create_app
 from hub.backup.snapshot import BackupError, create_backup, list_backups, prune, restore_backup
@@ -54,9 +54,8 @@ class Hub:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"the hub exited with {self.proc.returncode}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code in (200, 401):  # up (the document needs a session)
-                    return
+            if hub_is_up(self.url):
+                return
             time.sleep(0.1)
         raise AssertionError("the hub did not start")
 

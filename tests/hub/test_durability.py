@@ -19,6 +19,7 @@ import pytest
 import websockets
 from fastapi.testclient import TestClient
 
+from branchlive.probe import hub_is_up
 from hub.app import create_app
 from hub.config import Settings
 from tests.hub.conftest import ADMIN_PASSWORD, build_county, make_settings
@@ -60,11 +61,9 @@ def start_hub(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
                              "--log-level", "warning"], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code in (200, 401):  # up (the document needs a session)
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
+        if hub_is_up(f"http://127.0.0.1:{port}", timeout=1):
+            return proc
+        time.sleep(0.2)
     proc.kill()
     raise AssertionError("hub did not start")
 
