@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from hub.api.deps import CurrentOperator, SessionDep
+from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.devices.models import Device
 from hub.organisations.models import OrgUnit
 
@@ -43,6 +44,11 @@ class FleetDevice(BaseModel):
     settings_digest: str | None
     last_seen_at: datetime | None
     outdated: bool
+    # The hall's last heartbeat (reader, camera, microphone, disk, backfill,
+    # faults: devices/agent/app.py EdgeApp._health), kept by the wall per
+    # branch; empty until the hall's PC has sent one since the hub started.
+    online: bool = False
+    health: dict[str, Any] = {}
 
 
 class Fleet(BaseModel):
@@ -53,7 +59,7 @@ class Fleet(BaseModel):
 
 
 @router.get("/fleet", response_model=Fleet, summary="Agent versions and settings of the halls' PCs")
-def fleet(session: SessionDep, op: CurrentOperator) -> Fleet:
+def fleet(session: SessionDep, op: CurrentOperator, ctx: Ctx) -> Fleet:
     expected = hub_release()
     rows = session.execute(
         select(Device, OrgUnit).join(OrgUnit, OrgUnit.id == Device.branch_id)
@@ -62,10 +68,18 @@ def fleet(session: SessionDep, op: CurrentOperator) -> Fleet:
     ).all()
     devices = [FleetDevice(device_id=d.id, name=d.name, branch_id=b.id, branch_name=b.name,
                            agent_version=d.agent_version, settings_digest=d.settings_digest,
-                           last_seen_at=d.last_seen_at, outdated=is_older(d.agent_version, expected))
+                           last_seen_at=d.last_seen_at, outdated=is_older(d.agent_version, expected),
+                           **_live(ctx, b.id))
                for d, b in rows]
     versions: dict[str, int] = {}
     for d in devices:
         versions[d.agent_version or "unknown"] = versions.get(d.agent_version or "unknown", 0) + 1
     return Fleet(expected_agent_version=expected, versions=versions,
                  outdated=sum(d.outdated for d in devices), devices=devices)
+
+
+def _live(ctx: Ctx, branch_id: int) -> dict[str, Any]:
+    tile = ctx.wall.tiles.get(branch_id) if ctx.wall else None
+    if tile is None:
+        return {}
+    return {"online": tile.device_online, "health": dict(tile.health)}

@@ -13,6 +13,21 @@ class MeetingSchedule(BaseModel):
     scheduled_end: datetime | None = None
 
 
+class MeetingEdit(BaseModel):
+    """Change a scheduled meeting; only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+    meeting_type: str | None = Field(default=None, min_length=1, max_length=40)
+    topic: str | None = Field(default=None, max_length=300)
+    scheduled_start: datetime | None = None
+    scheduled_end: datetime | None = None
+
+
+class MeetingCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=300)
+
+
 class QuorumRead(BaseModel):
     rule: str
     expected: int

@@ -31,10 +31,35 @@ def schedule(
 ) -> Meeting:
     check_type(settings, meeting_type)
     if scheduled_end and scheduled_end <= scheduled_start:
-        raise Invalid("The meeting must end after it starts.")
+        raise Invalid("The meeting must end after it starts.", code="meeting_end_before_start")
     meeting = Meeting(id=str(uuid.uuid4()), branch_id=branch_id, meeting_type=meeting_type, topic=topic,
                       status="scheduled", scheduled_start=scheduled_start, scheduled_end=scheduled_end)
     session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def edit(session: Session, settings: Settings, meeting: Meeting, **changes: object) -> Meeting:
+    """Change a meeting that has not started yet (type, topic, times)."""
+    if meeting.status != "scheduled":
+        raise Conflict(f"The meeting is {meeting.status}; only a scheduled meeting can be changed.",
+                       code="meeting_not_scheduled")
+    if changes.get("meeting_type") is not None:
+        check_type(settings, str(changes["meeting_type"]))
+    for key, value in changes.items():
+        if value is not None or key == "scheduled_end":
+            setattr(meeting, key, value)
+    if meeting.scheduled_end and meeting.scheduled_start and meeting.scheduled_end <= meeting.scheduled_start:
+        raise Invalid("The meeting must end after it starts.", code="meeting_end_before_start")
+    session.flush()
+    return meeting
+
+
+def cancel(session: Session, meeting: Meeting) -> Meeting:
+    if meeting.status != "scheduled":
+        raise Conflict(f"The meeting is {meeting.status}; only a scheduled meeting can be cancelled.",
+                       code="meeting_not_scheduled")
+    meeting.status = "cancelled"
     session.flush()
     return meeting
 

@@ -13,7 +13,9 @@ from hub.events import MeetingEnded, MeetingScheduled, MeetingStarted
 from hub.meetings import service
 from hub.meetings.models import Meeting
 from hub.meetings.schemas import (
+    MeetingCancel,
     MeetingDetail,
+    MeetingEdit,
     MeetingRead,
     MeetingSchedule,
     MeetingTypeRead,
@@ -101,3 +103,29 @@ def end_meeting(meeting_id: str, session: SessionDep, op: CurrentOperator, ctx: 
     assert meeting.ended_at is not None
     ctx.bus.publish_threadsafe(MeetingEnded(meeting.branch_id, meeting.id, meeting.ended_at))
     return detail(session, ctx, meeting)
+
+
+@router.patch("/meetings/{meeting_id}", response_model=MeetingRead)
+def edit_meeting(meeting_id: str, body: MeetingEdit, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
+    """Change a scheduled meeting (type, topic, times); the hall's kiosk and the wall follow."""
+    op.require_write()
+    meeting = visible_meeting(session, op, meeting_id)
+    changes = body.model_dump(exclude_unset=True)
+    service.edit(session, ctx.settings, meeting, **changes)
+    audit.record(session, actor=op.username, action="meeting_edited", target=f"meeting:{meeting.id}",
+                 branch_id=meeting.branch_id, detail=body.model_dump(mode="json", exclude_unset=True))
+    session.commit()
+    ctx.bus.publish_threadsafe(MeetingScheduled(meeting.branch_id, meeting.id))
+    return meeting
+
+
+@router.post("/meetings/{meeting_id}/cancel", response_model=MeetingRead)
+def cancel_meeting(meeting_id: str, body: MeetingCancel, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
+    op.require_write()
+    meeting = visible_meeting(session, op, meeting_id)
+    service.cancel(session, meeting)
+    audit.record(session, actor=op.username, action="meeting_cancelled", target=f"meeting:{meeting.id}",
+                 branch_id=meeting.branch_id, detail={"reason": body.reason})
+    session.commit()
+    ctx.bus.publish_threadsafe(MeetingScheduled(meeting.branch_id, meeting.id))
+    return meeting

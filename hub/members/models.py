@@ -22,6 +22,8 @@ class Member(Base):
     excused: Mapped[bool] = mapped_column(Boolean, default=False)
     excused_reason: Mapped[str | None] = mapped_column(String(200))
     committee: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 书记 / 副书记 / 组织委员 ...: free text, local practice differs.
+    committee_role: Mapped[str | None] = mapped_column(String(40))
     # Removed from the roster (moved away, died): kept for history, not
     # counted, cannot check in.
     active: Mapped[bool] = mapped_column(Boolean, default=True)

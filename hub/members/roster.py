@@ -27,7 +27,9 @@ HEADERS = {
     "excused": ("excused", "免计", "不计入应到人数", "免计人数"),
     "excused_reason": ("excused_reason", "免计原因", "原因"),
     "committee": ("committee", "支委", "支委委员", "是否支委"),
+    "committee_role": ("committee_role", "支委职务", "职务"),
 }
+FIELDS = tuple(HEADERS)
 STATUS_WORDS = {"正式": "full", "正式党员": "full", "full": "full", "预备": "probationary", "预备党员": "probationary", "probationary": "probationary"}
 YES = {"是", "y", "yes", "true", "1", "√"}
 NO = {"否", "n", "no", "false", "0", ""}
@@ -38,6 +40,16 @@ class RosterReport:
     created: int = 0
     updated: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RowError(ValueError):
+    """One bad row: `code` names the problem for the UI (hub error codes are
+    translated there), `field` the cell to fix; the message stays bilingual
+    for the API and the logs."""
+
+    def __init__(self, code: str, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.field = code, field
 
 
 class RosterFileError(ValueError):
@@ -158,22 +170,31 @@ def map_headers(header: list[str]) -> dict[str, int]:
     return found
 
 
+def row_values(cells: list[str], cols: dict[str, int]) -> dict[str, str]:
+    """A row's cells by field name (what the page shows for fixing a bad row)."""
+    return {name: (cells[idx].strip() if idx < len(cells) else "") for name, idx in cols.items()}
+
+
 def parse_row(cells: list[str], cols: dict[str, int]) -> dict[str, Any]:
-    """One row to member fields; raises ValueError with the reason."""
+    """One row to member fields; raises RowError with the reason."""
+    return parse_values(row_values(cells, cols))
+
+
+def parse_values(values: dict[str, str]) -> dict[str, Any]:
+    """A row's values by field name to member fields; raises RowError."""
 
     def cell(name: str) -> str:
-        idx = cols.get(name)
-        return cells[idx].strip() if idx is not None and idx < len(cells) else ""
+        return str(values.get(name) or "").strip()
 
     name, number = cell("name"), cell("member_no")
     if not name:
-        raise ValueError("姓名为空 name is empty")
+        raise RowError("name_empty", "name", "姓名为空 name is empty")
     if not number:
-        raise ValueError("党员编号为空 member number is empty")
+        raise RowError("member_no_empty", "member_no", "党员编号为空 member number is empty")
     status_raw = cell("status") or "正式"
     status = STATUS_WORDS.get(status_raw.lower() if status_raw.isascii() else status_raw)
     if status is None:
-        raise ValueError(f"类别 {status_raw!r} 无法识别 status must be 正式 or 预备")
+        raise RowError("status_unknown", "status", f"类别 {status_raw!r} 无法识别 status must be 正式 or 预备")
     flags = {}
     for flag in ("excused", "committee"):
         raw = cell(flag).lower()
@@ -182,20 +203,25 @@ def parse_row(cells: list[str], cols: dict[str, int]) -> dict[str, Any]:
         elif raw in NO:
             flags[flag] = False
         else:
-            raise ValueError(f"{HEADERS[flag][1]} {raw!r} 应为 是/否 must be yes or no")
+            raise RowError("yes_no", flag, f"{HEADERS[flag][1]} {raw!r} 应为 是/否 must be yes or no")
     phone = cell("phone")
     if phone and not phone.replace("-", "").replace(" ", "").lstrip("+").isdigit():
-        raise ValueError(f"电话 {phone!r} 不是号码 phone is not a number")
+        raise RowError("phone_invalid", "phone", f"电话 {phone!r} 不是号码 phone is not a number")
     reason = cell("excused_reason") or None
-    for label, value, limit in (("姓名 name", name, 100), ("党员编号 member number", number, 64), ("电话 phone", phone, 32),
-                                ("免计原因 reason", reason or "", 200)):
+    role = cell("committee_role") or None
+    for field_name, label, value, limit in (("name", "姓名 name", name, 100),
+                                            ("member_no", "党员编号 member number", number, 64),
+                                            ("phone", "电话 phone", phone, 32),
+                                            ("excused_reason", "免计原因 reason", reason or "", 200),
+                                            ("committee_role", "支委职务 committee role", role or "", 40)):
         if len(value) > limit:
-            raise ValueError(f"{label} 超过 {limit} 字 is longer than {limit} characters")
+            raise RowError("too_long", field_name, f"{label} 超过 {limit} 字 is longer than {limit} characters")
     if flags["excused"] and not reason:
-        raise ValueError("免计须填原因 an excused member needs a reason")
+        raise RowError("excused_reason_missing", "excused_reason", "免计须填原因 an excused member needs a reason")
     return {
         "name": name, "member_no": number, "phone": phone or None, "status": status,
-        "excused": flags["excused"], "excused_reason": reason, "committee": flags["committee"],
+        "excused": flags["excused"], "excused_reason": reason, "committee": flags["committee"] or bool(role),
+        "committee_role": role,
     }
 
 
@@ -207,22 +233,37 @@ def import_roster(session: Session, *, branch: OrgUnit, filename: str, data: byt
     if not rows:
         raise RosterFileError("The file is empty.")
     cols = map_headers(rows[0])
+    return import_values(session, branch=branch,
+                         rows=[(n, row_values(cells, cols)) for n, cells in enumerate(rows[1:], start=2)])
+
+
+def import_values(session: Session, *, branch: OrgUnit, rows: list[tuple[int, dict[str, str]]]) -> RosterReport:
+    """Rows as (row number, values by field): from a file, or the bad rows of
+    an earlier import corrected in the page and sent again. Every bad row
+    comes back with its number, reason, code, field and values."""
     report = RosterReport()
     seen: dict[str, int] = {}
-    for line_no, cells in enumerate(rows[1:], start=2):
+
+    def bad(line_no: int, values: dict[str, str], code: str, field_name: str, reason: str) -> None:
+        report.errors.append({"row": line_no, "reason": reason, "code": code, "field": field_name,
+                              "values": {k: values.get(k, "") for k in FIELDS}})
+
+    for line_no, values in rows:
         try:
-            fields = parse_row(cells, cols)
-        except ValueError as exc:
-            report.errors.append({"row": line_no, "reason": str(exc)})
+            fields = parse_values(values)
+        except RowError as exc:
+            bad(line_no, values, exc.code, exc.field, str(exc))
             continue
         number = fields["member_no"]
         if number in seen:
-            report.errors.append({"row": line_no, "reason": f"党员编号 {number} 与第 {seen[number]} 行重复 duplicate member number (row {seen[number]})"})
+            bad(line_no, values, "duplicate", "member_no",
+                f"党员编号 {number} 与第 {seen[number]} 行重复 duplicate member number (row {seen[number]})")
             continue
         seen[number] = line_no
         existing = session.scalar(select(Member).where(Member.member_no == number))
         if existing is not None and existing.branch_id != branch.id:
-            report.errors.append({"row": line_no, "reason": f"党员编号 {number} 已在其他支部 member number belongs to another branch"})
+            bad(line_no, values, "other_branch", "member_no",
+                f"党员编号 {number} 已在其他支部 member number belongs to another branch")
             continue
         if existing is None:
             session.add(Member(branch_id=branch.id, **fields))

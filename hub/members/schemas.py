@@ -19,6 +19,7 @@ class MemberCreate(BaseModel):
     excused: bool = False
     excused_reason: str | None = Reason
     committee: bool = False
+    committee_role: str | None = Field(default=None, max_length=40)
 
 
 class MemberUpdate(BaseModel):
@@ -32,6 +33,7 @@ class MemberUpdate(BaseModel):
     excused: bool | None = None
     excused_reason: str | None = Reason
     committee: bool | None = None
+    committee_role: str | None = Field(default=None, max_length=40)
     active: bool | None = None
 
     @model_validator(mode="before")
@@ -55,7 +57,28 @@ class MemberRead(BaseModel):
     excused: bool
     excused_reason: str | None
     committee: bool
+    committee_role: str | None = None
     active: bool
+
+
+class RosterRow(BaseModel):
+    """A row of an earlier import, corrected in the page: its row number in
+    the file, and its cells by field (the same text a spreadsheet holds)."""
+
+    model_config = ConfigDict(extra="forbid")
+    row: int = Field(ge=1, le=10_000_000)
+    values: dict[str, str] = Field(max_length=16)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RosterRow:
+        if any(len(k) > 40 or len(v) > 4096 for k, v in self.values.items()):
+            raise ValueError("values: a field name or a cell is too long")
+        return self
+
+
+class RosterRows(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[RosterRow] = Field(min_length=1, max_length=5000)
 
 
 class RosterImportResult(BaseModel):

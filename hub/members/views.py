@@ -11,7 +11,13 @@ from hub.errors import Invalid
 from hub.events import RosterChanged
 from hub.members import roster as roster_import
 from hub.members import service
-from hub.members.schemas import MemberCreate, MemberRead, MemberUpdate, RosterImportResult
+from hub.members.schemas import (
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    RosterImportResult,
+    RosterRows,
+)
 from hub.organisations.service import get_branch_visible, get_visible
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
@@ -84,8 +90,22 @@ async def import_roster(branch_id: int, file: UploadFile, op: CurrentOperator, c
             session.commit()
             return RosterImportResult(created=report.created, updated=report.updated, errors=report.errors)
 
-
-
     result = await asyncio.to_thread(work)
     ctx.bus.publish(RosterChanged(branch_id))
     return result
+
+
+@router.post("/branches/{branch_id}/roster/rows", response_model=RosterImportResult)
+def import_roster_rows(branch_id: int, body: RosterRows, session: SessionDep, op: CurrentOperator,
+                       ctx: Ctx) -> RosterImportResult:
+    """Send again the bad rows of an import, corrected in the page: the same
+    checks as the file, each row still bad comes back with its reason."""
+    op.require_write()
+    branch = get_branch_visible(session, op, branch_id)
+    report = roster_import.import_values(session, branch=branch, rows=[(r.row, r.values) for r in body.rows])
+    audit.record(session, actor=op.username, action="roster_rows_imported", target=f"branch:{branch_id}",
+                 branch_id=branch_id, detail={"created": report.created, "updated": report.updated,
+                                              "errors": len(report.errors)})
+    session.commit()
+    ctx.bus.publish_threadsafe(RosterChanged(branch_id))
+    return RosterImportResult(created=report.created, updated=report.updated, errors=report.errors)

@@ -11,6 +11,15 @@ class OrgUnitCreate(BaseModel):
     code: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+class OrgUnitUpdate(BaseModel):
+    """Rename, move (a new parent) or (de)activate; only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    active: bool | None = None
+
+
 class OrgUnitRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -19,3 +28,4 @@ class OrgUnitRead(BaseModel):
     kind: str
     code: str | None
     path: str
+    active: bool = True

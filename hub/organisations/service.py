@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import OperatorPrincipal
-from hub.errors import Conflict, Invalid, NotFound
+from hub.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.organisations.models import KINDS, OrgUnit
 
 # What may sit under what: one county at the root, townships under it,
@@ -22,11 +22,7 @@ def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None
         parent = session.get(OrgUnit, parent_id)
         if parent is None:
             raise NotFound(f"Parent unit {parent_id} does not exist.")
-        if parent.kind == "branch":
-            raise Invalid("A branch cannot contain other units; choose a township or county as parent.")
-        if kind not in CHILD_KINDS[parent.kind]:
-            raise Invalid(f"kind: a {parent.kind} unit can contain {' or '.join(CHILD_KINDS[parent.kind])} units, "
-                          f"not a {kind}; choose another kind or another parent.")
+        _check_parent(parent, kind)
     elif session.scalar(select(func.count()).select_from(OrgUnit)):
         raise Invalid("The tree already has a root; give a parent_id.")
     if code and session.scalar(select(OrgUnit).where(OrgUnit.code == code)):
@@ -36,6 +32,55 @@ def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     return unit
+
+
+def _check_parent(parent: OrgUnit, kind: str) -> None:
+    if not parent.active:
+        raise Invalid(f"{parent.name} has been deactivated; choose an active parent unit.", code="unit_inactive")
+    if parent.kind == "branch":
+        raise Invalid("A branch cannot contain other units; choose a township or county as parent.",
+                      code="unit_kind_not_allowed")
+    if kind not in CHILD_KINDS[parent.kind]:
+        raise Invalid(f"kind: a {parent.kind} unit can contain {' or '.join(CHILD_KINDS[parent.kind])} units, "
+                      f"not a {kind}; choose another kind or another parent.", code="unit_kind_not_allowed")
+
+
+def update_unit(session: Session, principal: OperatorPrincipal, unit: OrgUnit, *, name: str | None = None,
+                parent_id: int | None = None, active: bool | None = None) -> list[OrgUnit]:
+    """Rename, move under another parent, or (de)activate a unit inside the
+    operator's area (never the root of the area itself). Returns every unit
+    whose path or state changed (the unit and, on a move, its subtree)."""
+    if unit.path == principal.scope_path or not principal.can_see(unit.path):
+        raise Forbidden("You may change the units inside your area, not your area itself; ask the county.",
+                        code="own_scope")
+    changed = [unit]
+    if name is not None:
+        unit.name = name
+    if parent_id is not None and parent_id != unit.parent_id:
+        parent = get_visible(session, principal, parent_id)
+        if parent.path.startswith(unit.path):
+            raise Invalid("A unit cannot move under itself or under one of its own units; choose another parent.",
+                          code="unit_cycle")
+        _check_parent(parent, unit.kind)
+        old, new = unit.path, f"{parent.path}{unit.id}/"
+        changed = units_under(session, old)
+        for u in changed:
+            u.path = new + u.path[len(old):]
+        unit.parent_id = parent.id
+    if active is False and unit.active:
+        busy = session.scalar(select(func.count()).select_from(OrgUnit).where(
+            OrgUnit.parent_id == unit.id, OrgUnit.active.is_(True)))
+        if busy:
+            raise Conflict(f"{unit.name} still has {busy} active units; move or deactivate them first.",
+                           code="unit_has_active_children")
+        unit.active = False
+    elif active is True and not unit.active:
+        above = session.get(OrgUnit, unit.parent_id) if unit.parent_id else None
+        if above is not None and not above.active:
+            raise Invalid(f"{above.name} has been deactivated; reactivate it first.", code="unit_inactive")
+        unit.active = True
+    session.flush()
+    return changed
 
 
 def get_visible(session: Session, principal: OperatorPrincipal, unit_id: int) -> OrgUnit:

@@ -112,7 +112,8 @@ def test_cell_longer_than_its_column_is_a_row_error(client: TestClient, county: 
     r = client.post(f"/api/v1/branches/{county.branches['东城一村']}/roster", headers=county.admin,
                     files={"file": ("花名册.csv", data, "text/csv")})
     assert r.status_code == 200, r.text
-    assert r.json()["errors"] == [{"row": 2, "reason": "姓名 name 超过 100 字 is longer than 100 characters"}]
+    assert [(e["row"], e["reason"], e["code"], e["field"]) for e in r.json()["errors"]] == [
+        (2, "姓名 name 超过 100 字 is longer than 100 characters", "too_long", "name")]
 
 
 def test_too_many_rows_is_refused_before_parsing_further(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,7 +60,8 @@ def test_xlsx_import_and_reimport_updates(client: TestClient, county: County) ->
     wb.save(buf)
     report = upload(client, county, "花名册.xlsx", buf.getvalue()).json()
     assert report["created"] == 2
-    assert report["errors"] == [{"row": 4, "reason": report["errors"][0]["reason"]}]
+    assert [(e["row"], e["code"], e["field"]) for e in report["errors"]] == [(4, "other_branch", "member_no")]
+    assert report["errors"][0]["values"]["name"] == "冒名"
     assert "another branch" in report["errors"][0]["reason"]
     ws["C3"] = "正式"
     buf = io.BytesIO()
