@@ -62,7 +62,7 @@ export async function renderDevices(el, params, ctx) {
   const t = makeT(ctx);
   const units = await ctx.api.get("/api/v1/org-units");
   const branches = unitOptions(units, { kinds: ["branch"] });
-  const branchSel = select(branches, params.branch || (branches[0] || [""])[0]);
+  const branchSel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
   branchSel.name = "branch";
   const codeBox = h("div", { class: "adm-enrol", "aria-live": "polite" });
   const listBox = h("div", {});

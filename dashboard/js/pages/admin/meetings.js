@@ -12,7 +12,7 @@ export async function renderMeetings(el, params, ctx) {
   const typeName = (code) => (types.find((x) => x.code === code) || {}).name_zh || code;
   const branches = unitOptions(units, { kinds: ["branch"] });
   const branchName = (id) => (units.find((u) => u.id === id) || {}).name || "";
-  const branchSel = select(branches, params.branch || (branches[0] || [""])[0]);
+  const branchSel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
   branchSel.name = "branch";
   const listBox = h("div", {});
   const detailBox = h("div", {});
@@ -79,7 +79,7 @@ export async function renderMeetings(el, params, ctx) {
       h("p", {}, `${branchName(m.branch_id)} · ${typeName(m.meeting_type)} · ${t(`mst_${m.status}`)} · ${fmtTime(m.scheduled_start || m.started_at)}`),
       h("h3", {}, t("leave_requests")),
       table([t("member"), t("reason"), t("filed_by"), t("filed_at")],
-        leaves.map((l) => [memberName(l.member_id), l.reason, l.filed_by || "", fmtTime(l.filed_at)]), { empty: t("none") }),
+        leaves.map((l) => [memberName(l.member_id), l.reason, l.filed_by ? h("code", {}, l.filed_by) : "", fmtTime(l.filed_at)]), { empty: t("none") }),
       m.status === "scheduled" || m.status === "live" ? personForm("record_leave", `/api/v1/meetings/${m.id}/leave-requests`, "leave_ok") : null,
       h("h3", {}, t("checkins")),
       table([t("member"), t("method"), t("reason"), t("checked_in_at")],

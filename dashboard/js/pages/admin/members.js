@@ -16,7 +16,7 @@ export async function renderMembers(el, params, ctx) {
   const t = makeT(ctx);
   const units = await ctx.api.get("/api/v1/org-units");
   const branches = unitOptions(units, { kinds: ["branch"] });
-  const branchSel = select(branches, params.branch || (branches[0] || [""])[0]);
+  const branchSel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
   branchSel.name = "branch";
   const rosterBox = h("div", {});
   const importBox = h("div", { class: "adm-import-result" });

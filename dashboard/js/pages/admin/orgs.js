@@ -12,7 +12,9 @@ export async function renderOrgs(el, _params, ctx) {
   const name = field(t("unit_name"), h("input", { name: "unit-name", maxlength: 200 }),
     { required: true, requiredText: t("need_name") });
   const kind = field(t("unit_kind"), select(KINDS.map((k) => [k, kindName(k)]), "branch"));
+  kind.input.name = "unit-kind";
   const parentSel = select([]);
+  parentSel.name = "unit-parent";
   const parent = field(t("unit_parent"), parentSel, { required: true, requiredText: t("need_parent") });
   const code = field(t("unit_code"), h("input", { name: "unit-code", maxlength: 64 }));
   const create = h("button", { type: "submit" }, t("create"));

@@ -1,0 +1,249 @@
+"""The administration pages driven as a county admin would, in real
+Chromium against a real hub (subprocess, real sign-in), with the real edge
+agent (`devices.agent`) and the fingerprint emulator for the hall: create a
+township and a branch, import a roster with two bad rows and fix them in
+the page, register the hall and enrol the agent with the code read off the
+page, schedule a meeting that the agent's kiosk then lists, record a leave,
+create an operator who signs in and changes the password, filter and export
+the audit log. Every page is scanned for English, error paths included."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from branchlive import bench_fingerprint as fp
+from tests.dashboard.helpers import bench
+from tests.dashboard.latin import assert_no_english
+
+ROSTER = ("姓名,党员编号,手机,类别,免计,免计原因,支委,支委职务\n"
+          "刘一,HK001,13800000001,正式,否,,是,书记\n"
+          ",HK002,13800000002,正式,否,,否,\n"          # row 3: the name is missing
+          "陈三,HK003,13800000003,预备,否,,否,\n"
+          "张四,HK004,电话坏了,正式,否,,否,\n")        # row 5: not a phone number
+WAIT = 30_000
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, chromium_available: None) -> Iterator[Any]:
+    tmp = tmp_path_factory.mktemp("admin")
+    proc = bench.HubProcess(tmp / "hub").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pick(page: Any, selector: str, text: str) -> None:
+    """Choose the option whose visible text (without the tree indent) is `text`."""
+    value = page.eval_on_selector(
+        selector, "(s, n) => { const o = [...s.options].find((o) => o.textContent.trim() === n); return o && o.value; }", text)
+    assert value, f"no option {text!r} in {selector}"
+    page.select_option(selector, value)
+
+
+def sign_in(page: Any, url: str, user: str, password: str) -> None:
+    page.goto(url + "/")
+    page.fill("#login-user", user)
+    page.fill("#login-pass", password)
+    page.click("#login-form button[type=submit]")
+
+
+def go(page: Any, url: str, path: str) -> None:
+    page.goto(f"{url}/ui/#{path}")
+    page.wait_for_selector(".adm-page h1", timeout=WAIT)
+
+
+def section(page: Any, title: str) -> Any:
+    return page.locator(".adm-section", has=page.locator("h2", has_text=title))
+
+
+def kiosk_state(port: int) -> dict[str, Any]:
+    return httpx.get(f"http://127.0.0.1:{port}/api/state", timeout=10).json()  # type: ignore[no-any-return]
+
+
+def wait_until(check: Any, what: str, page: Any, tries: int = 600) -> None:
+    """Poll a condition (re-checked every 100 ms of browser time, never a fixed sleep)."""
+    for _ in range(tries):
+        if check():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: Any, tmp_path: Path) -> None:
+    from firmware_stubs.fingerprint.emulator import FingerprintEmulator
+    from firmware_stubs.fingerprint.module import Timings
+
+    url = hub.url
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    loop = bench.EdgeLoop()
+    emulator = FingerprintEmulator("R307", library_path=tmp_path / "library.json", link=tmp_path / "fp0",
+                                   timings=Timings(capture=0.05, extract=0.05, search=0.05, reset=0.05))
+    agent = None
+    try:
+        sign_in(page, url, "admin", bench.ADMIN_PASSWORD)
+        page.wait_for_selector("#topbar:not([hidden])", timeout=WAIT)
+
+        # -- organisation: a township and a branch; the errors are in Chinese
+        go(page, url, "/admin/orgs")
+        form = section(page, "新建单位")
+        form.locator("button[type=submit]").click()
+        form.get_by_text("请填写名称").wait_for(timeout=WAIT)
+        assert_no_english(page)
+        page.fill("input[name=unit-name]", "河口镇")
+        page.select_option("select[name=unit-kind]", "township")
+        pick(page, "select[name=unit-parent]", "县委组织部")
+        form.locator("button[type=submit]").click()
+        page.locator("tr[data-unit=河口镇]").wait_for(timeout=WAIT)
+        page.fill("input[name=unit-name]", "河口村")
+        page.select_option("select[name=unit-kind]", "branch")
+        pick(page, "select[name=unit-parent]", "河口镇")
+        form.locator("button[type=submit]").click()
+        page.locator("tr[data-unit=河口村]").wait_for(timeout=WAIT)
+        # rename the branch in place
+        page.locator("tr[data-unit=河口村] button", has_text="改名").click()
+        page.fill("tr[data-unit=河口村] input[name=rename]", "河口村党支部")
+        page.locator("tr[data-unit=河口村] button", has_text="保存").click()
+        page.locator("tr[data-unit=河口村党支部]").wait_for(timeout=WAIT)
+        # the hub refuses to deactivate a township that still has a branch: said in Chinese
+        page.locator("tr[data-unit=河口镇] button", has_text="停用").click()
+        page.locator("tr[data-unit=河口镇] .adm-msg", has_text="请先移走或停用").wait_for(timeout=WAIT)
+        assert_no_english(page)
+
+        # -- roster: two bad rows shown with their reasons, fixed in the page, sent again
+        go(page, url, "/admin/members")
+        pick(page, "select[name=branch]", "河口村党支部")
+        page.set_input_files("input[name=roster-file]", files=[
+            {"name": "花名册.csv", "mimeType": "text/csv", "buffer": ROSTER.encode("utf-8-sig")}])
+        section(page, "导入花名册").locator("button[type=submit]").click()
+        page.get_by_text("新增 2 人，更新 0 人，2 行有问题").wait_for(timeout=WAIT)
+        assert page.locator("tr[data-row]").count() == 2
+        assert "姓名为空" in page.text_content("tr[data-row='3'] .adm-reason")
+        assert "不是号码" in page.text_content("tr[data-row='5'] .adm-reason")
+        assert_no_english(page)
+        page.fill("input[name=fix-3-name]", "王二")
+        page.fill("input[name=fix-5-phone]", "13800000004")
+        page.get_by_role("button", name="重新提交这些行").click()
+        page.get_by_text("新增 2 人，更新 0 人，0 行有问题").wait_for(timeout=WAIT)
+        page.get_by_text("在册 4 人").wait_for(timeout=WAIT)
+        assert "书记" in page.text_content("tr[data-member=HK001]")
+        # edit a member: excused needs a reason (checked in the page), then saved
+        page.locator("tr[data-member=HK003] button", has_text="编辑").click()
+        page.select_option("select[name=edit-standing]", "excused")
+        page.get_by_role("button", name="保存").click()
+        page.get_by_text("请填写原因").wait_for(timeout=WAIT)
+        assert_no_english(page)
+        page.fill("input[name=edit-reason]", "长期卧床")
+        page.get_by_role("button", name="保存").click()
+        page.locator("tr[data-member=HK003]", has_text="免计").wait_for(timeout=WAIT)
+
+        # -- the hall: register, read the code and its QR, enrol the real agent with it
+        go(page, url, "/admin/devices")
+        pick(page, "select[name=branch]", "河口村党支部")
+        section(page, "登记会场主机").locator("button[type=submit]").click()
+        code = page.get_attribute(".adm-code", "data-code", timeout=WAIT)
+        assert code and page.text_content(".adm-code code") == code
+        assert page.locator("svg.adm-qr path").get_attribute("d")
+        emulator.start()
+        agent = loop.run(fp.start_edge(tmp_path / "edge", url, code, reader_port=str(emulator.link)))
+        loop.run(fp.wait_for(lambda: agent.online, 60, "the agent online"))
+        fleet_row = page.locator("tr[data-branch=河口村党支部]")
+
+        def healthy() -> bool:
+            section(page, "各会场设备状态").get_by_role("button", name="刷新").click()
+            page.wait_for_load_state()
+            return fleet_row.count() == 1 and "在线" in (fleet_row.text_content() or "") and \
+                "正常" in (fleet_row.text_content() or "")
+
+        wait_until(healthy, "the hall online with its reader ready on the devices page", page)
+        assert_no_english(page)
+
+        # -- a meeting scheduled in the page reaches the hall's kiosk; then a leave
+        go(page, url, "/admin/meetings")
+        pick(page, "select[name=branch]", "河口村党支部")
+        page.select_option("select[name=m-type]", "theme_day")
+        section(page, "安排会议").locator("button[type=submit]").click()
+        page.get_by_text("请填写会议主题").wait_for(timeout=WAIT)
+        assert_no_english(page)
+        start = (datetime.now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+        page.fill("input[name=m-topic]", "河口村主题党日")
+        page.fill("input[name=m-start]", start)
+        section(page, "安排会议").locator("button[type=submit]").click()
+        page.locator("tr[data-topic=河口村主题党日]").wait_for(timeout=WAIT)
+        wait_until(lambda: any(m["topic"] == "河口村主题党日" for m in kiosk_state(agent.kiosk_port)["schedule"]),
+                   "the kiosk listing the scheduled meeting", page)
+        page.locator("tr[data-topic=河口村主题党日] button", has_text="详情").click()
+        detail = page.locator(".adm-section", has=page.locator("h2", has_text="会议：河口村主题党日"))
+        detail.wait_for(timeout=WAIT)
+        pick(page, "select[name=record_leave-member]", "王二（HK002）")
+        detail.get_by_role("button", name="登记请假").click()
+        detail.get_by_text("请填写原因").wait_for(timeout=WAIT)
+        page.fill("input[name=record_leave-reason]", "外出务工")
+        detail.get_by_role("button", name="登记请假").click()
+        detail.locator("td", has_text="外出务工").wait_for(timeout=WAIT)
+        assert_no_english(page)
+
+        # -- an operator for the township, who signs in and picks a password
+        go(page, url, "/admin/operators")
+        page.fill("input[name=op-username]", "河口")
+        section(page, "新建操作员").locator("button[type=submit]").click()
+        page.get_by_text("用户名为 2-64 位字母").wait_for(timeout=WAIT)
+        assert_no_english(page)
+        page.fill("input[name=op-username]", "hekou")
+        page.fill("input[name=op-display]", "河口镇值班员")
+        page.fill("input[name=op-password]", "hekou-first-1")
+        page.select_option("select[name=op-role]", "township_operator")
+        pick(page, "select[name=op-scope]", "河口镇")
+        section(page, "新建操作员").locator("button[type=submit]").click()
+        page.locator("tr[data-operator=hekou]", has_text="待首次改密").wait_for(timeout=WAIT)
+        other = browser.new_context(locale="zh-CN")
+        try:
+            op_page = other.new_page()
+            sign_in(op_page, url, "hekou", "hekou-first-1")
+            op_page.wait_for_selector("#pw-form:not([hidden])", timeout=WAIT)
+            assert_no_english(op_page)
+            op_page.fill("#pw-current", "hekou-first-1")
+            op_page.fill("#pw-new", "hekou-own-pw-2")
+            op_page.click("#pw-form button[type=submit]")
+            op_page.wait_for_selector("#topbar:not([hidden])", timeout=WAIT)
+            # the township operator sees its own township's branch in the admin pages
+            go(op_page, url, "/admin/members")
+            op_page.get_by_text("在册 4 人").wait_for(timeout=WAIT)
+            assert_no_english(op_page)
+        finally:
+            other.close()
+        bench.login_client(url, "hekou", "hekou-own-pw-2").close()
+
+        # -- the audit log: by what, by who; exported as the filter says
+        go(page, url, "/admin/audit")
+        pick(page, "select[name=f-action]", "安排会议")
+        section(page, "筛选").locator("button[type=submit]").click()
+        page.get_by_text("共 1 条").wait_for(timeout=WAIT)
+        assert page.locator("tr[data-action=meeting_scheduled]").count() == 1
+        page.select_option("select[name=f-action]", "")
+        page.fill("input[name=f-actor]", "hekou")
+        section(page, "筛选").locator("button[type=submit]").click()
+        page.locator("tr[data-action=password_changed][data-actor=hekou]").wait_for(timeout=WAIT)
+        assert page.locator("tr[data-actor=admin]").count() == 0
+        assert_no_english(page)
+        with page.expect_download(timeout=WAIT) as dl:
+            section(page, "筛选").get_by_role("button", name="导出 CSV").click()
+        rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig"))))
+        assert len(rows) > 1 and {r[1] for r in rows[1:]} == {"hekou"}
+    finally:
+        context.close()
+        if agent is not None:
+            loop.run(agent.shutdown(), timeout=60)
+        loop.close()
+        emulator.stop()
