@@ -16,14 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("org_units", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("committee_role", sa.String(length=40), nullable=True))
+    # Plain ADD COLUMN (not batch mode): on SQLite a batch would copy and drop
+    # org_units, which every other table references.
+    op.add_column("org_units", sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column("members", sa.Column("committee_role", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_column("committee_role")
-    with op.batch_alter_table("org_units", schema=None) as batch_op:
-        batch_op.drop_column("active")
+    op.drop_column("members", "committee_role")
+    op.drop_column("org_units", "active")
