@@ -62,6 +62,7 @@ def test_township_operator_cannot_reach_another_township_on_any_route(client: Te
         "members": {"name": "x", "member_no": "X1"}, "meetings": {"meeting_type": "committee", "scheduled_start": "2026-12-01T00:00:00Z"},
         "devices": {"name": "x"}, "checkins": {"member_id": west_member, "reason": "x"},
         "leave-requests": {"member_id": west_member, "reason": "x"}, "flagged": {"flagged": False},
+        "roster/rows": {"rows": [{"row": 2, "values": {"name": "甲", "member_no": "Z9"}}]},
     }
     checked = 0
     for method, route in api_routes(client):

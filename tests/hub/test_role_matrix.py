@@ -128,6 +128,7 @@ BODIES: dict[str, dict[str, object]] = {
     "meetings": {"meeting_type": "committee", "scheduled_start": "2026-12-01T00:00:00Z"},
     "devices": {"name": "x"}, "checkins": {"member_id": 1, "reason": "x"},
     "leave-requests": {"member_id": 1, "reason": "x"}, "flagged": {"flagged": True},
+    "roster/rows": {"rows": [{"row": 2, "values": {"name": "甲", "member_no": "Z9"}}]},
 }
 
 
