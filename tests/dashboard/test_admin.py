@@ -3,9 +3,10 @@ Chromium against a real hub (subprocess, real sign-in), with the real edge
 agent (`devices.agent`) and the fingerprint emulator for the hall: create a
 township and a branch, import a roster with two bad rows and fix them in
 the page, register the hall and enrol the agent with the code read off the
-page, schedule a meeting that the agent's kiosk then lists, record a leave,
-create an operator who signs in and changes the password, filter and export
-the audit log. Every page is scanned for English, error paths included."""
+page (its QR code decoded too), schedule and change a meeting that the
+agent's kiosk then lists, record a leave, confirm a check-in by staff with
+its reason once the hall opens the meeting, create an operator who signs in
+and changes the password, filter (who, what, when) and export the audit log. Every page is scanned for English, error paths included."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from branchlive import bench_fingerprint as fp
@@ -154,7 +157,10 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         section(page, "登记会场主机").locator("button[type=submit]").click()
         code = page.get_attribute(".adm-code", "data-code", timeout=WAIT)
         assert code and page.text_content(".adm-code code") == code
-        assert page.locator("svg.adm-qr path").get_attribute("d")
+        # the QR code on the page decodes (OpenCV's detector, as a scanner would) to the same code
+        png = np.frombuffer(page.locator("svg.adm-qr").screenshot(), dtype=np.uint8)
+        decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(png, cv2.IMREAD_GRAYSCALE))
+        assert decoded == code
         emulator.start()
         agent = loop.run(fp.start_edge(tmp_path / "edge", url, code, reader_port=str(emulator.link)))
         loop.run(fp.wait_for(lambda: agent.online, 60, "the agent online"))
@@ -192,6 +198,34 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         page.fill("input[name=record_leave-reason]", "外出务工")
         detail.get_by_role("button", name="登记请假").click()
         detail.locator("td", has_text="外出务工").wait_for(timeout=WAIT)
+        assert_no_english(page)
+        # changed in the page: the kiosk follows
+        meeting_id = page.get_attribute("tr[data-topic=河口村主题党日]", "data-meeting")
+        page.locator("tr[data-topic=河口村主题党日] button", has_text="编辑").click()
+        page.fill("td[colspan='5'] input[name=m-topic]", "学习党章")
+        page.locator("td[colspan='5'] button[type=submit]").click()
+        page.locator("tr[data-topic=学习党章]").wait_for(timeout=WAIT)
+        wait_until(lambda: [m["topic"] for m in kiosk_state(agent.kiosk_port)["schedule"]] == ["学习党章"],
+                   "the kiosk showing the changed topic", page)
+        # the hall opens it; a member whose finger does not read is confirmed by staff, with the reason
+        kiosk = loop.run(fp.kiosk_client(agent))
+        try:
+            r = loop.run(kiosk.post("/api/admin/meeting/start", json={"scheduled_id": meeting_id}))
+            assert r.status_code == 201, r.text
+        finally:
+            loop.run(kiosk.aclose())
+        go(page, url, "/admin/meetings")
+        pick(page, "select[name=branch]", "河口村党支部")
+        page.locator("tr[data-topic=学习党章]", has_text="进行中").wait_for(timeout=WAIT)
+        page.locator("tr[data-topic=学习党章] button", has_text="详情").click()
+        detail = page.locator(".adm-section", has=page.locator("h2", has_text="会议：学习党章"))
+        page.locator("select[name=staff_checkin-member]").wait_for(timeout=WAIT)
+        pick(page, "select[name=staff_checkin-member]", "刘一（HK001）")
+        detail.get_by_role("button", name="工作人员确认签到").click()
+        detail.get_by_text("请填写原因").wait_for(timeout=WAIT)
+        page.fill("input[name=staff_checkin-reason]", "指纹磨损，本人到场")
+        detail.get_by_role("button", name="工作人员确认签到").click()
+        detail.locator("tr", has_text="指纹磨损，本人到场").filter(has_text="工作人员确认").wait_for(timeout=WAIT)
         assert_no_english(page)
 
         # -- an operator for the township, who signs in and picks a password
@@ -241,6 +275,11 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
             section(page, "筛选").get_by_role("button", name="导出 CSV").click()
         rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig"))))
         assert len(rows) > 1 and {r[1] for r in rows[1:]} == {"hekou"}
+        # by time: nothing before the hub existed
+        page.fill("input[name=f-actor]", "")
+        page.fill("input[name=f-until]", "2001-01-01T00:00")
+        section(page, "筛选").locator("button[type=submit]").click()
+        page.get_by_text("共 0 条").wait_for(timeout=WAIT)
     finally:
         context.close()
         if agent is not None:
