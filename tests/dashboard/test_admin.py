@@ -214,6 +214,12 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
             assert r.status_code == 201, r.text
         finally:
             loop.run(kiosk.aclose())
+        admin = bench.admin_client(url)
+        try:  # the start travels through the agent's outbox: the page is opened once the hub has it
+            wait_until(lambda: admin.get(f"/api/v1/meetings/{meeting_id}").json()["status"] == "live",
+                       "the hub to record the meeting as started at the hall", page)
+        finally:
+            admin.close()
         go(page, url, "/admin/meetings")
         pick(page, "select[name=branch]", "河口村党支部")
         page.locator("tr[data-topic=学习党章]", has_text="进行中").wait_for(timeout=WAIT)
