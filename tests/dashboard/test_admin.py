@@ -89,7 +89,10 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
 
     url = hub.url
     context = browser.new_context(locale="zh-CN", accept_downloads=True)
-    page = context.new_page()
+    page = context.new_page()  # under the hub's CSP, as an operator's browser runs it
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(f"uncaught: {e}"))
     loop = bench.EdgeLoop()
     emulator = FingerprintEmulator("R307", library_path=tmp_path / "library.json", link=tmp_path / "fp0",
                                    timings=Timings(capture=0.05, extract=0.05, search=0.05, reset=0.05))
@@ -286,6 +289,7 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         page.fill("input[name=f-until]", "2001-01-01T00:00")
         section(page, "筛选").locator("button[type=submit]").click()
         page.get_by_text("共 0 条").wait_for(timeout=WAIT)
+        assert violations == []
     finally:
         context.close()
         if agent is not None:
