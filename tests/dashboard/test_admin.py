@@ -264,9 +264,20 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
             go(op_page, url, "/admin/members")
             op_page.get_by_text("在册 4 人").wait_for(timeout=WAIT)
             assert_no_english(op_page)
+            # and changes it again, later, on its own (a wrong current password first)
+            go(op_page, url, "/admin/password")
+            op_page.fill("input[name=my-current]", "not-my-password")
+            op_page.fill("input[name=my-new]", "hekou-third-pw-3")
+            op_page.fill("input[name=my-again]", "hekou-third-pw-3")
+            op_page.get_by_role("button", name="保存").click()
+            op_page.get_by_text("当前密码不正确").wait_for(timeout=WAIT)
+            assert_no_english(op_page)
+            op_page.fill("input[name=my-current]", "hekou-own-pw-2")
+            op_page.get_by_role("button", name="保存").click()
+            op_page.get_by_text("密码已修改").wait_for(timeout=WAIT)
         finally:
             other.close()
-        bench.login_client(url, "hekou", "hekou-own-pw-2").close()
+        bench.login_client(url, "hekou", "hekou-third-pw-3").close()
 
         # -- the audit log: by what, by who; exported as the filter says
         go(page, url, "/admin/audit")
@@ -277,7 +288,7 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         page.select_option("select[name=f-action]", "")
         page.fill("input[name=f-actor]", "hekou")
         section(page, "筛选").locator("button[type=submit]").click()
-        page.locator("tr[data-action=password_changed][data-actor=hekou]").wait_for(timeout=WAIT)
+        page.locator("tr[data-action=password_changed][data-actor=hekou]").nth(1).wait_for(timeout=WAIT)  # forced, then its own
         assert page.locator("tr[data-actor=admin]").count() == 0
         assert_no_english(page)
         with page.expect_download(timeout=WAIT) as dl:

@@ -7,6 +7,11 @@ export default {
   "admin.nav_operators": ["操作员", "Operators"],
   "admin.nav_meetings": ["会议安排", "Meetings"],
   "admin.nav_audit": ["审计日志", "Audit log"],
+  "admin.nav_password": ["修改密码", "Change password"],
+  "admin.pw_current": ["当前密码", "Current password"], "admin.pw_new": ["新密码（至少 8 位）", "New password (8 or more)"],
+  "admin.pw_again": ["再次输入新密码", "New password again"], "admin.pw_mismatch": ["两次输入的新密码不一致", "The two new passwords differ"],
+  "admin.pw_changed": ["密码已修改；您在其他设备上的登录已注销", "Password changed; your other sessions have ended"],
+  "admin.pw_hint": ["修改后，您在其他电脑上的登录会被注销。", "Your sessions on other computers end."],
 
   "admin.create": ["新建", "Create"], "admin.save": ["保存", "Save"], "admin.cancel": ["取消", "Cancel"], "admin.confirm": ["确定", "Confirm"],
   "admin.edit": ["编辑", "Edit"], "admin.details": ["详情", "Details"], "admin.refresh": ["刷新", "Refresh"], "admin.search": ["查询", "Search"],

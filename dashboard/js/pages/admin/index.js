@@ -7,6 +7,7 @@ import { renderMeetings } from "./meetings.js";
 import { renderMembers } from "./members.js";
 import { renderOperators } from "./operators.js";
 import { renderOrgs } from "./orgs.js";
+import { renderPassword } from "./password.js";
 
 const ROLES = ["county_admin", "township_operator"];
 
@@ -17,4 +18,6 @@ export const routes = [
   { path: "/admin/operators", title: "admin.nav_operators", roles: ROLES, nav: "admin", render: renderOperators },
   { path: "/admin/meetings", title: "admin.nav_meetings", roles: ROLES, nav: "admin", render: renderMeetings },
   { path: "/admin/audit", title: "admin.nav_audit", roles: ROLES, nav: "admin", render: renderAudit },
+  // Everyone, whatever the role, changes their own password here.
+  { path: "/admin/password", title: "admin.nav_password", nav: "admin", render: renderPassword },
 ];
