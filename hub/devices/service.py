@@ -16,7 +16,7 @@ ENROL_VALID = timedelta(days=7)
 
 def register(session: Session, *, branch: OrgUnit, name: str) -> tuple[Device, str]:
     if branch.kind != "branch":
-        raise Invalid("Devices belong to a branch; pick the branch whose hall it is in.")
+        raise Invalid("Devices belong to a branch; pick the branch whose hall it is in.", code="not_a_branch")
     code = new_enrolment_code()
     device = Device(branch_id=branch.id, name=name, enrol_code_hash=hash_token(code), enrol_expires_at=utcnow() + ENROL_VALID)
     session.add(device)

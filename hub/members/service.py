@@ -14,7 +14,7 @@ def validate_fields(fields: dict[str, Any]) -> None:
     if "status" in fields and fields["status"] not in STATUSES:
         raise Invalid("status must be 'full' (正式) or 'probationary' (预备).")
     if fields.get("excused") and not (fields.get("excused_reason") or "").strip():
-        raise Invalid("An excused member needs the reason (e.g. 长期卧床, 出国半年以上).")
+        raise Invalid("An excused member needs the reason (e.g. 长期卧床, 出国半年以上).", code="excused_reason_missing")
     if "name" in fields and not (fields["name"] or "").strip():
         raise Invalid("The member's name is empty.")
 
@@ -22,7 +22,8 @@ def validate_fields(fields: dict[str, Any]) -> None:
 def create_member(session: Session, *, branch: OrgUnit, **fields: Any) -> Member:
     validate_fields(fields)
     if session.scalar(select(Member).where(Member.member_no == fields["member_no"])):
-        raise Conflict(f"Member number {fields['member_no']} is already on a roster; check the number.")
+        raise Conflict(f"Member number {fields['member_no']} is already on a roster; check the number.",
+                       code="member_no_taken")
     member = Member(branch_id=branch.id, **fields)
     session.add(member)
     session.flush()

@@ -68,7 +68,7 @@ async def import_roster(branch_id: int, file: UploadFile, op: CurrentOperator, c
     op.require_write()
     data = await file.read(MAX_ROSTER_BYTES + 1)
     if len(data) > MAX_ROSTER_BYTES:
-        raise Invalid("The roster file is larger than 10 MB; split it by branch.")
+        raise Invalid("The roster file is larger than 10 MB; split it by branch.", code="roster_too_large")
 
     def work() -> RosterImportResult:
         with read_session(ctx.session_factory) as session:
@@ -78,13 +78,13 @@ async def import_roster(branch_id: int, file: UploadFile, op: CurrentOperator, c
             # write lock, and a large sheet takes a while.
             rows = roster_import.read_table(file.filename or "", data)
         except roster_import.RosterFileError as exc:
-            raise Invalid(str(exc)) from None
+            raise Invalid(str(exc), code="roster_file") from None
         with ctx.session_factory() as session:
             branch = get_branch_visible(session, op, branch_id)
             try:
                 report = roster_import.import_roster(session, branch=branch, filename=file.filename or "", data=data, rows=rows)
             except roster_import.RosterFileError as exc:
-                raise Invalid(str(exc)) from None
+                raise Invalid(str(exc), code="roster_file") from None
             audit.record(session, actor=op.username, action="roster_imported", target=f"branch:{branch_id}", branch_id=branch_id,
                          detail={"file": file.filename, "created": report.created, "updated": report.updated, "errors": len(report.errors)})
             session.commit()

@@ -26,7 +26,7 @@ def create_unit(session: Session, *, name: str, kind: str, parent_id: int | None
     elif session.scalar(select(func.count()).select_from(OrgUnit)):
         raise Invalid("The tree already has a root; give a parent_id.")
     if code and session.scalar(select(OrgUnit).where(OrgUnit.code == code)):
-        raise Conflict(f"The code {code!r} is already used by another unit.")
+        raise Conflict(f"The code {code!r} is already used by another unit.", code="unit_code_taken")
     unit = OrgUnit(name=name, kind=kind, parent_id=parent_id, code=code)
     session.add(unit)
     session.flush()

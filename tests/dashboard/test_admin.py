@@ -130,6 +130,12 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         # -- roster: two bad rows shown with their reasons, fixed in the page, sent again
         go(page, url, "/admin/members")
         pick(page, "select[name=branch]", "河口村党支部")
+        # a file without the required columns: the hub's reason, in Chinese
+        page.set_input_files("input[name=roster-file]", files=[
+            {"name": "名单.csv", "mimeType": "text/csv", "buffer": "名字,电话\n刘一,138\n".encode()}])
+        section(page, "导入花名册").locator("button[type=submit]").click()
+        page.get_by_text("文件无法读取").wait_for(timeout=WAIT)
+        assert_no_english(page)
         page.set_input_files("input[name=roster-file]", files=[
             {"name": "花名册.csv", "mimeType": "text/csv", "buffer": ROSTER.encode("utf-8-sig")}])
         section(page, "导入花名册").locator("button[type=submit]").click()

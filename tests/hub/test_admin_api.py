@@ -68,6 +68,8 @@ def test_bad_roster_rows_come_back_with_code_field_values_and_can_be_sent_again(
     assert set(members) == {"R001", "R002", "R003"}
     assert members["R001"]["committee"] is True and members["R001"]["committee_role"] == "书记"
     assert members["R003"]["status"] == "probationary"
+    r = client.post(f"/api/v1/branches/{branch}/roster", headers=county.admin, files={"file": ("r.csv", "名字\n甲\n".encode())})
+    assert (r.status_code, r.json()["code"]) == (422, "roster_file")
     # Other townships' operators cannot send rows into this branch.
     r = client.post(f"/api/v1/branches/{branch}/roster/rows", headers=county.operators["西山乡"], json={"rows": fixed})
     assert r.status_code == 404

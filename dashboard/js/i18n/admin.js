@@ -160,5 +160,12 @@ export default {
   "admin.err_unit_cycle": ["不能移到自己或自己的下级单位之下", "A unit cannot move under itself"],
   "admin.err_unit_kind_not_allowed": ["这个上级单位下不能放这种类型的单位", "That parent cannot hold this kind of unit"],
   "admin.err_meeting_not_scheduled": ["会议已开始、结束或取消，不能再修改", "The meeting is no longer scheduled"],
+  "admin.err_unit_code_taken": ["该编码已被其他单位使用，请换一个", "The code is used by another unit"],
+  "admin.err_roster_file": ["文件无法读取：请在 Excel 中另存为 CSV 或 XLSX，第一行为表头，至少有“姓名”和“党员编号”两列",
+    "The file cannot be read: save it as CSV or XLSX with 姓名 and 党员编号 in the first row"],
+  "admin.err_roster_too_large": ["文件超过 10 MB，请按支部拆分后再导入", "Larger than 10 MB; split it by branch"],
+  "admin.err_excused_reason_missing": ["免计须填写原因", "An excused member needs a reason"],
+  "admin.err_member_no_taken": ["该党员编号已在花名册中，请核对", "The member number is already on a roster"],
+  "admin.err_not_a_branch": ["设备只能登记在党支部下", "Devices belong to a branch"],
   "admin.err_meeting_end_before_start": ["结束时间须晚于开始时间", "The end must be after the start"],
 };
