@@ -25,6 +25,7 @@ class DeviceRead(BaseModel):
     branch_id: int
     name: str
     enrolled_at: object | None
+    enrol_expires_at: object | None = None  # set while a code waits for a (new) PC
     revoked_at: object | None
     last_seen_at: object | None
 

@@ -306,6 +306,19 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         page.fill("input[name=f-until]", "2001-01-01T00:00")
         section(page, "筛选").locator("button[type=submit]").click()
         page.get_by_text("共 0 条").wait_for(timeout=WAIT)
+
+        # -- the hall's PC is replaced (a new code; the old PC is cut off), then revoked
+        go(page, url, "/admin/devices")
+        pick(page, "select[name=branch]", "河口村党支部")
+        page.locator("tr[data-device] button", has_text="更换主机").click()
+        page.locator("dialog button", has_text="确定").click()
+        page.locator(f".adm-code:not([data-code='{code}'])").wait_for(timeout=WAIT)
+        loop.run(fp.wait_for(lambda: not agent.online, 60, "the old PC cut off"))
+        page.locator("tr[data-device]", has_text="待注册").wait_for(timeout=WAIT)
+        page.locator("tr[data-device] button", has_text="吊销").click()
+        page.locator("dialog button", has_text="确定").click()
+        page.locator("tr[data-device]", has_text="已吊销").wait_for(timeout=WAIT)
+        assert_no_english(page)
         assert violations == []
     finally:
         context.close()

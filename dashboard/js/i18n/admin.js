@@ -60,7 +60,7 @@ export default {
   "admin.enrol_code_for": ["“{name}”的注册码（一次有效，7 天内使用）：", "Enrolment code for {name} (one use, valid 7 days):"],
   "admin.enrol_hint": ["在会场主机的设置中填写此注册码，或用扫码枪扫描二维码。", "Enter this code in the hall PC's set-up, or scan the QR code."],
   "admin.branch_devices": ["本支部设备", "Devices of this branch"], "admin.no_devices": ["尚无设备", "No devices yet"],
-  "admin.dev_waiting": ["待注册", "Waiting for enrolment"], "admin.dev_enrolled": ["在用", "In use"], "admin.dev_revoked": ["已吊销", "Revoked"],
+  "admin.dev_waiting_until": ["待注册（注册码 {time} 前有效）", "Waiting for enrolment (code valid until {time})"], "admin.dev_enrolled": ["在用", "In use"], "admin.dev_revoked": ["已吊销", "Revoked"],
   "admin.enrolled_at": ["注册时间", "Enrolled"], "admin.last_seen": ["最后在线", "Last seen"], "admin.version": ["版本", "Version"],
   "admin.replace_pc": ["更换主机", "Replace the PC"], "admin.revoke": ["吊销", "Revoke"], "admin.revoked": ["已吊销", "Revoked"],
   "admin.replace_confirm": ["为“{name}”生成新注册码？旧主机将立即断开。", "New code for {name}? The old PC is cut off at once."],

@@ -97,7 +97,8 @@ export async function renderDevices(el, params, ctx) {
     const devices = await ctx.api.get(`/api/v1/branches/${branchSel.value}/devices`);
     const rows = devices.map((d) => {
       const msg = h("span", { class: "adm-msg", role: "alert" });
-      const status = d.revoked_at ? t("dev_revoked") : d.enrolled_at ? t("dev_enrolled") : t("dev_waiting");
+      const status = d.revoked_at ? t("dev_revoked")
+        : d.enrol_expires_at ? t("dev_waiting_until", { time: fmtTime(d.enrol_expires_at) }) : t("dev_enrolled");
       const replace = h("button", { type: "button", class: "secondary" }, t("replace_pc"));
       replace.addEventListener("click", busy(replace, async () => {
         if (!(await confirmBox(t, t("replace_confirm", { name: d.name })))) return;
