@@ -112,7 +112,7 @@ export async function renderMembers(el, params, ctx) {
       }
     }));
     const cancel = h("button", { type: "button", class: "secondary", onclick: () => loadRoster() }, t("cancel"));
-    tr.replaceWith(h("tr", { class: "adm-editing" }, h("td", { colspan: 8 },
+    tr.replaceWith(h("tr", { class: "adm-editing" }, h("td", { colspan: 7 },
       h("div", { class: "adm-form" }, name, phone, st, reason, committee, role, save, cancel, msg))));
   }
 
