@@ -2,7 +2,7 @@
 // animation frame, only changed tiles touched, pictures fetched only for
 // tiles on screen.
 import { feed } from "./feed.js";
-import { onLangChange, t } from "./i18n.js";
+import { onLangChange, t } from "./shell/i18n.js";
 import { buildTile, loadThumb, patchTile, tickTile } from "./tile.js";
 import { clear, el, setText, STATE_ORDER, stateLabel } from "./util.js";
 
