@@ -91,7 +91,7 @@ def file_plan(session: Session, settings: Settings, *, branch: OrgUnit, kind: st
     _check_items(settings, kind, year, m, items)
     if session.scalar(select(MeetingPlan.id).where(MeetingPlan.branch_id == branch.id, MeetingPlan.kind == kind,
                                                    MeetingPlan.year == year, MeetingPlan.month == m)):
-        raise Conflict(f"{branch.name} already filed this {kind} plan; revise that one instead.")
+        raise Conflict(f"{branch.name} already filed this {kind} plan; revise that one instead.", code="plan_exists")
     plan = MeetingPlan(branch_id=branch.id, kind=kind, year=year, month=m, status="submitted", revision=1, submitted_by=by)
     session.add(plan)
     session.flush()
@@ -115,7 +115,7 @@ def review(session: Session, *, plan: MeetingPlan, reviewer: OperatorPrincipal, 
     after = next_status(plan.status, decision)
     if decision == "return" and not reason.strip():
         raise Invalid("Say why the plan goes back (e.g. 主题不具体、形式不明确), so the branch knows what to revise.",
-                      code="reason_required")
+                      code="plan_return_reason_required")
     plan.status = after
     plan.return_reason = reason.strip() if decision == "return" else None
     plan.reviewed_by, plan.reviewed_at = reviewer.display_name or reviewer.username, utcnow()

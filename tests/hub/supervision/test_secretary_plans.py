@@ -65,7 +65,7 @@ def test_secretary_files_township_returns_secretary_resubmits(client: TestClient
     queue = client.get("/api/v1/supervision/plans", headers=dc, params={"status": "awaiting"}).json()
     assert [p["id"] for p in queue] == [pid]
     r = client.post(f"/api/v1/supervision/plans/{pid}/review", headers=dc, json={"decision": "return"})
-    assert r.status_code == 422 and r.json()["code"] == "reason_required"
+    assert r.status_code == 422 and r.json()["code"] == "plan_return_reason_required"
     r = client.post(f"/api/v1/supervision/plans/{pid}/review", headers=dc,
                     json={"decision": "return", "reason": "支委会形式不明确"})
     assert r.json()["status"] == "returned"
