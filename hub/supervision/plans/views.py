@@ -42,7 +42,7 @@ def file_plan(body: PlanCreate, session: SessionDep, op: CurrentOperator, ctx: C
     op.require_branch_act()
     branch = get_branch_visible(session, op, body.branch_id)
     plan = service.file_plan(session, ctx.settings, branch=branch, kind=body.kind, year=body.year, month=body.month,
-                             items=body.items, by=op.username)
+                             items=body.items, by=op.display_name or op.username)
     audit.record(session, actor=op.username, action="plan_filed", target=f"plan:{plan.id}", branch_id=branch.id,
                  detail=body.model_dump(mode="json"))
     return read(session, plan, branch)
@@ -77,7 +77,7 @@ def revise(plan_id: int, body: PlanRevise, session: SessionDep, op: CurrentOpera
     (it is resubmitted as a new revision); see service.TRANSITIONS."""
     op.require_branch_act()
     plan, branch = service.get_visible_plan(session, op, plan_id)
-    service.revise(session, ctx.settings, plan=plan, items=body.items, by=op.username)
+    service.revise(session, ctx.settings, plan=plan, items=body.items, by=op.display_name or op.username)
     audit.record(session, actor=op.username, action="plan_revised", target=f"plan:{plan.id}", branch_id=branch.id,
                  detail={"revision": plan.revision, "items": len(body.items)})
     return read(session, plan, branch)

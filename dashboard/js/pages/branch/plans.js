@@ -33,7 +33,7 @@ export async function render(root, params, ctx) {
     const reason = p.status === "returned"
       ? h("p", { class: "page-msg error return-reason" }, `${t("return_reason")}：${p.return_reason}`) : null;
     if (p.status === "approved") {
-      detail.replaceChildren(head, h("p", {}, t("approved_final")), itemsTable(p.items, typeName), historyTable(p.reviews));
+      detail.replaceChildren(h("div", {}, head, h("p", {}, t("approved_final")), itemsTable(p.items, typeName), historyTable(p.reviews)));
       return;
     }
     const editor = itemsEditor(types, p.items);
@@ -52,7 +52,7 @@ export async function render(root, params, ctx) {
         failed(err);
       }
     });
-    detail.replaceChildren(head, reason, form, historyTable(p.reviews));
+    detail.replaceChildren(h("div", {}, head, reason, form, historyTable(p.reviews)));
   }
 
   function newPlan() {

@@ -34,13 +34,13 @@ export async function render(root, _params, ctx) {
         await load();
       } catch (err) { failed(err); }
     };
-    detail.replaceChildren(
+    detail.replaceChildren(h("div", {},
       h("h2", {}, `${p.branch_name} · ${period(p)} · `, statusPill(p.status), ` · ${t("revision_n", { n: p.revision })}`),
       itemsTable(p.items, typeName), historyTable(p.reviews),
       h("div", { class: "stack" }, formField("my.reason_label", reason),
         h("div", { class: "filters" },
           h("button", { type: "button", class: "approve", onclick: () => decide("approve") }, t("approve")),
-          h("button", { type: "button", class: "danger return", onclick: () => decide("return") }, t("return")))));
+          h("button", { type: "button", class: "danger return", onclick: () => decide("return") }, t("return"))))));
   }
 
   await load();
