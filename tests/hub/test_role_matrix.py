@@ -22,7 +22,14 @@ from starlette.testclient import WebSocketDenialResponse
 from hub.app import create_app
 from hub.auth.deps import SECRETARY_WRITES, VIEWER_WRITES
 from hub.config import Settings
-from tests.hub.conftest import ADMIN_PASSWORD, OPERATOR_PASSWORD, County, build_county, enrol_device, login
+from tests.hub.conftest import (
+    ADMIN_PASSWORD,
+    OPERATOR_PASSWORD,
+    County,
+    build_county,
+    enrol_device,
+    login,
+)
 
 SDP = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/devices/enrol")}
