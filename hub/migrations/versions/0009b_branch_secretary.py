@@ -6,7 +6,7 @@ in-app message to a branch is delivered to the branch's secretary accounts
 "resubmitted" (11 characters: meeting_plans.status grows to 12).
 
 Revision ID: 0009b
-Revises: 0005b
+Revises: 0005b, 0003_supervision
 Create Date: 2026-11-30 15:10:00
 """
 
@@ -14,28 +14,31 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009b"
-down_revision = "0005b"
+# Grows from the operators head, and joins the supervision head whose tables
+# it alters (a merge point: "upgrade heads" then always creates those first).
+down_revision = ("0005b", "0003_supervision")
 branch_labels = None
-# The tables altered here come from the supervision branch.
-depends_on = "0003_supervision"
+depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("operator_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_notifications_operator_id_operators"), "operators",
-                                    ["operator_id"], ["id"])
-        batch_op.create_index(batch_op.f("ix_notifications_operator_id"), ["operator_id"], unique=False)
-    with op.batch_alter_table("meeting_plans", schema=None) as batch_op:
-        batch_op.alter_column("status", existing_type=sa.String(length=10), type_=sa.String(length=12),
-                              existing_nullable=False)
+    # Plain ADD COLUMN (not batch mode): on SQLite a batch would copy and drop
+    # the table, and SQLite cannot add a constraint to a table (nor enforces
+    # VARCHAR lengths): the foreign key and the wider status are PostgreSQL's.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    op.add_column("notifications", sa.Column("operator_id", sa.Integer(), nullable=True))
+    op.create_index("ix_notifications_operator_id", "notifications", ["operator_id"], unique=False)
+    if not sqlite:
+        op.create_foreign_key("fk_notifications_operator_id_operators", "notifications", "operators",
+                              ["operator_id"], ["id"])
+        op.alter_column("meeting_plans", "status", existing_type=sa.String(length=10), type_=sa.String(length=12),
+                        existing_nullable=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("meeting_plans", schema=None) as batch_op:
-        batch_op.alter_column("status", existing_type=sa.String(length=12), type_=sa.String(length=10),
-                              existing_nullable=False)
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notifications_operator_id"))
-        batch_op.drop_constraint(batch_op.f("fk_notifications_operator_id_operators"), type_="foreignkey")
-        batch_op.drop_column("operator_id")
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("meeting_plans", "status", existing_type=sa.String(length=12), type_=sa.String(length=10),
+                        existing_nullable=False)
+        op.drop_constraint("fk_notifications_operator_id_operators", "notifications", type_="foreignkey")
+    op.drop_index("ix_notifications_operator_id", table_name="notifications")
+    op.drop_column("notifications", "operator_id")
