@@ -131,7 +131,7 @@ export default {
   "my.err.plan_exists": ["本期计划已经报送过，请在列表中打开修改", "This period's plan was filed already; open it from the list"],
   "my.err.evidence_empty": ["文件是空的，请重新选择", "The file is empty; choose it again"],
   "my.err.evidence_too_large": ["文件太大（上限 {limit_kib} KB），请压缩照片后再上传", "The file is too large (limit {limit_kib} KiB)"],
-  "my.err.evidence_type": ["不支持此类文件，请上传照片、PDF、Word/Excel 文档或视频", "Send a photo, PDF, Word/Excel document or video"],
+  "my.err.evidence_type": ["不支持此类文件，请上传照片、PDF、文档、表格或视频", "Send a photo, PDF, Word/Excel document or video"],
   "my.err.branch_secretary_no_wall": ["大屏和直播由县乡值班人员使用，支部书记请在“本支部”中办理", "The wall is for operators"],
   "my.err.branch_secretary_role": ["支部书记账号不能进行此操作，请联系乡镇值班员", "A branch secretary cannot do this"],
   "my.err.secretary_scope_not_branch": ["支部书记账号只能属于一个支部，请选择支部", "Pick the secretary's branch"],

@@ -18,7 +18,7 @@ export async function render(root, _params, ctx) {
       : h("span", { class: `pill ${item.overdue ? "bad" : "warn"}` }, item.overdue ? t("overdue") : t("open"));
     const evidence = item.evidence.length
       ? h("ul", { class: "evidence" }, item.evidence.map((e) => h("li", {},
-        h("a", { href: `/api/v1/rectifications/${item.id}/evidence/${e.id}`, target: "_blank", rel: "noopener" }, e.filename))))
+        h("a", { href: `/api/v1/rectifications/${item.id}/evidence/${e.id}`, target: "_blank", rel: "noopener", translate: "no" }, e.filename))))
       : h("p", { class: "empty" }, t("no_evidence"));
     let upload = null;
     if (item.status !== "closed") {
