@@ -115,3 +115,34 @@ def test_in_app_messages_to_the_branch_reach_its_secretaries(client: TestClient,
     assert [(i["id"], len(i["evidence"])) for i in ledger] == [(item, 1)]
     # It cannot close (销号) the item: that is the township's verification.
     assert client.post(f"/api/v1/rectifications/{item}/close", headers=sec, json={}).status_code == 403
+
+
+def test_a_published_notice_reaches_the_secretaries_of_the_branches_it_names(client: TestClient, county: County) -> None:
+    from datetime import date, timedelta
+
+    from hub.supervision.rectification.models import RectificationItem
+    from tests.hub.supervision.conftest import sessions
+
+    east = make_secretary(client, county, "东城一村", "sec1")
+    quiet = make_secretary(client, county, "东城二村", "sec2")
+    r = client.post("/api/v1/rectifications", headers=county.operators["东城镇"], json={
+        "branch_id": county.branches["东城一村"], "problem": "党费收缴不及时", "measures": "按月收缴", "deadline": "2099-01-01",
+        "responsible": "张三"})
+    item = r.json()["id"]
+    long_ago = date.today() - timedelta(days=20)
+    with sessions(client)() as s:
+        s.get(RectificationItem, item).deadline = long_ago  # type: ignore[union-attr]
+        s.commit()
+    r = client.post("/api/v1/supervision/notices", headers=county.admin,
+                    json={"period_start": str(long_ago - timedelta(days=5)), "period_end": str(date.today())})
+    assert r.status_code == 201, r.text
+    notice = r.json()["id"]
+    assert [n["kind"] for n in client.get("/api/v1/supervision/notifications/inbox", headers=east).json()] == ["rectification"]
+    r = client.post(f"/api/v1/supervision/notices/{notice}/publish", headers=county.admin)
+    assert r.status_code == 200, r.text
+    assert [n["kind"] for n in client.get("/api/v1/supervision/notifications/inbox", headers=east).json()] == [
+        "notice", "rectification"]
+    assert client.get("/api/v1/supervision/notifications/inbox", headers=quiet).json() == []
+    # The secretary reads the published notice, its own branch's lines only.
+    seen = client.get(f"/api/v1/supervision/notices/{notice}", headers=east).json()
+    assert [i["item_id"] for i in seen["items"]] == [item]
