@@ -20,6 +20,7 @@ from hub.organisations.models import OrgUnit
 
 
 def identify(op: CurrentOperator) -> MediaViewer:
+    op.require_watch()  # a branch secretary watches no live media (hub/auth/deps.py refuses it first)
     return MediaViewer(user=op.username, operator_id=op.id, can_act=op.can_talk, scope_path=op.scope_path,
                        session_id=op.session_id, expires_at=op.session_expires_at)
 

@@ -92,7 +92,7 @@ def list_leave(meeting_id: str, session: SessionDep, op: CurrentOperator) -> lis
 
 @router.post("/meetings/{meeting_id}/leave-requests", response_model=LeaveRead, status_code=201)
 def file_leave(meeting_id: str, body: LeaveCreate, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
-    op.require_write()
+    op.require_branch_act()  # the branch's secretary records its members' leave too
     meeting = visible_meeting(session, op, meeting_id)
     leave = service.file_leave(session, meeting=meeting, member=get_member(session, body.member_id), reason=body.reason, filed_by=op.username)
     audit.record(session, actor=op.username, action="leave_filed", target=f"meeting:{meeting_id}", branch_id=meeting.branch_id, detail=body.model_dump())

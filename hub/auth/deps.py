@@ -116,6 +116,7 @@ def socket_operator(conn: HTTPConnection) -> OperatorPrincipal:
                                "POST /api/v1/auth/socket-ticket).")
     if principal.must_change_password:
         raise Forbidden("Choose your own password first.", code="password_change_required")
+    principal.require_watch()
     return principal
 
 
@@ -128,22 +129,51 @@ VIEWER_WRITES = frozenset({
     ("POST", "/whep/{branch_id}"), ("DELETE", "/whep/{branch_id}/{session_id}"),
     ("PATCH", "/whep/{branch_id}/{session_id}"),
 })
+# A branch secretary's writes: its own session and password, and its
+# branch's paperwork. Each route checks the branch scope itself.
+SECRETARY_WRITES = frozenset({
+    ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/devices/enrol"),
+    ("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/supervision/notifications/{notification_id}/read"),
+    ("POST", "/api/v1/supervision/plans"), ("PUT", "/api/v1/supervision/plans/{plan_id}/items"),
+    ("POST", "/api/v1/rectifications/{item_id}/evidence"),
+    ("POST", "/api/v1/meetings/{meeting_id}/leave-requests"),
+})
+# What a secretary may not even read: the wall and live media (the hall's
+# picture included). The WebSocket refuses it in `socket_operator`.
+SECRETARY_NO_WATCH = ("/api/v1/wall/", "/whep/", "/api/v1/branches/{branch_id}/thumbnail.jpg")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def viewers_only_read(conn: HTTPConnection) -> None:
     """App-wide policy: a viewer's session changes nothing, on every route
-    (REST and media alike), answered 403 before the body is even parsed.
-    The routes' own role checks stay, as a second line."""
-    if conn.scope["type"] != "http" or conn.scope.get("method") in SAFE_METHODS:
+    (REST and media alike), answered 403 before the body is even parsed; a
+    branch secretary's changes only its branch's paperwork and it does not
+    watch. The routes' own role and scope checks stay, as a second line."""
+    if conn.scope["type"] != "http":
         return
+    method = conn.scope.get("method")
     template = getattr(conn.scope.get("route"), "path", "")
-    if (conn.scope.get("method"), template) in VIEWER_WRITES:
+    watching = template.startswith(SECRETARY_NO_WATCH)
+    if method in SAFE_METHODS and not watching:
+        return
+    if (method, template) in VIEWER_WRITES and not watching and (method, template) in SECRETARY_WRITES:
         return
     token = bearer_or_cookie(conn.headers, conn.cookies)
     if not token:
         return  # the route answers 401 itself (or takes a device token)
     principal = await run_in_threadpool(_lookup, conn, token)
-    if principal is not None and not principal.can_write:
+    if principal is None:
+        return
+    if principal.is_branch_secretary:
+        if watching:
+            principal.require_watch()
+        if method not in SAFE_METHODS and (method, template) not in SECRETARY_WRITES:
+            raise Forbidden("A branch secretary files its branch's plans, leave and rectification evidence; this "
+                            "change is for the township or county operators.", code="branch_secretary_role")
+        return
+    if method in SAFE_METHODS or (method, template) in VIEWER_WRITES:
+        return
+    if not principal.can_write:
         raise Forbidden("Your account can only view. Ask a county administrator for an operator role.",
                         code="operator_role_required")

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UTCDateTime, utcnow
 
-ROLES = ("county_admin", "township_operator", "viewer")
+ROLES = ("county_admin", "township_operator", "viewer", "branch_secretary")
 
 
 class Operator(Base):

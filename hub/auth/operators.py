@@ -22,7 +22,7 @@ from hub.organisations.models import OrgUnit
 router = APIRouter(tags=["operators"])  # included by hub/auth/views.py under /api/v1
 
 OperatorId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-ROLE_PATTERN = "^(county_admin|township_operator|viewer)$"
+ROLE_PATTERN = "^(county_admin|township_operator|viewer|branch_secretary)$"
 
 
 class OperatorRead(BaseModel):

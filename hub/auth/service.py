@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hub.audit import service as audit
 from hub.audit.models import AuditEntry
 from hub.auth.models import ROLES, Operator, OperatorSession
-from hub.auth.principal import OperatorPrincipal
+from hub.auth.principal import BRANCH_SECRETARY, OperatorPrincipal
 from hub.auth.ratelimit import LoginLimiter
 from hub.auth.security import hash_password, hash_token, new_token, verify_password
 from hub.db import utcnow
@@ -37,8 +37,10 @@ def create_operator(
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     _check_password(password)
-    if session.get(OrgUnit, scope_id) is None:
+    unit = session.get(OrgUnit, scope_id)
+    if unit is None:
         raise NotFound(f"Organisation unit {scope_id} does not exist; pick the operator's area from the tree.")
+    _check_secretary_scope(role, unit)
     if session.scalar(select(Operator).where(Operator.username == username)):
         raise Conflict(f"The user name {username!r} is taken; choose another.")
     op = Operator(username=username, password_hash=hash_password(password), role=role, scope_id=scope_id,
@@ -46,6 +48,12 @@ def create_operator(
     session.add(op)
     session.flush()
     return op
+
+
+def _check_secretary_scope(role: str, unit: OrgUnit) -> None:
+    if role == BRANCH_SECRETARY and unit.kind != "branch":
+        raise Invalid(f"A branch secretary belongs to exactly one branch; {unit.name} is not a branch. Pick the "
+                      "secretary's branch.", code="secretary_scope_not_branch")
 
 
 def principal_for(session: Session, op: Operator, row: OperatorSession | None = None) -> OperatorPrincipal:
@@ -146,11 +154,13 @@ def managed_operator(session: Session, actor: OperatorPrincipal, operator_id: in
 def check_grant(session: Session, actor: OperatorPrincipal, *, role: str, scope_id: int) -> None:
     actor.require_write()
     if not actor.can_manage_role(role):
-        raise Forbidden(f"You may not give the role {role!r}; a township operator creates viewers only.",
+        raise Forbidden(f"You may not give the role {role!r}; a township operator creates viewers and branch "
+                        "secretaries only.",
                         code="role_not_manageable")
     unit = session.get(OrgUnit, scope_id)
     if unit is None or not actor.can_see(unit.path):
         raise NotFound(f"Unit {scope_id} does not exist or is outside your area.")
+    _check_secretary_scope(role, unit)
 
 
 def update_operator(session: Session, actor: OperatorPrincipal, operator_id: int, changes: dict[str, Any]) -> Operator:

@@ -77,6 +77,8 @@ def run_checks(session: Session, settings: Settings, sup: SupervisionSettings, *
                         for ch in channels:
                             notify.enqueue(session, channel=ch, kind="reminder", title="会议提醒", text=text, member=m,
                                            dedupe=f"reminder:{b.id}:{r.code}:{current.key}:{m.id}:{ch}")
+                    notify.to_secretaries(session, branch_id=b.id, kind="reminder", title="会议提醒", text=text,
+                                          dedupe=f"reminder:{b.id}:{r.code}:{current.key}")
             previous = current if today > due_day else period_of(r.frequency, current.start - timedelta(days=1))
             closed = evaluate(r, previous, held, today, sup.theme_day_moves)
             if closed.status != "due" and not closed.met:

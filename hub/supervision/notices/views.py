@@ -14,6 +14,7 @@ from hub.supervision.common import emit, scope_unit, today, xlsx_bytes, xlsx_res
 from hub.supervision.config import settings_for
 from hub.supervision.notices import service
 from hub.supervision.notices.models import Notice
+from hub.supervision.notifications import service as notify
 
 router = APIRouter(prefix="/api/v1/supervision/notices", tags=["supervision: notices"])
 
@@ -92,6 +93,9 @@ def publish(notice_id: int, session: SessionDep, op: CurrentOperator, ctx: Ctx) 
     op.require_admin()
     notice, scope = service.visible(session, op, notice_id)
     service.publish(session, notice=notice, by=op.display_name or op.username)
+    for branch_id in sorted({i.branch_id for i in service.items(session, op, notice)}):
+        notify.to_secretaries(session, branch_id=branch_id, kind="notice", title="通报", text=f"{notice.title}：本支部有整改逾期事项被通报，请查看。",
+                              dedupe=f"notice:{notice.id}:{branch_id}", created_by=op.username)
     audit.record(session, actor=op.username, action="notice_published", target=f"notice:{notice.id}", branch_id=scope.id)
     session.commit()
     emit(ctx, AlertRaised(None, "notice_published", notice.title))

@@ -28,6 +28,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(30))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # An in-app message delivered to a signed-in account (a branch secretary's inbox).
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), index=True)
     meeting_id: Mapped[str | None] = mapped_column(String(36))
     recipient: Mapped[str] = mapped_column(String(100), default="")
     phone: Mapped[str | None] = mapped_column(String(32))

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.auth.models import Operator
+from hub.auth.principal import BRANCH_SECRETARY
 from hub.db import utcnow
 from hub.errors import Conflict, Invalid, NotFound
 from hub.meetings.models import Meeting
@@ -31,7 +33,7 @@ class QueueResult:
 def enqueue(
     session: Session, *, channel: str, kind: str, text: str, title: str = "", branch_id: int | None = None,
     member: Member | None = None, phone: str | None = None, recipient: str = "", meeting_id: str | None = None,
-    dedupe: str | None = None, created_by: str = "system",
+    dedupe: str | None = None, created_by: str = "system", operator_id: int | None = None,
 ) -> Notification | None:
     """Queue one message; None if a message with the same `dedupe` exists."""
     if channel not in CHANNELS:
@@ -47,7 +49,7 @@ def enqueue(
     now = utcnow()
     n = Notification(
         key=str(uuid.uuid4()), dedupe=dedupe, channel=channel, kind=kind, branch_id=branch_id or (member.branch_id if member else None),
-        member_id=member.id if member else None, meeting_id=meeting_id, recipient=recipient or (member.name if member else ""),
+        member_id=member.id if member else None, operator_id=operator_id, meeting_id=meeting_id, recipient=recipient or (member.name if member else ""),
         phone=phone, title=title, text=text, created_by=created_by, created_at=now,
     )
     if channel == "app":
@@ -58,6 +60,28 @@ def enqueue(
     session.add(n)
     session.flush()
     return n
+
+
+def secretaries_of(session: Session, branch_id: int) -> list[Operator]:
+    return list(session.scalars(select(Operator).where(
+        Operator.role == BRANCH_SECRETARY, Operator.scope_id == branch_id, Operator.active.is_(True)).order_by(Operator.id)))
+
+
+def to_secretaries(
+    session: Session, *, branch_id: int, kind: str, title: str, text: str, dedupe: str | None = None,
+    meeting_id: str | None = None, created_by: str = "system",
+) -> list[Notification]:
+    """An in-app message to the branch: one row in each of its secretaries'
+    inboxes (members have no app; the secretary reads it for the branch).
+    `dedupe` is suffixed with the account, so repeats are queued once."""
+    out: list[Notification] = []
+    for op in secretaries_of(session, branch_id):
+        n = enqueue(session, channel="app", kind=kind, title=title, text=text, branch_id=branch_id,
+                    recipient=op.display_name or op.username, operator_id=op.id, meeting_id=meeting_id,
+                    dedupe=f"{dedupe}:op{op.id}" if dedupe else None, created_by=created_by)
+        if n is not None:
+            out.append(n)
+    return out
 
 
 def meeting_notice(
@@ -81,6 +105,10 @@ def meeting_notice(
                 skipped += 1
             else:
                 created.append(n)
+    if "app" in channels:
+        created += to_secretaries(session, branch_id=meeting.branch_id, kind="meeting_notice", title="会议通知",
+                                  text=text, meeting_id=meeting.id, dedupe=f"meeting_notice:{meeting.id}",
+                                  created_by=created_by)
     return QueueResult(created, skipped)
 
 
@@ -149,6 +177,13 @@ def get(session: Session, notification_id: int) -> Notification:
     if n is None:
         raise NotFound(f"Notification {notification_id} does not exist.")
     return n
+
+
+def inbox(session: Session, *, operator_id: int, unread_only: bool = False, limit: int = 200) -> list[Notification]:
+    stmt = select(Notification).where(Notification.operator_id == operator_id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(session.scalars(stmt.order_by(Notification.id.desc()).limit(min(limit, 2000))))
 
 
 def mark_read(session: Session, *, notification: Notification) -> Notification:

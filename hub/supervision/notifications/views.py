@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hub.api.deps import Ctx, CurrentOperator, SessionDep
 from hub.audit import service as audit
-from hub.errors import Invalid
+from hub.errors import Invalid, NotFound
 from hub.meetings import service as meetings
 from hub.members.models import Member
 from hub.organisations.models import OrgUnit
@@ -31,6 +31,7 @@ class NotificationRead(BaseModel):
     kind: str
     branch_id: int | None
     member_id: int | None
+    operator_id: int | None = None
     meeting_id: str | None
     recipient: str
     phone: str | None
@@ -85,6 +86,13 @@ def list_notifications(session: SessionDep, op: CurrentOperator, unit_id: int | 
     return list(session.scalars(stmt))
 
 
+@router.get("/inbox", response_model=list[NotificationRead])
+def inbox(session: SessionDep, op: CurrentOperator, unread: bool = False, limit: int = 200) -> list:
+    """The signed-in account's own in-app messages (a branch secretary's
+    meeting notices, reminders, plan reviews, rectification items), newest first."""
+    return service.inbox(session, operator_id=op.id, unread_only=unread, limit=limit)
+
+
 @router.get("/summary")
 def summary(session: SessionDep, op: CurrentOperator, unit_id: int | None = None) -> dict[str, dict[str, int]]:
     unit = scope_unit(session, op, unit_id)
@@ -135,6 +143,9 @@ def reminder(body: ReminderIn, session: SessionDep, op: CurrentOperator) -> Queu
             n = service.enqueue(session, channel=ch, kind="reminder", title="工作提醒", text=body.text, member=m, created_by=op.username)
             if n is not None:
                 created.append(n)
+    if "app" in body.channels:
+        created += service.to_secretaries(session, branch_id=branch.id, kind="reminder", title="工作提醒", text=body.text,
+                                          created_by=op.username)
     audit.record(session, actor=op.username, action="reminder_sent", target=f"org_unit:{branch.id}", branch_id=branch.id,
                  detail={"created": len(created), "text": body.text})
     return QueueResultRead(created=len(created), skipped=skipped, ids=[n.id for n in created])
@@ -142,6 +153,9 @@ def reminder(body: ReminderIn, session: SessionDep, op: CurrentOperator) -> Queu
 
 def _visible(session: SessionDep, op: CurrentOperator, notification_id: int) -> Notification:
     n = service.get(session, notification_id)
+    if op.is_branch_secretary and n.operator_id != op.id:
+        # A secretary reads only its own inbox.
+        raise NotFound(f"Notification {notification_id} does not exist or is not addressed to you.")
     if n.branch_id is None:
         op.require_admin()
     else:

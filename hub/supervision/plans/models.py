@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db import Base, UTCDateTime, utcnow
 
 KINDS = ("annual", "monthly")
-# submitted -> approved | returned; returned -> (revised) submitted
-STATUSES = ("submitted", "approved", "returned")
+# The review round trip (组织生活预审), as a table in hub/supervision/plans/service.py:
+#   file -> submitted -> approved | returned;  returned -> (revised) resubmitted -> approved | returned
+STATUSES = ("submitted", "resubmitted", "approved", "returned")
 
 
 class MeetingPlan(Base):
@@ -23,7 +24,7 @@ class MeetingPlan(Base):
     kind: Mapped[str] = mapped_column(String(10))
     year: Mapped[int] = mapped_column(Integer)
     month: Mapped[int] = mapped_column(Integer, default=0)  # 0 for an annual plan
-    status: Mapped[str] = mapped_column(String(10), default="submitted")
+    status: Mapped[str] = mapped_column(String(12), default="submitted")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     return_reason: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(100))

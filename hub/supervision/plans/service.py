@@ -21,21 +21,53 @@ from hub.supervision.plans.schemas import PlanItemIn
 
 MIN_TOPIC = 4  # "学习" or "开会" is too vague to review
 
+# The plan's state machine: (state, action) -> next state. `revise` before a
+# review keeps the state; after a return it is the resubmission (a new
+# revision). An approved plan is final: changes go into a new plan.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("submitted", "revise"): "submitted",
+    ("submitted", "approve"): "approved",
+    ("submitted", "return"): "returned",
+    ("returned", "revise"): "resubmitted",
+    ("resubmitted", "revise"): "resubmitted",
+    ("resubmitted", "approve"): "approved",
+    ("resubmitted", "return"): "returned",
+}
+AWAITING_REVIEW = ("submitted", "resubmitted")
+
+
+def next_status(status: str, action: str) -> str:
+    """The state after `action`, or Conflict saying what can be done instead."""
+    after = TRANSITIONS.get((status, action))
+    if after is not None:
+        return after
+    if status == "approved":
+        raise Conflict("The plan is approved; file changes as a new monthly plan or ask the township to return it.",
+                       code="plan_approved")
+    raise Conflict(f"The plan is {status}; it cannot be {action}d now. Wait for the township's review.",
+                   code="plan_not_awaiting_review" if action in ("approve", "return") else "plan_state")
+
 
 def _check_items(settings: Settings, kind: str, year: int, month: int, items: Sequence[PlanItemIn]) -> None:
     problems: list[str] = []
+    found: list[dict[str, object]] = []  # the same, by code, for the dashboard's own words
     for n, it in enumerate(items, 1):
         if settings.meeting_type(it.meeting_type) is None:
             problems.append(f"item {n}: unknown meeting type {it.meeting_type!r}")
+            found.append({"item": n, "problem": "unknown_type"})
         if it.planned_date.year != year or (kind == "monthly" and it.planned_date.month != month):
             where = f"{year}-{month:02d}" if kind == "monthly" else str(year)
             problems.append(f"item {n}: {it.planned_date} is outside the plan's period {where}")
+            found.append({"item": n, "problem": "outside_period"})
         if len(it.topic.strip()) < MIN_TOPIC:
             problems.append(f"item {n}: the topic {it.topic.strip()!r} is too vague; say what will be studied or decided")
+            found.append({"item": n, "problem": "topic_vague"})
         if not it.form.strip():
             problems.append(f"item {n}: give the form (集中学习, 专题讨论, 参观见学 ...)")
+            found.append({"item": n, "problem": "form_missing"})
     if problems:
-        raise Invalid("The plan cannot be filed: " + "; ".join(problems) + ".")
+        raise Invalid("The plan cannot be filed: " + "; ".join(problems) + ".", code="plan_items_invalid",
+                      problems=found)
 
 
 def _replace_items(session: Session, plan: MeetingPlan, items: Sequence[PlanItemIn]) -> None:
@@ -59,7 +91,7 @@ def file_plan(session: Session, settings: Settings, *, branch: OrgUnit, kind: st
     _check_items(settings, kind, year, m, items)
     if session.scalar(select(MeetingPlan.id).where(MeetingPlan.branch_id == branch.id, MeetingPlan.kind == kind,
                                                    MeetingPlan.year == year, MeetingPlan.month == m)):
-        raise Conflict(f"{branch.name} already filed this {kind} plan; revise that one instead.")
+        raise Conflict(f"{branch.name} already filed this {kind} plan; revise that one instead.", code="plan_exists")
     plan = MeetingPlan(branch_id=branch.id, kind=kind, year=year, month=m, status="submitted", revision=1, submitted_by=by)
     session.add(plan)
     session.flush()
@@ -68,24 +100,23 @@ def file_plan(session: Session, settings: Settings, *, branch: OrgUnit, kind: st
 
 
 def revise(session: Session, settings: Settings, *, plan: MeetingPlan, items: Sequence[PlanItemIn], by: str) -> MeetingPlan:
-    if plan.status == "approved":
-        raise Conflict("The plan is approved; file changes as a new monthly plan or ask the township to return it.")
+    after = next_status(plan.status, "revise")
     _check_items(settings, plan.kind, plan.year, plan.month, items)
     _replace_items(session, plan, items)
     if plan.status == "returned":
         plan.revision += 1
-    plan.status, plan.submitted_by, plan.submitted_at = "submitted", by, utcnow()
+    plan.status, plan.submitted_by, plan.submitted_at = after, by, utcnow()
     return plan
 
 
 def review(session: Session, *, plan: MeetingPlan, reviewer: OperatorPrincipal, decision: str, reason: str) -> MeetingPlan:
-    if reviewer.scope_id == plan.branch_id:
-        raise Forbidden("A branch cannot review its own plan; the township reviews it.")
-    if plan.status != "submitted":
-        raise Conflict(f"The plan is {plan.status}; only a submitted plan can be reviewed.")
+    if reviewer.scope_id == plan.branch_id or not reviewer.can_write:
+        raise Forbidden("A branch cannot review its own plan; the township reviews it.", code="plan_own_review")
+    after = next_status(plan.status, decision)
     if decision == "return" and not reason.strip():
-        raise Invalid("Say why the plan goes back (e.g. 主题不具体、形式不明确), so the branch knows what to revise.")
-    plan.status = "approved" if decision == "approve" else "returned"
+        raise Invalid("Say why the plan goes back (e.g. 主题不具体、形式不明确), so the branch knows what to revise.",
+                      code="plan_return_reason_required")
+    plan.status = after
     plan.return_reason = reason.strip() if decision == "return" else None
     plan.reviewed_by, plan.reviewed_at = reviewer.display_name or reviewer.username, utcnow()
     session.add(PlanReview(plan_id=plan.id, revision=plan.revision, decision=plan.status, reason=reason.strip(),

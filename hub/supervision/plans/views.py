@@ -11,6 +11,7 @@ from hub.organisations.models import OrgUnit
 from hub.organisations.service import get_branch_visible
 from hub.supervision.common import scope_unit, today
 from hub.supervision.config import settings_for
+from hub.supervision.notifications import service as notify
 from hub.supervision.plans import service
 from hub.supervision.plans.models import MeetingPlan
 from hub.supervision.plans.schemas import (
@@ -38,10 +39,10 @@ def read(session: SessionDep, plan: MeetingPlan, branch: OrgUnit, *, full: bool 
 
 @router.post("", response_model=PlanRead, status_code=201)
 def file_plan(body: PlanCreate, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> PlanRead:
-    op.require_write()
+    op.require_branch_act()
     branch = get_branch_visible(session, op, body.branch_id)
     plan = service.file_plan(session, ctx.settings, branch=branch, kind=body.kind, year=body.year, month=body.month,
-                             items=body.items, by=op.username)
+                             items=body.items, by=op.display_name or op.username)
     audit.record(session, actor=op.username, action="plan_filed", target=f"plan:{plan.id}", branch_id=branch.id,
                  detail=body.model_dump(mode="json"))
     return read(session, plan, branch)
@@ -53,7 +54,9 @@ def list_plans(session: SessionDep, op: CurrentOperator, unit_id: int | None = N
     unit = scope_unit(session, op, unit_id)
     stmt = (select(MeetingPlan, OrgUnit).join(OrgUnit, OrgUnit.id == MeetingPlan.branch_id)
             .where(OrgUnit.path.startswith(unit.path)).order_by(MeetingPlan.year.desc(), MeetingPlan.month.desc(), OrgUnit.path))
-    if status:
+    if status == "awaiting":  # the township's review queue: submitted or resubmitted
+        stmt = stmt.where(MeetingPlan.status.in_(service.AWAITING_REVIEW))
+    elif status:
         stmt = stmt.where(MeetingPlan.status == status)
     if year:
         stmt = stmt.where(MeetingPlan.year == year)
@@ -70,10 +73,11 @@ def get_plan(plan_id: int, session: SessionDep, op: CurrentOperator) -> PlanRead
 
 @router.put("/{plan_id}/items", response_model=PlanRead)
 def revise(plan_id: int, body: PlanRevise, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> PlanRead:
-    """Revise a returned (or not yet reviewed) plan; it is submitted again."""
-    op.require_write()
+    """Revise a plan not yet reviewed (it stays submitted) or a returned one
+    (it is resubmitted as a new revision); see service.TRANSITIONS."""
+    op.require_branch_act()
     plan, branch = service.get_visible_plan(session, op, plan_id)
-    service.revise(session, ctx.settings, plan=plan, items=body.items, by=op.username)
+    service.revise(session, ctx.settings, plan=plan, items=body.items, by=op.display_name or op.username)
     audit.record(session, actor=op.username, action="plan_revised", target=f"plan:{plan.id}", branch_id=branch.id,
                  detail={"revision": plan.revision, "items": len(body.items)})
     return read(session, plan, branch)
@@ -86,6 +90,13 @@ def review(plan_id: int, body: PlanReviewIn, session: SessionDep, op: CurrentOpe
     service.review(session, plan=plan, reviewer=op, decision=body.decision, reason=body.reason)
     audit.record(session, actor=op.username, action=f"plan_{plan.status}", target=f"plan:{plan.id}", branch_id=branch.id,
                  detail=body.model_dump())
+    period = f"{plan.year}年{plan.month}月" if plan.month else f"{plan.year}年度"
+    if plan.status == "returned":
+        text = f"{period}会议计划（第{plan.revision}版）被退回：{plan.return_reason}。请修改后重新报送。"
+    else:
+        text = f"{period}会议计划（第{plan.revision}版）已通过预审。"
+    notify.to_secretaries(session, branch_id=branch.id, kind=f"plan_{plan.status}", title="计划预审结果", text=text,
+                          created_by=op.username)
     return read(session, plan, branch)
 
 

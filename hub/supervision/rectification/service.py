@@ -148,11 +148,13 @@ def add_evidence(
     uploaded_by: str, max_bytes: int,
 ) -> RectificationEvidence:
     if not data:
-        raise Invalid("The file is empty; choose the photo or document again.")
+        raise Invalid("The file is empty; choose the photo or document again.", code="evidence_empty")
     if len(data) > max_bytes:
-        raise Invalid(f"The file is {len(data) // 1024} KiB; the limit is {max_bytes // 1024} KiB. Send a smaller photo.")
+        raise Invalid(f"The file is {len(data) // 1024} KiB; the limit is {max_bytes // 1024} KiB. Send a smaller photo.",
+                      code="evidence_too_large", limit_kib=max_bytes // 1024)
     if not content_type.startswith(EVIDENCE_TYPES):
-        raise Invalid(f"Files of type {content_type!r} are not accepted; send a photo, PDF, Word/Excel document or video.")
+        raise Invalid(f"Files of type {content_type!r} are not accepted; send a photo, PDF, Word/Excel document or video.",
+                      code="evidence_type")
     digest = hashlib.sha256(data).hexdigest()
     name = _SAFE.sub("_", Path(filename or "evidence").name)[-120:] or "evidence"
     rel = Path("supervision") / "evidence" / str(item.id) / f"{digest[:16]}-{name}"

@@ -14,6 +14,7 @@ from hub.organisations.models import OrgUnit
 from hub.organisations.service import get_branch_visible
 from hub.supervision.common import scope_unit, today, xlsx_bytes, xlsx_response
 from hub.supervision.config import settings_for
+from hub.supervision.notifications import service as notify
 from hub.supervision.rectification import service
 from hub.supervision.rectification.models import RectificationEvidence, RectificationItem
 from hub.supervision.rectification.schemas import (
@@ -42,6 +43,9 @@ def create(body: RectificationCreate, session: SessionDep, op: CurrentOperator, 
     item = service.create_item(session, branch=branch, today=now, created_by=op.username, **body.model_dump(exclude={"branch_id"}))
     audit.record(session, actor=op.username, action="rectification_opened", target=f"rectification:{item.id}",
                  branch_id=branch.id, detail=body.model_dump(mode="json"))
+    notify.to_secretaries(session, branch_id=branch.id, kind="rectification", title="整改通知",
+                          text=f"整改事项：{item.problem}；整改时限：{item.deadline:%Y年%m月%d日}。请按期整改并上传整改材料。",
+                          dedupe=f"rectification:{item.id}", created_by=op.username)
     return read(item, branch, now)
 
 
@@ -105,8 +109,8 @@ def close(item_id: int, body: RectificationClose, session: SessionDep, op: Curre
 @router.post("/{item_id}/evidence", response_model=EvidenceRead, status_code=201)
 def upload_evidence(item_id: int, file: UploadFile, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> object:
     """A sync route (the threadpool): reading, hashing and storing the file
-    never block the event loop."""
-    op.require_write()
+    never block the event loop. The branch's secretary uploads too."""
+    op.require_branch_act()
     sup = settings_for(ctx)
     item, branch = service.get_visible_item(session, op, item_id)
     # End the read transaction before the slow part: on SQLite every

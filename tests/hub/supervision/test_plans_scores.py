@@ -46,7 +46,7 @@ def test_plan_review_round_trip_and_plan_against_actual(client: TestClient, coun
     items = plan_body(county)["items"]
     items[1]["form"] = "专题讨论并表决"
     r = client.put(f"/api/v1/supervision/plans/{pid}/items", headers=dc, json={"items": items})
-    assert (r.json()["status"], r.json()["revision"]) == ("submitted", 2)
+    assert (r.json()["status"], r.json()["revision"]) == ("resubmitted", 2)
     r = client.post(f"/api/v1/supervision/plans/{pid}/review", headers=county.admin, json={"decision": "approve"})
     assert r.json()["status"] == "approved"
     assert [(x["revision"], x["decision"]) for x in r.json()["reviews"]] == [(1, "returned"), (2, "approved")]
