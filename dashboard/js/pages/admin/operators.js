@@ -2,7 +2,9 @@
 // reset a password (shown once; to be changed at the next sign-in).
 import { busy, checkAll, confirmBox, ensureCss, field, h, makeT, section, select, table, unitOptions } from "./dom.js";
 
-const ROLES = ["county_admin", "township_operator", "viewer"];
+const ROLES = ["county_admin", "township_operator", "viewer", "branch_secretary"];
+// Township operators may create read-only accounts and secretaries for branches in their area.
+const TOWNSHIP_MAY_CREATE = ["viewer", "branch_secretary"];
 
 function newPassword() {
   const abc = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -15,7 +17,7 @@ export async function renderOperators(el, _params, ctx) {
   const t = makeT(ctx);
   const units = await ctx.api.get("/api/v1/org-units");
   const scopes = unitOptions(units, { kinds: ["county", "township", "other", "branch"] });
-  const roles = ROLES.filter((r) => ctx.me.role === "county_admin" || r === "viewer").map((r) => [r, t(`role_${r}`)]);
+  const roles = ROLES.filter((r) => ctx.me.role === "county_admin" || TOWNSHIP_MAY_CREATE.includes(r)).map((r) => [r, t(`role_${r}`)]);
   const listBox = h("div", {});
   const secretBox = h("div", { "aria-live": "polite" });
 
@@ -25,7 +27,7 @@ export async function renderOperators(el, _params, ctx) {
   const display = field(t("display_name"), h("input", { name: "op-display", maxlength: 100 }));
   const password = field(t("first_password"), h("input", { name: "op-password", value: newPassword(), maxlength: 200 }), {
     required: true, requiredText: t("need_password"), validate: (v) => (v.length < 8 ? t("short_password") : "") });
-  const role = field(t("role"), select(roles, roles[roles.length > 1 ? 1 : 0][0]));
+  const role = field(t("role"), select(roles, roles.some(([r]) => r === "township_operator") ? "township_operator" : "viewer"));
   role.input.name = "op-role";
   const scope = field(t("scope"), select(scopes));
   scope.input.name = "op-scope";
