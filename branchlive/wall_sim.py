@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from branchlive.probe import hub_is_up
+from branchlive.hub_process import ADMIN_PASSWORD, HubProcess, free_port  # noqa: F401 - the harness names tests import from here
 from branchlive.simhall import EdgeClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +48,6 @@ CHROMIUM_ARGS = [
     "--disable-default-apps", "--no-pings", "--disable-domain-reliability",
     "--disable-client-side-phishing-detection", "--disable-breakpad", "--dns-prefetch-disable",
 ]
-ADMIN_PASSWORD = "bench-admin-pass-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def launch_args(user_data_dir: str) -> dict[str, Any]:
@@ -67,64 +56,6 @@ def launch_args(user_data_dir: str) -> dict[str, Any]:
     del user_data_dir
     return {"executable_path": CHROMIUM, "headless": True,
             "args": [a for a in CHROMIUM_ARGS if a != "--headless"]}
-
-
-# ---- the hub as a subprocess ------------------------------------------------
-class HubProcess:
-    """`branchlive hub` on 127.0.0.1 with its own data directory."""
-
-    def __init__(self, data_dir: Path, port: int | None = None, *, media: bool = False,
-                 admin_password: str = ADMIN_PASSWORD, env: dict[str, str] | None = None) -> None:
-        self.data_dir = Path(data_dir)
-        self.port = port or free_port()
-        self.media = media
-        self.admin_password = admin_password
-        self.extra_env = env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.data_dir / "hub.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> HubProcess:
-        exe = Path(sys.executable).parent / "branchlive"
-        if not exe.exists():
-            exe = ROOT / ".venv" / "bin" / "branchlive"
-        env = {**os.environ, "BRANCHLIVE_ADMIN_PASSWORD": self.admin_password,
-               "BRANCHLIVE_MEDIA__ENABLED": "true" if self.media else "false", **self.extra_env}
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self.proc = subprocess.Popen(
-            [str(exe), "hub", "--data-dir", str(self.data_dir), "--port", str(self.port), "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}: {self.log_tail()}")
-            if hub_is_up(self.url):
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"hub did not answer within {timeout} s: {self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
 
 
 def admin_client(hub_url: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
