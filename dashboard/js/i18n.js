@@ -1,4 +1,6 @@
 // Chinese first, English on request; the choice persists in localStorage.
+import wall from "./i18n/wall.js";
+
 const KEY = "bl.lang";
 
 const DICT = {
@@ -86,6 +88,9 @@ const DICT = {
     lang_switch: "中文",
   },
 };
+
+// Until the shell takes over: the wall area's dictionary fills in its keys.
+for (const [k, [zh, en]] of Object.entries(wall)) { DICT.zh[k] ??= zh; DICT.en[k] ??= en; }
 
 let lang = localStorage.getItem(KEY) === "en" ? "en" : "zh";
 const listeners = new Set();

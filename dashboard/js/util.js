@@ -57,7 +57,8 @@ export function stateLabel(state) { return t("st_" + state); }
 export function alertLabel(alert) {
   const key = "al_" + alert.kind;
   const s = t(key);
-  return s === key ? alert.message : s;
+  // An alert kind this page does not know yet: a generic word, never the hub's English.
+  return s === key ? t("al_other") : s;
 }
 
 export function meetingTypeName(meeting) {
