@@ -166,6 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("the operator pages (package `dashboard`) are not installed: /ui/ is missing; "
                   "reinstall with `pip install 'branchlive[hub]'` from the wheel, not a source copy")
     else:
+        @app.get("/ui/supervision/", include_in_schema=False)
+        @app.get("/ui/supervision", include_in_schema=False)
+        def supervision_pages() -> RedirectResponse:
+            return RedirectResponse("/ui/#/supervision")  # the pages live in the one dashboard shell now
+
         app.mount("/ui", StaticFiles(directory=pages, html=True), name="dashboard")
 
         @app.get("/", include_in_schema=False)

@@ -1,9 +1,9 @@
 // Branch view: live video with push-to-talk, the attendance list as members
 // check in, an inspection note that becomes a rectification item, and the
 // branch's recent meetings.
-import { api, ApiError } from "./api.js";
+import { api, ApiError } from "./shell/api.js";
 import { feed } from "./feed.js";
-import { currentLang, t } from "./i18n.js";
+import { currentLang, errorText, t } from "./shell/i18n.js";
 import { alertLabel, el, fmtDateTime, fmtDuration, fmtTime, meetingTypeName, setText, stateLabel } from "./util.js";
 import { attendanceText } from "./tile.js";
 import { WhepViewer } from "./whep.js";
@@ -235,7 +235,7 @@ export class BranchView {
       } catch (err) {
         msg.className = "form-msg error";
         if (err instanceof ApiError && (err.status === 404 || err.status === 405)) msg.textContent = t("note_404");
-        else msg.textContent = t("note_failed", { detail: err.detail || String(err) });
+        else msg.textContent = t("note_failed", { detail: errorText(err) });
       }
     });
     return form;
@@ -253,7 +253,7 @@ export class BranchView {
         el("span.status", null, t("pb_status_" + m.status) === "pb_status_" + m.status ? m.status : t("pb_status_" + m.status)),
         m.started_at ? el("a", { href: `#/playback/${m.id}` }, t("open_playback")) : null)));
     } catch (err) {
-      this.meetings.replaceChildren(el("li.error", null, err.detail || String(err)));
+      this.meetings.replaceChildren(el("li.error", null, errorText(err)));
     }
   }
 }

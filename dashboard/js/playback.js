@@ -1,9 +1,9 @@
 // Playback: a past meeting on a timeline (segments, gaps, check-in marks),
 // jump to a check-in, export. The recording is an HLS VOD playlist whose
 // EXT-X-PROGRAM-DATE-TIME tags give each segment's real start time.
-import { api } from "./api.js";
+import { api } from "./shell/api.js";
 import { feed } from "./feed.js";
-import { currentLang, t } from "./i18n.js";
+import { currentLang, errorText, t } from "./shell/i18n.js";
 import { el, fmtDateTime, fmtTime, setText } from "./util.js";
 
 /** Segments of an HLS playlist: [{start (epoch s), duration, mediaStart}]. */
@@ -83,7 +83,7 @@ export class PlaybackView {
     try {
       meeting = await api.get(`/api/v1/meetings/${meetingId}`);
     } catch (err) {
-      return this._error(err.detail || String(err));
+      return this._error(errorText(err));
     }
     if (meetingId !== this.meetingId) return;
     this.meeting = meeting;
@@ -186,7 +186,7 @@ export class PlaybackView {
     const ul = el("ul.pb-list", { id: "pb-list" });
     this.root.replaceChildren(el("div.pb-bar", null, el("a.back", { href: "#/wall" }, "← ", t("back")), el("h2", null, t("pb_pick")), q), ul);
     let list = [];
-    try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, err.detail)); return; }
+    try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, errorText(err))); return; }
     list = list.filter((m) => m.started_at);
     const types = Object.fromEntries(feed.meetingTypes.map((x) => [x.code, currentLang() === "en" ? x.name_en : x.name_zh]));
     const render = () => {

@@ -1,7 +1,7 @@
 // Rotation (轮巡): pages of live halls, alerting ones first, cycling every
 // T seconds; each cell a live WHEP view, or the thumbnail when WHEP fails.
 import { feed } from "./feed.js";
-import { t } from "./i18n.js";
+import { t } from "./shell/i18n.js";
 import { attendanceText, thumbUrl } from "./tile.js";
 import { alertLabel, el, setText, stateLabel } from "./util.js";
 import { WhepViewer } from "./whep.js";

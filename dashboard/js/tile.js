@@ -1,5 +1,5 @@
 // One wall tile: built once per branch, then patched in place.
-import { t } from "./i18n.js";
+import { t } from "./shell/i18n.js";
 import { alertLabel, el, fmtAge, fmtDateTime, fmtDuration, fmtTime, meetingTypeName, setText, stateLabel } from "./util.js";
 
 export const DEFAULT_THUMB_PERIOD = 5;   // s; the edge's default (devices/media/config.py)

@@ -1,5 +1,5 @@
 // Small DOM and formatting helpers shared by the views.
-import { currentLang, t } from "./i18n.js";
+import { currentLang, t } from "./shell/i18n.js";
 
 /** el("div.tile.live", {dataset: {id: 1}}, child, "text") */
 export function el(spec, props, ...children) {

@@ -5,7 +5,7 @@
 // first in every group; each group header counts exactly the tiles under it.
 // DOM writes are batched per animation frame and only changed tiles touched.
 import { feed } from "./feed.js";
-import { onLangChange, t } from "./i18n.js";
+import { onLangChange, t } from "./shell/i18n.js";
 import { buildTile, loadThumb, patchState, patchTile, tickTile } from "./tile.js";
 import { chooseMode, DENSE, denseFont, fitDense } from "./wall-layout.js";
 import { clear, el, setText, STATE_ORDER, stateLabel } from "./util.js";

@@ -1,7 +1,7 @@
 // A WHEP viewer (RFC 9725): SDP offer in, 201 + answer + Location; DELETE to
 // stop. With `talk`, the audio transceiver is sendrecv and carries the
 // operator's microphone, muted until push-to-talk enables the track.
-import { t } from "./i18n.js";
+import { t } from "./shell/i18n.js";
 
 const ICE_WAIT_MS = 2000;
 let routeMissingUntil = 0;   // the media plane is off: do not hammer it

@@ -14,7 +14,7 @@ from tests.hub.conftest import ADMIN_PASSWORD, County, login, make_settings
 
 
 def test_security_headers_on_every_page(client: TestClient) -> None:
-    for path in ("/ui/", "/ui/js/app.js", "/ui/supervision/", "/api/v1/auth/me", "/docs", "/no-such-page"):
+    for path in ("/ui/", "/ui/js/shell/main.js", "/ui/supervision/", "/api/v1/auth/me", "/docs", "/no-such-page"):
         r = client.get(path)
         csp = r.headers.get("content-security-policy", "")
         assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, path

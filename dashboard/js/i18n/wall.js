@@ -1,6 +1,10 @@
-// The wall area's strings (wall, tiles, legend, rotation, branch view, playback):
-// key: ["中文", "English"]. The shell imports every area's dictionary.
+// The wall, branch view, rotation and playback: [中文, English].
 export default {
+  nav_wall: ["大屏", "Wall"],
+  nav_rotation: ["轮巡", "Rotation"],
+  nav_playback: ["回放", "Playback"],
+  feed_down: ["与中心的实时连接已断开，正在重连（第 {n} 次）… 画面与状态可能已过时", "Live link to the hub lost; reconnecting (attempt {n})… pictures and states may be out of date"],
+  feed_connecting: ["正在连接…", "Connecting…"],
   st_live: ["直播中", "Live"],
   st_stalled: ["视频中断", "Video down"],
   st_scheduled: ["待开会", "Scheduled"],
@@ -57,7 +61,6 @@ export default {
   note_saved: ["已提交整改事项 #{id}", "Rectification item #{id} created"],
   note_404: ["整改事项接口尚未上线，记录未保存。请先复制内容，稍后再提交。", "The rectification API is not available yet; nothing was saved. Copy your text and submit later."],
   note_failed: ["提交失败：{detail}", "Could not submit: {detail}"],
-  field_required: ["请填写：{field}", "Please fill in: {field}"],
   recent_meetings: ["近期会议", "Recent meetings"],
   open_playback: ["回放", "Play"],
   rot_title: ["轮巡", "Rotation"],
@@ -84,7 +87,18 @@ export default {
   pb_list_empty: ["没有会议记录", "No meetings"],
   pb_status_ended: ["已结束", "ended"],
   pb_status_live: ["进行中", "live"],
-  pb_status_scheduled: ["计划中", "scheduled"],  // Alert kinds the hub may raise on a tile (hub/wall/state.py, hub/media).
+  pb_status_scheduled: ["计划中", "scheduled"],
+  help_title: ["快捷键", "Keyboard shortcuts"],
+  help_search: ["搜索支部", "Search branches"],
+  help_rotation: ["进入 / 退出轮巡", "Rotation on / off"],
+  help_back: ["返回大屏", "Back to the wall"],
+  help_ptt: ["按住对讲（支部画面）", "Hold to talk (branch view)"],
+  help_help: ["显示本帮助", "Show this help"],
+  help_pause: ["暂停 / 继续轮巡", "Pause / resume rotation"],
+  help_pages: ["上一页 / 下一页", "Previous / next page"],
+  help_lang: ["切换语言", "Switch language"],
+  field_required: ["请填写：{field}", "Please fill in: {field}"],
+  // Alert kinds the hub may raise on a tile (hub/wall/state.py, hub/media).
   al_publisher_lost: ["推流中断", "Stream lost"],
   al_recording_disk_full: ["录像磁盘已满", "Recording disk full"],
   al_recording_failed: ["录像写入失败", "Recording failed"],

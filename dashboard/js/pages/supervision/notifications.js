@@ -2,7 +2,7 @@
 import { api, failed, field, flash, fmt, h, input, qs, select, t, table, unitPicker } from "./core.js";
 
 export async function render(root) {
-  const summary = h("div", { class: "tiles" });
+  const summary = h("div", { class: "stats" });
   const list = h("div");
   const filter = h("form", { class: "filters" }, field("unit", await unitPicker()),
     field("channel", select("channel", [["", t("all")], ["app", t("app")], ["sms", t("sms")]])),
@@ -29,7 +29,7 @@ export async function render(root) {
       const [s, rows] = await Promise.all([api.get(`/api/v1/supervision/notifications/summary${qs({ unit_id: f.unit_id })}`),
         api.get(`/api/v1/supervision/notifications${qs(f)}`)]);
       summary.replaceChildren(...Object.entries(s).flatMap(([ch, st]) => Object.entries(st).map(([k, n]) =>
-        h("div", { class: "tile" }, h("b", {}, n), h("span", {}, `${t(ch)} · ${t(`n_${k}`)}`)))));
+        h("div", { class: "stat" }, h("b", {}, n), h("span", {}, `${t(ch)} · ${t(`n_${k}`)}`)))));
       list.replaceChildren(table([{ label: "time", render: (n) => fmt(n.created_at) }, { label: "channel", render: (n) => t(n.channel) },
         { label: "kind", render: (n) => t(n.kind) }, { label: "recipient", render: (n) => `${n.recipient}${n.phone ? ` ${n.phone}` : ""}` },
         { label: "text", key: "text" },

@@ -25,7 +25,7 @@ export async function render(root) {
       const tot = r.totals;
       out.replaceChildren(
         h("p", { class: "muted" }, `${r.unit.name} · ${r.since} — ${r.until}`),
-        h("div", { class: "tiles" }, TOTALS.map((k) => h("div", { class: "tile" },
+        h("div", { class: "stats" }, TOTALS.map((k) => h("div", { class: "stat" },
           h("b", {}, k === "attendance_rate" ? pct(tot[k]) : tot[k] ?? "—"), h("span", {}, t(`tot_${k}`))))),
         h("div", { class: "charts" },
           h("div", { class: "chart-box" }, barChart({ title: t("meetings_by_type"), labels: r.by_type.map((x) => x.name_zh),

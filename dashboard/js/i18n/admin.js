@@ -1,0 +1,2 @@
+// [中文, English] texts of the admin pages.
+export default {};

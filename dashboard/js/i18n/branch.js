@@ -1,0 +1,2 @@
+// [中文, English] texts of the branch pages.
+export default {};
