@@ -273,7 +273,7 @@ export class WallView {
       let g = this.groups.get(key);
       if (!g) {
         g = { name: el("span.gname", null, key), counts: el("span.gcounts"), body: el("div.tiles"), key: "" };
-        g.head = el("h2.group-head", null, g.name, g.counts);
+        g.head = el("h2.group-head", null, g.name, " ", g.counts);
         g.section = el("section.group", { dataset: { township: key } }, g.head, g.body);
         this.groups.set(key, g);
       }
@@ -341,11 +341,13 @@ export class WallView {
       const key = `${document.documentElement.lang}|${total}|${alerting}|${STATES.map((s) => n[s]).join(",")}`;
       if (g.key === key) continue;
       g.key = key;
-      g.counts.replaceChildren(
+      const parts = [
         el("span.hc.hc-total", { dataset: { n: total } }, t("group_total", { n: total })),
         ...STATES.filter((s) => n[s]).map((s) => el(`span.hc.st-${s}`, { dataset: { state: s, n: n[s] }, title: stateLabel(s) },
-          el("i.dot"), el("span.hl", null, stateLabel(s)), el("span.hn", null, String(n[s])))),
-        alerting ? el("span.hc.hc-alert", { dataset: { n: alerting }, title: t("group_alerts", { n: alerting }) }, `⚠ ${alerting}`) : null);
+          el("i.dot"), el("span.hl", null, stateLabel(s)), " ", el("span.hn", null, String(n[s])))),
+      ];
+      if (alerting) parts.push(el("span.hc.hc-alert", { dataset: { n: alerting }, title: t("group_alerts", { n: alerting }) }, `⚠ ${alerting}`));
+      g.counts.replaceChildren(...parts.flatMap((x, i) => (i ? [" ", x] : [x])));
     }
   }
 
