@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
 
 from branchlive.hub_process import ADMIN_PASSWORD, HubProcess, free_port  # noqa: F401 - the harness names tests import from here
 from branchlive.simhall import EdgeClient
@@ -193,21 +194,37 @@ class EdgeLoop:
 
 
 async def hall_life(sim: EdgeSim, branch: SeededBranch, index: int, *, live: bool, stop: asyncio.Event,
-                    thumb_s: float = 5.0, heartbeat_s: float = 10.0, churn: float = 0.0) -> None:
+                    thumb_s: float = 5.0, heartbeat_s: float = 10.0, churn: float = 0.0,
+                    errors: dict[str, int] | None = None) -> None:
     """Heartbeats and thumbnails at a random phase; a meeting with check-ins
     trickling in. With `churn` > 0, at each picture a hall ends its meeting
     or opens one with that probability, so tiles change state (and move
-    between the counts of their group header) while the wall is watched."""
+    between the counts of their group header) while the wall is watched.
+    A step that fails (an ack late on a loaded machine) is counted in
+    `errors` and the hall carries on, as a real edge agent would."""
     rng = random.Random(index)
     await asyncio.sleep(rng.uniform(0, thumb_s))
     jpeg = make_jpeg(f"hall {branch.id}", index)
     meeting_id: str | None = None
     to_check: list[int] = []
 
+    lost = False
+
+    async def step(what: str, coro: Coroutine[Any, Any, Any]) -> Any:
+        nonlocal lost
+        try:
+            return await coro
+        except (AssertionError, TimeoutError, OSError, websockets.ConnectionClosed) as exc:
+            lost = lost or isinstance(exc, websockets.ConnectionClosed)
+            if errors is not None:
+                errors[what] = errors.get(what, 0) + 1
+            return None
+
     async def open_meeting() -> None:
         nonlocal meeting_id, to_check
-        meeting_id = await sim.start_meeting("theme_day" if index % 3 else "general_meeting", f"第{index % 12 + 1}月主题党日")
-        to_check = list(branch.members)
+        meeting_id = await step("meeting.start", sim.start_meeting(
+            "theme_day" if index % 3 else "general_meeting", f"第{index % 12 + 1}月主题党日"))
+        to_check = list(branch.members) if meeting_id else []
         rng.shuffle(to_check)
         to_check = to_check[: rng.randint(0, len(to_check))]
 
@@ -215,16 +232,20 @@ async def hall_life(sim: EdgeSim, branch: SeededBranch, index: int, *, live: boo
         await open_meeting()
     last_beat = 0.0
     while not stop.is_set():
+        if lost:  # the hub dropped the socket: connect again, like the agent's uplink
+            lost = False
+            await step("reconnect", sim.connect())
+            meeting_id, to_check = None, []
         now = time.monotonic()
         if now - last_beat >= heartbeat_s:
-            await sim.heartbeat()
+            await step("heartbeat", sim.heartbeat())
             last_beat = now
-        await sim.thumbnail(jpeg)
+        await step("thumbnail", sim.thumbnail(jpeg))
         if meeting_id and to_check and rng.random() < 0.3:
-            await sim.checkin(meeting_id, to_check.pop())
+            await step("checkin", sim.checkin(meeting_id, to_check.pop()))
         if churn and rng.random() < churn:
             if meeting_id:
-                await sim.end_meeting(meeting_id)
+                await step("meeting.end", sim.end_meeting(meeting_id))
                 meeting_id, to_check = None, []
             else:
                 await open_meeting()
@@ -322,7 +343,9 @@ def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int =
         t0 = time.monotonic()
         sims, stop = edge.run(connect_all(), timeout=300)
         live_n = int(branches * live_share)
-        lives = [edge.spawn(hall_life(s, b, i, live=i < live_n, stop=stop, churn=churn))
+        hall_errors: dict[str, int] = {}
+        result["hall_errors"] = hall_errors
+        lives = [edge.spawn(hall_life(s, b, i, live=i < live_n, stop=stop, churn=churn, errors=hall_errors))
                  for i, (s, b) in enumerate(zip(sims, seeded, strict=True))]
         result["connect_s"] = round(time.monotonic() - t0, 1)
 

@@ -57,7 +57,7 @@ export function buildTile(branchId) {
       el("div.line3", null, r.ci),
       r.alerts));
   node._r = r;
-  node._thumb = { at: null, shown: null, period: DEFAULT_THUMB_PERIOD };
+  node._thumb = { at: null, shown: null, fetchedAt: 0, period: DEFAULT_THUMB_PERIOD };
   node._tile = null;
   return node;
 }
@@ -121,12 +121,21 @@ export function patchTile(node, tile, visible) {
   setText(r.none, th.at == null ? t("thumb_none") : "");
 }
 
+// How often a tile's picture may be fetched again: 0 = at every new picture,
+// null = not at all (dense tiles too small for one). The dense wall shows
+// 512 pictures; refetching each every 5 s would keep the page busy decoding.
+// Staleness is judged from the picture's timestamp, not from the fetch.
+let thumbGapMs = 0;
+export function setThumbGap(ms) { thumbGapMs = ms; }
+
 export function loadThumb(node) {
   const th = node._thumb;
-  if (th.at != null && th.shown !== th.at) {
-    th.shown = th.at;
-    node._r.img.src = thumbUrl(node.dataset.id, th.at);
-  }
+  if (thumbGapMs === null || th.at == null || th.shown === th.at) return;
+  const now = performance.now();
+  if (th.shown != null && now - th.fetchedAt < thumbGapMs) return;
+  th.shown = th.at;
+  th.fetchedAt = now;
+  node._r.img.src = thumbUrl(node.dataset.id, th.at);
 }
 
 /** Per-second work: duration (not drawn on dense tiles) and picture age. `hubNow` in epoch seconds. */

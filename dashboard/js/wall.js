@@ -6,14 +6,15 @@
 // DOM writes are batched per animation frame and only changed tiles touched.
 import { feed } from "./feed.js";
 import { onLangChange, t } from "./shell/i18n.js";
-import { buildTile, loadThumb, patchState, patchTile, tickTile } from "./tile.js";
+import { buildTile, loadThumb, patchState, patchTile, setThumbGap, tickTile } from "./tile.js";
 import { chooseMode, DENSE, denseFont, fitDense } from "./wall-layout.js";
-import { clear, el, setText, STATE_ORDER, stateLabel } from "./util.js";
+import { clear, el, setText, STATE_ORDER, stateLabel, zhCompare } from "./util.js";
 
 const PREFS = "bl.wall";
 const RELAYOUT_MS = 1000;
 export const STATES = ["live", "stalled", "scheduled", "idle", "offline"];
 const MODES = ["auto", "grouped", "dense"];
+const DENSE_THUMB_GAP_MS = 20_000;   // each dense tile's picture fetched at most this often
 
 export class WallView {
   constructor(root) {
@@ -36,11 +37,8 @@ export class WallView {
     this.io = new IntersectionObserver((entries) => {
       for (const e of entries) {
         if (e.isIntersecting) {
-          const node = e.target;
-          this.visible.add(node);
-          if (node._pending) { node._pending = false; const tile = feed.tiles.get(Number(node.dataset.id)); if (tile) patchTile(node, tile, true); }
-          loadThumb(node);
-          tickTile(node, feed.hubNow(), feed.up);
+          this.visible.add(e.target);
+          this._shown(e.target);
         } else this.visible.delete(e.target);
       }
     }, { root: this.scroller, rootMargin: "200px" });
@@ -145,7 +143,7 @@ export class WallView {
   }
 
   _fillTowns() {
-    const towns = [...new Set([...feed.tiles.values()].map((x) => x.township))].sort((a, b) => a.localeCompare(b, "zh"));
+    const towns = [...new Set([...feed.tiles.values()].map((x) => x.township))].sort(zhCompare);
     const keep = this.prefs.town;
     this.townSel.replaceChildren(el("option", { value: "" }, t("all_townships")), ...towns.map((x) => el("option", { value: x }, x || "—")));
     this.townSel.value = towns.includes(keep) ? keep : "";
@@ -238,7 +236,7 @@ export class WallView {
 
   /** Halls with problems first, whatever the sort. */
   _sorted(tiles) {
-    const byName = (a, b) => a.name.localeCompare(b.name, "zh");
+    const byName = (a, b) => zhCompare(a.name, b.name);
     const alertFirst = (a, b) => (b.alerts.length > 0) - (a.alerts.length > 0);
     if (this.prefs.sort === "name") return tiles.sort((a, b) => alertFirst(a, b) || byName(a, b));
     return tiles.sort((a, b) => alertFirst(a, b) || STATE_ORDER[a.state] - STATE_ORDER[b.state] || byName(a, b));
@@ -263,7 +261,7 @@ export class WallView {
       if (!buckets.has(key)) buckets.set(key, []);
       buckets.get(key).push(tile);
     }
-    const keys = [...buckets.keys()].sort((a, b) => a.localeCompare(b, "zh"));
+    const keys = [...buckets.keys()].sort(zhCompare);
     this._applyMode(keys.map((k) => buckets.get(k).length));
     const keep = new Set(keys);
     for (const [key, g] of this.groups) if (!keep.has(key)) { g.section.remove(); this.groups.delete(key); }
@@ -287,9 +285,9 @@ export class WallView {
         const node = this.nodes.get(tile.branch_id);
         if (!node) continue;
         shownNodes.add(node);
+        this._watch(node);
         if (node === cursor) { cursor = cursor.nextSibling; continue; }
         g.body.insertBefore(node, cursor);
-        if (!node._observed) { this.io.observe(node); node._observed = true; }
       }
       while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
     }
@@ -302,28 +300,64 @@ export class WallView {
     this.tickAll = true;
   }
 
+  /** Track whether a tile is on screen: the intersection observer in the
+   * grouped layout; in the dense one every tile shown is on screen, and 512
+   * observed targets would cost the page work at every frame. */
+  _watch(node) {
+    if (this.mode !== "dense") {
+      if (!node._observed) { this.io.observe(node); node._observed = true; }
+      return;
+    }
+    if (this.visible.has(node)) return;
+    this.visible.add(node);
+    this._shown(node);
+  }
+
+  _shown(node) {
+    if (node._pending) { node._pending = false; const tile = feed.tiles.get(Number(node.dataset.id)); if (tile) patchTile(node, tile, true); }
+    loadThumb(node);
+    tickTile(node, feed.hubNow(), feed.up, this.mode === "dense");
+  }
+
   /** Pick the layout (auto: dense when the grouped tiles would not fit on
    * the screen and dense tiles stay legible) and size the dense panels. */
   _applyMode(counts) {
     const area = this._area();
     const headed = this.prefs.group;
-    const fit = fitDense(counts, area.w, area.h, headed);
+    const fitKey = `${counts.join(",")}|${area.w}|${area.h}|${headed}`;
+    if (this.fitKey !== fitKey) { this.fitKey = fitKey; this.fit = fitDense(counts, area.w, area.h, headed); }
+    const fit = this.fit;
     const mode = this.prefs.mode === "auto" ? chooseMode(counts, area, fit) : this.prefs.mode;
+    if (mode !== this.mode) {
+      // Visibility is tracked afresh by the new layout (see _watch).
+      this.io.disconnect();
+      for (const node of this.nodes.values()) node._observed = false;
+      this.visible.clear();
+    }
     this.mode = mode;
     this.root.classList.toggle("dense", mode === "dense");
     this._modeButtons();
-    if (mode !== "dense") return;
-    const fs = denseFont(fit.tw);
-    const st = this.scroller.style;
-    st.setProperty("--k", fit.k);
-    st.setProperty("--c", fit.c);
-    st.setProperty("--tw", `${fit.tw}px`);
-    st.setProperty("--th", `${fit.th}px`);
-    st.setProperty("--dfs", `${fs}px`);
-    st.setProperty("--dhead", `${DENSE.head}px`);
-    // A picture where the tile has room for one below its two lines of text.
-    this.root.classList.toggle("dense-thumbs", fit.th - 2 * Math.ceil(fs * 1.3) - 4 >= DENSE.thumbMin);
-    this.root.dataset.fits = String(fit.fits);
+    let thumbs = true;
+    if (mode === "dense") {
+      const fs = denseFont(fit.tw);
+      const st = this.scroller.style;
+      st.setProperty("--k", fit.k);
+      st.setProperty("--c", fit.c);
+      st.setProperty("--tw", `${fit.tw}px`);
+      st.setProperty("--th", `${fit.th}px`);
+      st.setProperty("--dfs", `${fs}px`);
+      st.setProperty("--dhead", `${DENSE.head}px`);
+      // A picture where the tile has room for one below its two lines of text.
+      thumbs = fit.th - 2 * Math.ceil(fs * 1.3) - 4 >= DENSE.thumbMin;
+      this.root.dataset.fits = String(fit.fits);
+    }
+    this.root.classList.toggle("dense-thumbs", mode === "dense" && thumbs);
+    const policy = mode !== "dense" ? 0 : thumbs ? DENSE_THUMB_GAP_MS : null;
+    if (policy !== this.thumbPolicy) {
+      this.thumbPolicy = policy;
+      setThumbGap(policy);
+      for (const node of this.visible) loadThumb(node);
+    }
   }
 
   /** Group headers count the tiles under them, as those tiles show. */

@@ -105,6 +105,11 @@ export default {
   al_hall_checkin_not_stored: ["签到未能保存", "Check-ins not stored"],
   al_hall_checkin_reserve_used: ["签到已用备用存储", "Check-in reserve in use"],
   al_other: ["告警", "Alert"],
+  // Live video (WHEP) refused, by HTTP status (the media plane sends no code).
+  whep_409: ["该会场当前没有推送视频，开始推流后即可观看", "This hall is not sending video; watch it once it is live"],
+  whep_503: ["媒体服务繁忙或尚未启动，请稍后重试", "The media service is busy or not running; try again shortly"],
+  pb_decode: ["浏览器无法播放该录像文件", "the browser cannot play this recording"],
+  rot_seconds: ["{n} 秒", "{n} s"],
   // Layout: grouped tiles, or every hall at once on a big screen.
   mode_label: ["布局", "Layout"],
   mode_auto: ["自动", "Auto"],
