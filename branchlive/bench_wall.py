@@ -42,9 +42,10 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
     parser.add_argument("--mode", choices=["dense", "grouped", "auto"], default="dense")
     parser.add_argument("--churn", type=float, default=0.03,
                         help="chance per hall and picture (5 s) that it opens or ends a meeting")
+    parser.add_argument("--screenshot", help="save the wall as it was at the end (PNG), e.g. docs/screenshots/wall-dense-3840x2160.png")
     a = parser.parse_args(argv)
     r = run_wall_bench(a.branches, a.seconds, townships=a.townships, viewport=(a.width, a.height), mode=a.mode,
-                       churn=a.churn)
+                       churn=a.churn, screenshot=a.screenshot)
     check(r, a.branches)
     tw, th = r["tile_px"] or (0, 0)
     rows = [
@@ -60,6 +61,8 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
          "target": f"WebSocket {r['ws_bytes_per_s'] / 1024:.0f} KiB/s + HTTP {r['http_bytes_per_s'] / 1024:.0f} KiB/s"},
         {"measure": "wall socket messages/s", "value": f"{r['ws_messages_per_s']}", "target": ""},
         {"measure": "tiles with a meeting at the end", "value": f"{r['live_tiles']}", "target": ""},
+        {"measure": "simulated hall steps failed", "value": ", ".join(f"{k} {v}" for k, v in sorted(r["hall_errors"].items())) or "none",
+         "target": "(acks late on a loaded machine)"},
     ]
     notes = (f"{a.branches} simulated halls in {a.townships} townships (heartbeat, a JPEG thumbnail every 5 s, ~60 % in a "
              f"meeting with check-ins; each hall opens or ends a meeting with probability {a.churn:g} per picture) against "

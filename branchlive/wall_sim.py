@@ -255,6 +255,20 @@ async def hall_life(sim: EdgeSim, branch: SeededBranch, index: int, *, live: boo
             pass
 
 
+def main_thread_totals(trace: Path, seconds: float, top: int = 15) -> list[tuple[str, float]]:
+    """Where the renderer's main thread spent its time in a Chromium trace:
+    ms per second of the window, by event name (nested events overlap)."""
+    events = json.loads(trace.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    main = {(e["pid"], e["tid"]) for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"
+            and e.get("args", {}).get("name") == "CrRendererMain"}
+    totals: dict[str, float] = {}
+    for e in events:
+        if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in main:
+            totals[e["name"]] = totals.get(e["name"], 0.0) + e.get("dur", 0) / 1000
+    return [(k, round(v / seconds, 1)) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]
+
+
 # ---- what the page shows: checks run inside the wall page ------------------
 # Every tile inside the viewport (and not hidden), counted.
 TILES_IN_VIEWPORT_JS = """() => {
@@ -306,7 +320,7 @@ LONGTASKS_JS = """() => {
 def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int = 16, live_share: float = 0.6,
                    members_per_branch: int = 6, viewport: tuple[int, int] = (3840, 2160), mode: str = "dense",
                    churn: float = 0.03, data_dir: str | None = None, keep: bool = False,
-                   screenshot: str | None = None) -> dict[str, Any]:
+                   screenshot: str | None = None, trace: str | None = None) -> dict[str, Any]:
     """Measure the wall page with `branches` simulated halls for `seconds`.
 
     Returns main_thread_busy (share of wall time, target <= 0.20), long
@@ -374,6 +388,8 @@ def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int =
                     c = page.evaluate("() => window.branchlive.feed.counters")
                     return time.monotonic(), m["TaskDuration"], m["JSHeapUsedSize"], float(c["bytes"]), float(c["messages"])
 
+                if trace:
+                    browser.start_tracing(page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"])
                 w0, task0, _, b0, n0 = sample()
                 h0 = http_bytes[0]
                 # The header check every second of the window, the county changing under it.
@@ -386,6 +402,9 @@ def run_wall_bench(branches: int = 512, seconds: float = 30, *, townships: int =
                     groups = heads["groups"]
                     mismatches += heads["bad"]
                 w1, task1, heap, b1, n1 = sample()
+                if trace:
+                    Path(trace).write_bytes(browser.stop_tracing())
+                    result["trace_top"] = main_thread_totals(Path(trace), w1 - w0)
                 h1 = http_bytes[0]
                 longtasks = page.evaluate("() => window.__longtasks")
                 placed = page.evaluate(TILES_IN_VIEWPORT_JS)

@@ -14,7 +14,8 @@ const PREFS = "bl.wall";
 const RELAYOUT_MS = 1000;
 export const STATES = ["live", "stalled", "scheduled", "idle", "offline"];
 const MODES = ["auto", "grouped", "dense"];
-const DENSE_THUMB_GAP_MS = 20_000;   // each dense tile's picture fetched at most this often
+const DENSE_THUMB_GAP_MS = 10_000;   // each dense tile's picture fetched at most this often,
+const DENSE_THUMB_BATCH_TICKS = 5;   // in a batch every 5 s
 
 export class WallView {
   constructor(root) {
@@ -181,7 +182,10 @@ export class WallView {
         this.dirty.add(id);
       }
     }
-    this._schedule();
+    // Dense: every hall is on screen and each frame repaints the whole wall,
+    // so changes are drawn together at the next second's tick (one frame)
+    // rather than as each hall's message arrives.
+    if (changed === null || this.mode !== "dense") this._schedule();
   }
 
   _schedule() {
@@ -205,7 +209,7 @@ export class WallView {
       // Off-screen tiles get their colour now and the rest when they scroll
       // into view: most of 512 are off screen in the grouped layout.
       if (node._tile && !this.visible.has(node)) { patchState(node, tile); node._pending = true; }
-      else { node._pending = false; patchTile(node, tile, this.visible.has(node)); }
+      else { node._pending = false; patchTile(node, tile, this.visible.has(node) && this.mode !== "dense"); }
       if (before !== node.dataset.state + node.classList.contains("alerting")) this.headsDirty = true;
     }
     this.dirty.clear();
@@ -221,6 +225,8 @@ export class WallView {
       const now = feed.hubNow();
       const dense = this.mode === "dense";
       for (const node of this.visible) tickTile(node, now, feed.up, dense);
+      // Dense pictures are fetched in batches, so that they arrive together.
+      if (dense && (this.ticks = (this.ticks || 0) + 1) % DENSE_THUMB_BATCH_TICKS === 0) for (const node of this.visible) loadThumb(node);
       this._summary();
     }
   }
