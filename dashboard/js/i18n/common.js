@@ -40,4 +40,10 @@ export default {
   role_viewer: ["只读查看", "Viewer"],
   role_branch_secretary: ["支部书记", "Branch secretary"],
   help: ["帮助", "Help"],
+  field_min: ["不能小于 {min}", "At least {min}"],
+  field_max: ["不能大于 {max}", "At most {max}"],
+  field_too_short: ["至少 {n} 个字符", "At least {n} characters"],
+  field_too_long: ["最多 {n} 个字符", "At most {n} characters"],
+  field_step: ["请按 {step} 的整数倍填写", "Use steps of {step}"],
+  field_invalid: ["格式不正确，请检查", "Not valid; check it"],
 };

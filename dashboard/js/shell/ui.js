@@ -50,10 +50,15 @@ export function formField(label, input, { hint } = {}) {
     h("small", { class: "field-msg", role: "alert" }));
 }
 
-/** Show (or clear, with "") a validation message under a field's input. */
+/** Show (or clear, with "") a validation message under a field's input
+ * (inputs outside a formField get a message line right after them). */
 export function fieldError(input, message) {
   const field = input.closest(".field");
-  const msg = field && field.querySelector(".field-msg");
+  let msg = field && field.querySelector(".field-msg");
+  if (!msg) {
+    msg = input.nextElementSibling && input.nextElementSibling.matches(".field-msg") ? input.nextElementSibling : null;
+    if (!msg && message) { msg = h("small", { class: "field-msg", role: "alert" }); input.after(msg); }
+  }
   input.classList.toggle("invalid", !!message);
   input.setAttribute("aria-invalid", message ? "true" : "false");
   if (msg) msg.textContent = message || "";
@@ -116,3 +121,47 @@ export function viewSection(name) {
   }
   return el;
 }
+
+/** A modal asking for a line of text; resolves the text, or null when cancelled. */
+export function promptDialog(message, { label = "", ok = "ok", cancel = "cancel", required = false } = {}) {
+  return new Promise((resolve) => {
+    const input = h("textarea", { rows: 3, required });
+    const close = (answer) => { overlay.remove(); document.removeEventListener("keydown", onKey, true); resolve(answer); };
+    const onKey = (ev) => { if (ev.key === "Escape") { ev.stopPropagation(); close(null); } };
+    const form = h("form", { class: "dialog", role: "dialog", "aria-modal": "true" },
+      h("p", {}, message), formField(label, input),
+      h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => close(null) }, t(cancel)),
+        h("button", { type: "submit" }, t(ok))));
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); if (checkRequired(form)) close(input.value.trim()); });
+    const overlay = h("div", { class: "overlay confirm" }, form);
+    document.addEventListener("keydown", onKey, true);
+    document.body.append(overlay);
+    input.focus();
+  });
+}
+
+function labelOf(input) {
+  return input.closest(".field")?.querySelector(".field-label")?.textContent || input.getAttribute("aria-label") || input.placeholder || "";
+}
+
+/** The browser's own validation, in our words and on the page (its bubbles are in the browser's language). */
+export function validationText(input) {
+  const v = input.validity;
+  if (v.valueMissing) return t("field_required", { field: labelOf(input) });
+  if (v.rangeUnderflow) return t("field_min", { min: input.min });
+  if (v.rangeOverflow) return t("field_max", { max: input.max });
+  if (v.tooShort) return t("field_too_short", { n: input.minLength });
+  if (v.tooLong) return t("field_too_long", { n: input.maxLength });
+  if (v.stepMismatch) return t("field_step", { step: input.step });
+  return t("field_invalid");
+}
+
+document.addEventListener("invalid", (ev) => {
+  ev.preventDefault();
+  const first = !document.querySelector(".invalid");
+  fieldError(ev.target, validationText(ev.target));
+  if (first) ev.target.focus();
+}, true);
+document.addEventListener("input", (ev) => {
+  if (ev.target instanceof HTMLElement && ev.target.classList.contains("invalid")) fieldError(ev.target, "");
+}, true);

@@ -51,16 +51,45 @@ class HeldMeeting:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Why an outcome is what it is, as a code and its values: the dashboard
+    writes it in the reader's language (i18n key "sv.note_<code>")."""
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @staticmethod
+    def of(code: str, **params: object) -> Note:
+        return Note(code, tuple((k, str(v)) for k, v in params.items()))
+
+    @property
+    def text(self) -> str:
+        """English, for logs and the API's plain `note`."""
+        return _NOTE_EN[self.code].format(**dict(self.params))
+
+
+_NOTE_EN = {
+    "theme_day": "theme day {day}",
+    "not_fixed_day": "held on {held}, not on the fixed day {day}",
+    "still_running": "still running",
+    "too_short": "lasted {minutes} min, under the {min} min minimum",
+}
+
+
+@dataclass(frozen=True)
 class Outcome:
     code: str
     period: Period
     status: str
     meeting_id: str | None = None
-    note: str = ""
+    notes: tuple[Note, ...] = ()
 
     @property
     def met(self) -> bool:
         return self.status == MET
+
+    @property
+    def note(self) -> str:
+        return "; ".join(n.text for n in self.notes)
 
 
 def effective_rules(meeting_types: Iterable[object], overrides: Sequence[object] = ()) -> list[Rule]:
@@ -96,21 +125,21 @@ def effective_rules(meeting_types: Iterable[object], overrides: Sequence[object]
     return list(rules.values())
 
 
-def counts_for(rule: Rule, period: Period, meeting: HeldMeeting, moves: Mapping[date, date]) -> str | None:
+def counts_for(rule: Rule, period: Period, meeting: HeldMeeting, moves: Mapping[date, date]) -> Note | None:
     """Why this meeting does not count for the rule and period, or None if it does."""
     if meeting.meeting_type != rule.code:
-        return "another meeting type"
+        return Note.of("another_type")
     if not period.contains(meeting.local_day):
-        return "outside the period"
+        return Note.of("outside_period")
     if rule.fixed_day is not None:
         day = theme_day(period.start.year, period.start.month, rule.fixed_day, moves)
         if meeting.local_day != day:
-            return f"held on {meeting.local_day}, not on the fixed day {day}"
+            return Note.of("not_fixed_day", held=meeting.local_day, day=day)
     if rule.min_minutes:
         if meeting.minutes is None:
-            return "still running"
+            return Note.of("still_running")
         if meeting.minutes < rule.min_minutes:
-            return f"lasted {meeting.minutes:.0f} min, under the {rule.min_minutes} min minimum"
+            return Note.of("too_short", minutes=f"{meeting.minutes:.0f}", min=rule.min_minutes)
     return None
 
 
@@ -131,7 +160,7 @@ def evaluate(
     meeting decides: held_ok beats not_recorded beats no_quorum."""
     moves = moves or {}
     best: tuple[int, HeldMeeting] | None = None
-    reasons: list[str] = []
+    reasons: list[Note] = []
     for m in meetings:
         why = counts_for(rule, period, m, moves)
         if why is not None:
@@ -143,12 +172,11 @@ def evaluate(
             best = (rank, m)
     if best is not None:
         return Outcome(rule.code, period, classify(best[1]), best[1].id)
-    note = "; ".join(reasons)
     if rule.fixed_day is not None:
         day = theme_day(period.start.year, period.start.month, rule.fixed_day, moves)
-        note = f"theme day {day}" + (f"; {note}" if note else "")
-        return Outcome(rule.code, period, "due" if today <= day else "not_held", None, note)
-    return Outcome(rule.code, period, "due" if not period.is_closed(today) else "not_held", None, note)
+        notes = (Note.of("theme_day", day=day), *reasons)
+        return Outcome(rule.code, period, "due" if today <= day else "not_held", None, notes)
+    return Outcome(rule.code, period, "due" if not period.is_closed(today) else "not_held", None, tuple(reasons))
 
 
 def headcount_flag(checkins: int, max_headcount: int | None, ratio: float, min_checkins: int) -> str | None:

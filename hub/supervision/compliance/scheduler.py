@@ -101,7 +101,9 @@ def review_headcounts(session: Session, sup: SupervisionSettings, *, since: obje
         if reason is None:
             continue
         m.flagged, m.flag_reason = True, reason[:300]
-        if _once(session, kind="headcount", branch_id=m.branch_id, subject=m.id, period_key="", message=reason[:500]):
+        text = (f"画面中最多 {m.max_headcount} 人，远少于签到的 {checkins} 人（不足 {sup.headcount_ratio:.0%}），"
+                "请查看录像核实是否代签到")
+        if _once(session, kind="headcount", branch_id=m.branch_id, subject=m.id, period_key="", message=text[:500]):
             events.append(AlertRaised(m.branch_id, "headcount_low", reason))
     return events
 

@@ -89,7 +89,7 @@ def get_visible_item(session: Session, op: OperatorPrincipal, item_id: int) -> t
 def update_item(session: Session, *, item: RectificationItem, today: date, measures: str | None = None,
                 deadline: date | None = None, responsible: str | None = None) -> RectificationItem:
     if item.status == "closed":
-        raise Conflict("This item is closed (已销号); it can no longer be changed.")
+        raise Conflict("This item is closed (已销号); it can no longer be changed.", code="item_closed")
     if deadline is not None and deadline != item.deadline:
         _check_deadline(deadline, today)
         item.deadline = deadline
@@ -103,7 +103,8 @@ def update_item(session: Session, *, item: RectificationItem, today: date, measu
 def close_item(session: Session, *, item: RectificationItem, closed_on: date, today: date, verified_by: str,
                note: str = "") -> RectificationItem:
     if item.status == "closed":
-        raise Conflict(f"This item was already closed on {item.closed_on} by {item.verified_by}.")
+        raise Conflict(f"This item was already closed on {item.closed_on} by {item.verified_by}.", code="already_closed",
+                       closed_on=str(item.closed_on), verified_by=item.verified_by)
     if closed_on > today:
         raise Invalid(f"The closing date {closed_on} is in the future; close the item when the work is done.")
     if closed_on < item.created_at.date():

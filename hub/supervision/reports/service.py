@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub.attendance.models import CheckIn
 from hub.config import Settings
 from hub.meetings.models import Meeting
-from hub.members.models import Member
+from hub.meetings.quorum import RosterEntry
 from hub.organisations.models import OrgUnit
 from hub.supervision.common import Tree
 from hub.supervision.compliance import service as compliance
@@ -25,6 +25,19 @@ from hub.supervision.notices.models import Notice
 from hub.supervision.rectification.models import RectificationItem
 from hub.supervision.scoresheets.models import Inspection
 from hub.supervision.spotchecks.models import SpotCheck, SpotCheckCall
+
+
+def attendance(rule: str, roster: list[RosterEntry], present_ids: set[int]) -> tuple[int, int]:
+    """实到 and 应到 of one meeting: who was expected depends on its type.
+    A committee meeting (quorum rule half_committee) expects the committee,
+    not the whole roster; other meetings expect every member not excused
+    (an excused member who came counts on both sides). Members who were not
+    expected (a non-committee member sitting in) do not raise the rate."""
+    if rule == "half_committee":
+        expected = {r.member_id for r in roster if r.committee}
+    else:
+        expected = {r.member_id for r in roster if not r.excused or r.member_id in present_ids}
+    return len(expected & present_ids), len(expected)
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -45,14 +58,12 @@ def build(session: Session, settings: Settings, sup: SupervisionSettings, *, uni
     meetings = [m for m in session.scalars(select(Meeting).where(Meeting.status.in_(("live", "ended")), Meeting.started_at >= start,
                                                                  Meeting.started_at < stop)) if m.branch_id in branch_ids]
     ids = [m.id for m in meetings]
-    present: dict[str, int] = defaultdict(int)
+    present: dict[str, set[int]] = defaultdict(set)
     for i in range(0, len(ids), 500):
-        for (mid,) in session.execute(select(CheckIn.meeting_id).where(CheckIn.meeting_id.in_(ids[i:i + 500]))):
-            present[mid] += 1
-    expected_by_branch: dict[int, int] = defaultdict(int)
-    for bid, excused in session.execute(select(Member.branch_id, Member.excused).where(Member.active.is_(True))):
-        if bid in branch_ids and not excused:
-            expected_by_branch[bid] += 1
+        for mid, member_id in session.execute(select(CheckIn.meeting_id, CheckIn.member_id).where(CheckIn.meeting_id.in_(ids[i:i + 500]))):
+            present[mid].add(member_id)
+    roster = compliance.roster_entries(session, list({m.branch_id for m in meetings}))
+    quorum_rule = {t.code: t.quorum for t in settings.meeting_types}
     recorded = meetings_with_recording(session, ids, sup.recording_tables)
     names = {t.code: t.name_zh for t in settings.meeting_types}
 
@@ -70,12 +81,12 @@ def build(session: Session, settings: Settings, sup: SupervisionSettings, *, uni
     for m in meetings:
         assert m.started_at is not None
         month = local_day(m.started_at, sup.utc_offset_hours).strftime("%Y-%m")
-        exp = expected_by_branch[m.branch_id]
+        came, exp = attendance(quorum_rule.get(m.meeting_type, "none"), roster[m.branch_id], present[m.id])
         for row in (bucket(by_type, m.meeting_type, name_zh=names.get(m.meeting_type, m.meeting_type)),
                     bucket(by_town, town_name(m.branch_id), branches=0), bucket(by_month, month)):
             row["meetings"] += 1
             row["recorded"] += m.id in recorded
-            row["present"] += min(present[m.id], exp) if exp else present[m.id]
+            row["present"] += came
             row["expected"] += exp
             row["flagged"] += bool(m.flagged)
     for store in (by_type, by_town, by_month):

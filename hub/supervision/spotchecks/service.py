@@ -48,7 +48,7 @@ def import_households(session: Session, *, scope: OrgUnit, filename: str, data: 
         raise Invalid(str(exc)) from None
     table = [r for r in table if any(c for c in r)]
     if len(table) < 2:
-        raise Invalid("The file has no rows below the header; fill in the households and send again.")
+        raise Invalid("The file has no rows below the header; fill in the households and send again.", code="ledger_empty")
     cols: dict[str, int] = {}
     for idx, raw in enumerate(table[0]):
         for key, aliases in HEADERS.items():
@@ -56,7 +56,8 @@ def import_households(session: Session, *, scope: OrgUnit, filename: str, data: 
                 cols[key] = idx
     missing = [HEADERS[k][0] for k in ("head_name", "phone", "branch") if k not in cols]
     if missing:
-        raise Invalid("The first row must name the columns; missing: " + ", ".join(missing) + ".")
+        raise Invalid("The first row must name the columns; missing: " + ", ".join(missing) + ".", code="ledger_columns_missing",
+                      missing="、".join(missing))
     branches = {u.name: u for u in session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(scope.path), OrgUnit.kind == "branch"))}
     by_code = {u.code: u for u in branches.values() if u.code}
     report = LedgerReport()
@@ -118,7 +119,7 @@ def population(session: Session, *, scope: OrgUnit, kind: str, ledger_id: int | 
     if kind != "households":
         raise Invalid("population must be members or households.")
     if ledger_id is None:
-        raise Invalid("Say which household ledger to draw from (ledger_id); import one first.")
+        raise Invalid("Say which household ledger to draw from (ledger_id); import one first.", code="ledger_required")
     if session.get(HouseholdLedger, ledger_id) is None:
         raise NotFound(f"Household ledger {ledger_id} does not exist.")
     rows = session.execute(select(Household.id, Household.branch_id, Household.head_name, Household.phone)
@@ -134,9 +135,11 @@ def draw(session: Session, *, scope: OrgUnit, kind: str, ledger_id: int | None, 
     """Draw with a fresh seed (the hub's, so nobody can pick a favourable one)."""
     pop = population(session, scope=scope, kind=kind, ledger_id=ledger_id)
     if not pop:
-        raise Invalid(f"Nobody to call in {scope.name}: no {'member with a phone number' if kind == 'members' else 'household in the ledger'}.")
+        raise Invalid(f"Nobody to call in {scope.name}: no {'member with a phone number' if kind == 'members' else 'household in the ledger'}.",
+                      code="nobody_to_call_members" if kind == "members" else "nobody_to_call_households", unit=scope.name)
     if sample_size > len(pop):
-        raise Invalid(f"The sample ({sample_size}) is larger than the population ({len(pop)}); ask for at most {len(pop)}.")
+        raise Invalid(f"The sample ({sample_size}) is larger than the population ({len(pop)}); ask for at most {len(pop)}.",
+                      code="sample_too_large", population_size=len(pop))
     seed = sampling.new_seed() if seed is None else seed
     keys = sorted(pop)
     check = SpotCheck(scope_id=scope.id, label=label, population=kind, ledger_id=ledger_id if kind == "households" else None, seed=seed, population_size=len(keys),
@@ -183,7 +186,7 @@ def record_call(session: Session, *, call: SpotCheckCall, outcome: str, note: st
     if outcome not in OUTCOMES or outcome == "pending":
         raise Invalid(f"outcome must be one of {', '.join(o for o in OUTCOMES if o != 'pending')}.")
     if outcome in ("denied", "wrong_number") and not note.strip():
-        raise Invalid("Write down what the person said (a denial or a wrong number needs a note).")
+        raise Invalid("Write down what the person said (a denial or a wrong number needs a note).", code="call_note_required")
     call.outcome, call.note, call.called_by, call.called_at = outcome, note.strip(), by, utcnow()
     return call
 

@@ -1,8 +1,12 @@
 // 合规监测: outcome of every branch, meeting type and period; alerts.
-import { api, daysAgo, failed, field, fmt, h, input, qs, STATUS_CLASS, t, table, today, unitPicker } from "./core.js";
-import { barChart } from "./chart.js";
+import { api, fill, daysAgo, failed, field, fmt, h, input, qs, STATUS_CLASS, t, table, today, unitPicker } from "./core.js";
+import { barChart, COLORS } from "./chart.js";
 
-const OUTCOMES = ["held_ok", "no_quorum", "not_recorded", "not_held", "due"];
+// Each outcome keeps its colour everywhere: the chart's bars and the table's pills.
+const OUTCOMES = { held_ok: COLORS.ok, no_quorum: COLORS.warn, not_recorded: COLORS.bad, not_held: COLORS.grave, due: COLORS.muted };
+
+/** A generated note ({code, params}) in the reader's language. */
+export function noteText(n) { return t(`note_${n.code}`, n.params); }
 
 export async function render(root) {
   const rules = await api.get("/api/v1/supervision/rules").catch((e) => { failed(e); return { rules: [], theme_day_moves: {} }; });
@@ -27,27 +31,27 @@ export async function render(root) {
 
   async function load() {
     const f = new FormData(form);
-    out.replaceChildren(h("p", { class: "muted" }, t("loading")));
+    fill(out, h("p", { class: "muted" }, t("loading")));
     try {
       const data = await api.get(`/api/v1/supervision/compliance${qs({ unit_id: f.get("unit_id"), since: f.get("since"), until: f.get("until") })}`);
       const codes = Object.keys(data.summary);
       const chart = barChart({ title: t("outcomes_by_type"), labels: codes.map((c) => names[c] || c),
-        series: OUTCOMES.map((o) => ({ name: t(o), values: codes.map((c) => data.summary[c][o] || 0) })) });
+        series: Object.entries(OUTCOMES).map(([o, color]) => ({ name: t(o), color, values: codes.map((c) => data.summary[c][o] || 0) })) });
       let cells = data.cells;
       if (f.get("problems")) cells = cells.filter((c) => c.status !== "held_ok");
-      out.replaceChildren(h("div", { class: "chart-box" }, chart),
+      fill(out, h("div", { class: "chart-box" }, chart),
         h("p", { class: "muted" }, `${t("rows")}: ${cells.length}`),
         table([{ label: "township", key: "township" }, { label: "branch", key: "branch_name" },
           { label: "meeting_type", render: (c) => names[c.code] || c.code }, { label: "period", key: "period" },
           { label: "status", render: (c) => h("span", { class: `pill ${STATUS_CLASS[c.status]}` }, t(c.status)) },
-          { label: "note", render: (c) => c.note || "" },
-          { label: "meeting", render: (c) => (c.meeting_id ? h("a", { href: `/ui/#/playback/${c.meeting_id}` }, c.meeting_id.slice(0, 8)) : "—") }],
+          { label: "note", render: (c) => (c.notes || []).map(noteText).join("；") || "—" },
+          { label: "meeting", render: (c) => (c.meeting_id ? h("a", { href: `#/playback/${c.meeting_id}` }, c.meeting_label || t("open")) : "—") }],
         cells.slice(0, 1000)));
-    } catch (e) { out.replaceChildren(); failed(e); }
+    } catch (e) { fill(out, ); failed(e); }
   }
   form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
   load();
-  api.get("/api/v1/supervision/compliance/alerts?limit=100").then((rows) => alerts.replaceChildren(
+  api.get("/api/v1/supervision/compliance/alerts?limit=100").then((rows) => fill(alerts, 
     table([{ label: "time", render: (a) => fmt(a.created_at) }, { label: "kind", render: (a) => t(`alert_${a.kind}`) },
       { label: "period", key: "period_key" }, { label: "message", key: "message" }], rows))).catch(failed);
 }

@@ -3,9 +3,9 @@
 // element builder and toasts. Errors show the Chinese text of their code.
 import { api, qs } from "../../shell/api.js";
 import { errorText, has, lang, t as shellT } from "../../shell/i18n.js";
-import { fieldError, formData, formField, h, show, toast } from "../../shell/ui.js";
+import { checkRequired, confirmDialog, fieldError, formData, formField, h, promptDialog, show, toast } from "../../shell/ui.js";
 
-export { api, fieldError, formData, h, qs };
+export { api, has, checkRequired, confirmDialog, fieldError, formData, h, promptDialog, qs };
 export const getLang = lang;
 
 /** t("status") looks up "sv.status" first, then the shared key. */
@@ -54,3 +54,8 @@ export async function unitPicker(name = "unit_id", { kinds = ["county", "townshi
   return select(name, blank ? [["", t("my_area")], ...opts] : opts);
 }
 export const STATUS_CLASS = { held_ok: "ok", no_quorum: "warn", not_recorded: "bad", not_held: "bad", due: "muted" };
+
+/** el.replaceChildren(...) that skips empty children: DOM would write null as the text "null". */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+}

@@ -1,5 +1,5 @@
 // 通知: the outbox with delivery status; reminders to a branch's committee.
-import { api, failed, field, flash, fmt, h, input, qs, select, t, table, unitPicker } from "./core.js";
+import { api, fill, failed, has, field, flash, fmt, h, input, qs, select, t, table, unitPicker } from "./core.js";
 
 export async function render(root) {
   const summary = h("div", { class: "stats" });
@@ -28,13 +28,14 @@ export async function render(root) {
     try {
       const [s, rows] = await Promise.all([api.get(`/api/v1/supervision/notifications/summary${qs({ unit_id: f.unit_id })}`),
         api.get(`/api/v1/supervision/notifications${qs(f)}`)]);
-      summary.replaceChildren(...Object.entries(s).flatMap(([ch, st]) => Object.entries(st).map(([k, n]) =>
+      fill(summary, ...Object.entries(s).flatMap(([ch, st]) => Object.entries(st).map(([k, n]) =>
         h("div", { class: "stat" }, h("b", {}, n), h("span", {}, `${t(ch)} · ${t(`n_${k}`)}`)))));
-      list.replaceChildren(table([{ label: "time", render: (n) => fmt(n.created_at) }, { label: "channel", render: (n) => t(n.channel) },
-        { label: "kind", render: (n) => t(n.kind) }, { label: "recipient", render: (n) => `${n.recipient}${n.phone ? ` ${n.phone}` : ""}` },
+      fill(list, table([{ label: "time", render: (n) => fmt(n.created_at) }, { label: "channel", render: (n) => t(n.channel) },
+        { label: "kind", render: (n) => (has(`sv.${n.kind}`) ? t(n.kind) : t("other_kind")) }, { label: "recipient", render: (n) => `${n.recipient}${n.phone ? ` ${n.phone}` : ""}` },
         { label: "text", key: "text" },
         { label: "status", render: (n) => h("span", { class: `pill ${{ sent: "ok", read: "ok", failed: "bad", queued: "muted", sending: "warn" }[n.status]}` }, t(`n_${n.status}`)) },
-        { label: "attempts", key: "attempts", num: true }, { label: "last_error", render: (n) => n.last_error || "" },
+        { label: "attempts", key: "attempts", num: true },
+        { label: "last_error", render: (n) => (n.last_error ? h("span", { title: n.last_error }, t("send_error")) : "—") },
         { label: "", render: (n) => (n.status === "failed" ? h("button", { class: "link", onclick: async () => {
           try { await api.post(`/api/v1/supervision/notifications/${n.id}/retry`); load(); } catch (e) { failed(e); } } }, t("retry")) : "") }], rows));
     } catch (e) { failed(e); }

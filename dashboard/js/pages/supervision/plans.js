@@ -1,5 +1,5 @@
 // 会议计划: file, review (approve / return with a reason), plan against actual.
-import { api, failed, field, flash, fmt, h, input, qs, select, t, table, unitPicker } from "./core.js";
+import { api, fill, failed, field, fieldError, flash, fmt, h, input, qs, select, t, table, unitPicker } from "./core.js";
 
 export async function render(root) {
   const types = await api.get("/api/v1/meeting-types").catch(() => []);
@@ -42,7 +42,7 @@ export async function render(root) {
     const f = new FormData(filter);
     try {
       const data = await api.get(`/api/v1/supervision/plans${qs({ unit_id: f.get("unit_id"), status: f.get("status") })}`);
-      list.replaceChildren(table([{ label: "branch", key: "branch_name" },
+      fill(list, table([{ label: "branch", key: "branch_name" },
         { label: "kind", render: (p) => (p.kind === "annual" ? `${p.year} ${t("annual_plan")}` : `${p.year}-${String(p.month).padStart(2, "0")} ${t("monthly_plan")}`) },
         { label: "status", render: (p) => h("span", { class: `pill ${p.status === "approved" ? "ok" : p.status === "returned" ? "bad" : "muted"}` }, t(p.status)) },
         { label: "revision", key: "revision", num: true }, { label: "submitted_at", render: (p) => fmt(p.submitted_at) },
@@ -53,15 +53,17 @@ export async function render(root) {
   async function show(id) {
     try {
       const [p, va] = await Promise.all([api.get(`/api/v1/supervision/plans/${id}`), api.get(`/api/v1/supervision/plans/${id}/vs-actual`)]);
-      const reason = input("reason", { placeholder: t("return_reason") });
+      const reason = input("reason");
       const review = async (decision) => {
+        fieldError(reason, "");
+        if (decision === "return" && !reason.value.trim()) { fieldError(reason, t("reason_needed")); reason.focus(); return; }
         try { await api.post(`/api/v1/supervision/plans/${id}/review`, { decision, reason: reason.value }); flash(t("saved")); load(); show(id); } catch (e) { failed(e); }
       };
-      detail.replaceChildren(h("h2", {}, `${p.branch_name} · ${p.year}${p.month ? `-${p.month}` : ""} · ${t(p.status)}`),
+      fill(detail, h("h2", {}, `${p.branch_name} · ${p.year}${p.month ? `-${p.month}` : ""} · ${t(p.status)}`),
         p.return_reason ? h("p", { class: "note bad" }, `${t("return_reason")}: ${p.return_reason}`) : null,
         table([{ label: "date", key: "planned_date" }, { label: "meeting_type", render: (i) => name[i.meeting_type] || i.meeting_type },
           { label: "topic", key: "topic" }, { label: "form", key: "form" }], p.items),
-        p.status === "submitted" ? h("div", { class: "filters" }, reason,
+        p.status === "submitted" ? h("div", { class: "filters" }, field("return_reason", reason),
           h("button", { onclick: () => review("approve") }, t("approve")), h("button", { class: "danger", onclick: () => review("return") }, t("return"))) : null,
         h("h3", {}, `${t("vs_actual")}: ${va.held}/${va.planned}`),
         table([{ label: "meeting_type", render: (r) => name[r.meeting_type] || r.meeting_type }, { label: "planned_date", key: "planned_date" },

@@ -1,6 +1,6 @@
 // 督查评分: score a branch on a sheet (deductions with reasons, optional
 // rectification), and rankings in the township and the county.
-import { api, daysAgo, download, failed, field, flash, h, input, qs, select, t, table, today, unitPicker } from "./core.js";
+import { api, fill, daysAgo, download, failed, field, flash, h, input, qs, select, t, table, today, unitPicker } from "./core.js";
 import { barChart } from "./chart.js";
 
 export async function render(root) {
@@ -16,7 +16,7 @@ export async function render(root) {
     sheetBox, h("button", { type: "submit" }, t("save_scores")));
   const drawSheet = () => {
     const tpl = templates.find((x) => String(x.id) === tplSelect.value);
-    sheetBox.replaceChildren(...tpl.categories.map((c) => h("fieldset", {}, h("legend", {}, `${c.name}（${c.max_points}${t("points")}）`),
+    fill(sheetBox, ...tpl.categories.map((c) => h("fieldset", {}, h("legend", {}, `${c.name}（${c.max_points}${t("points")}）`),
       ...c.items.map((i) => h("div", { class: "row score-row", dataset: { item: i.id, max: i.max_points } },
         h("span", { class: "item-name" }, `${i.name}（${i.max_points}）`),
         input("deduction", { type: "number", min: 0, max: i.max_points, step: 0.5, placeholder: t("deduction") }),
@@ -60,7 +60,7 @@ export async function render(root) {
       const towns = {};
       rows.forEach((r) => { (towns[r.township] ||= []).push(r.total); });
       const labels = Object.keys(towns);
-      ranks.replaceChildren(
+      fill(ranks, 
         labels.length ? h("div", { class: "chart-box" }, barChart({ title: t("average_by_township"), labels, max: 100,
           series: [{ name: t("average_score"), values: labels.map((l) => +(towns[l].reduce((a, b) => a + b, 0) / towns[l].length).toFixed(2)) }] })) : "",
         table([{ label: "county_rank", key: "county_rank", num: true }, { label: "township_rank", key: "township_rank", num: true },
