@@ -2,16 +2,19 @@
 
 `run_wall_bench(branches=512, seconds=30)` starts a hub subprocess, seeds a
 county over REST, connects one `/ws/edge` socket per branch (heartbeats, a
-JPEG thumbnail every 5 s, open meetings, check-ins), opens the wall in
-headless Debian Chromium and measures what the page costs: main-thread busy
-share (CDP `Performance.getMetrics` TaskDuration), JS heap, and bytes per
-second received from the hub.
+JPEG thumbnail every 5 s, open meetings, check-ins, meetings opening and
+ending), opens the wall in headless Debian Chromium (3840x2160, the dense
+layout chosen with one click) and measures what the page costs: main-thread
+busy share (CDP `Performance.getMetrics` TaskDuration; long tasks from a
+PerformanceObserver), JS heap, bytes per second received from the hub. It
+also reads the page: tiles inside the viewport, and group headers against
+the tiles under them every second (TILES_IN_VIEWPORT_JS, HEADER_COUNTS_JS,
+used by tests/dashboard too).
 
-The helpers (HubProcess, seed_county, EdgeSim, EdgeLoop, CHROMIUM_ARGS) are
-also used by tests/dashboard. This module imports nothing from `hub`: it
-talks to the hub only over HTTP and WebSocket, like a browser and a hall do.
-Load it by path (it is not in an installed package), e.g.
-`importlib.util.spec_from_file_location("wall_bench", "dashboard/bench.py")`.
+The helpers (HubProcess from branchlive/hub_process.py, seed_county, EdgeSim,
+EdgeLoop, CHROMIUM_ARGS) are also used by tests/dashboard. This module
+imports nothing from `hub`: it talks to the hub only over HTTP and
+WebSocket, like a browser and a hall do.
 """
 
 from __future__ import annotations
