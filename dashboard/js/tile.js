@@ -31,10 +31,15 @@ export function shortText(tile) {
   return stateLabel(tile.state);
 }
 
-export function buildTile(branchId) {
+function thumbImg() {
   const img = el("img", { alt: "", decoding: "async", draggable: false });
   img.addEventListener("error", () => img.classList.add("broken"));
   img.addEventListener("load", () => img.classList.remove("broken"));
+  return img;
+}
+
+export function buildTile(branchId) {
+  const img = thumbImg();
   const r = {
     img,
     badge: el("span.badge"),

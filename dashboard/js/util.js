@@ -20,6 +20,16 @@ export function el(spec, props, ...children) {
   return node;
 }
 
+/** Call `fn` just after every wall-clock second (with the header clock):
+ * per-second work of several parts of the page then shares one frame.
+ * Returns a function that stops it. */
+export function everySecond(fn) {
+  let timer = 0;
+  const next = () => { timer = setTimeout(() => { fn(); next(); }, 1000 - (Date.now() % 1000) + 5); };
+  next();
+  return () => clearTimeout(timer);
+}
+
 export function clear(node) { while (node.firstChild) node.firstChild.remove(); }
 
 /** Set text only when it changed (cheap for 512 tiles ticking every second). */
