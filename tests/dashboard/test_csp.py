@@ -17,8 +17,10 @@ def test_pages_run_under_the_csp(county: County, browser: Any) -> None:
     page.reload()
     page.wait_for_selector("#view-wall:not([hidden]) .tile", timeout=30_000)
     page.wait_for_selector("#clock:not(:empty)", timeout=30_000)  # clock.js (no longer inline) runs
-    page.goto(county.url + "/ui/supervision/")
-    page.wait_for_load_state("networkidle")
+    page.goto(county.url + "/ui/supervision/")  # the old address: into the shell's supervision pages
+    page.wait_for_selector("#view-page svg.chart", timeout=30_000)
+    page.goto(county.url + "/ui/#/supervision/reports")
+    page.wait_for_selector("#view-page .stats", timeout=30_000)
     page.goto(county.url + "/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
     page.goto(county.url + "/redoc")

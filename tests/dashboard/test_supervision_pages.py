@@ -188,6 +188,12 @@ def test_supervision_pages_read_right(county: County, browser: Any) -> None:
                 apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
                 assert apart, f"labels overlap: {a} {b}"
         assert_no_english(page)
+
+        # The wall, opened after the supervision pages, holds every hall (it took the first snapshot at sign-in).
+        page.goto(county.url + "/ui/#/wall")
+        expect(page.locator("#view-wall .tile")).to_have_count(len(county.branches) + len(TOWNS), timeout=WAIT)
+        expect(page.locator("#wall-search")).to_have_attribute("placeholder", "搜索支部名称（/）")
+        assert_no_english(page)
         assert errors == []
     finally:
         context.close()

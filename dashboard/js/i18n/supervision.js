@@ -213,5 +213,6 @@ export default {
   "sv.recording_at": ["录像第 {s} 秒", "recording at {s} s"],
   "sv.send_error": ["发送失败（短信网关报错，鼠标悬停查看详情）", "Sending failed (hover for the gateway's answer)"],
   "sv.reason_needed": ["退回修改时请写明理由", "Give the reason for returning the plan"],
+  "sv.ledger_pick": ["农户台账", "Household ledger"],
   "sv.other_kind": ["其他", "Other"],
 };

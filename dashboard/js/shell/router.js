@@ -6,7 +6,7 @@
 // visit, or, with `keep: NAME`, into its own section #view-NAME that survives
 // navigation (the wall keeps its 512 tiles). `render` may return a function
 // that the router calls when the route is left.
-import { t } from "./i18n.js";
+import { applyStatic, t } from "./i18n.js";
 import { h, viewSection } from "./ui.js";
 
 let routes = [];
@@ -98,6 +98,7 @@ export async function dispatch(force = false) {
   }
   try {
     const cleanup = await route.render(el, { ...params, query }, ctx);
+    applyStatic(el);  // views that mark their texts with data-i18n (the wall's bar) get them filled
     if (my === generation && active) active.cleanup = typeof cleanup === "function" ? cleanup : null;
     else if (typeof cleanup === "function") cleanup();
   } catch (err) {

@@ -50,6 +50,9 @@ function loginError(err) {
 
 export function start(h) {
   hooks = h;
+  // The buttons stay disabled in index.html until here: a form sent before its script
+  // has loaded would go to the server as a plain GET, password in the URL.
+  for (const b of document.querySelectorAll("#login-form button[type=submit], #pw-form button[type=submit]")) b.disabled = false;
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const msg = $("login-msg");
@@ -83,6 +86,7 @@ export function start(h) {
 export async function resume() {
   let op = null;
   try { op = await api.get("/api/v1/auth/me"); } catch { op = null; }
+  if (me || !$("pw-form").hidden) return;  // signed in (or asked for a new password) through the form meanwhile
   if (op) await signedIn(op);
   else { showForm("login"); hooks.signedOut({}); $("login-user").focus(); }
 }

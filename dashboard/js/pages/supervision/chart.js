@@ -18,6 +18,14 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
+/** A round top for the axis; counts (integers) get at least 4 so that the quarter ticks are whole numbers. */
+function topOf(series, max) {
+  if (max !== undefined) return max;
+  const values = series.flatMap((x) => x.values.map((v) => v ?? 0));
+  const top = niceMax(Math.max(0, ...values));
+  return values.every(Number.isInteger) ? Math.max(4, Math.ceil(top / 4) * 4) : top;
+}
+
 function niceMax(v) {
   if (v <= 0) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
@@ -65,7 +73,7 @@ function columns({ labels, series, title, format, max }) {
   const pad = { l: 48, r: 10, t: 30, b: 30 };
   const legendH = legendHeight(series, width - pad.l);
   const height = 220 + pad.t + pad.b + legendH;
-  const top = max ?? niceMax(Math.max(0, ...series.flatMap((x) => x.values.map((v) => v ?? 0))));
+  const top = topOf(series, max);
   const svg = frame(width, height, title);
   const ih = 220;
   const iw = width - pad.l - pad.r;
@@ -92,7 +100,7 @@ function hbars({ labels, series, title, format, max }) {
   const ih = labels.length * rowH;
   const height = pad.t + ih + pad.b + legendH;
   const iw = width - pad.l - pad.r;
-  const top = max ?? niceMax(Math.max(0, ...series.flatMap((x) => x.values.map((v) => v ?? 0))));
+  const top = topOf(series, max);
   const svg = frame(width, height, title);
   grid(svg, (i) => pad.l + (iw * i) / 4, (x) => [x, x, pad.t, pad.t + ih], (x, i) => [x, pad.t + ih + 14, "middle", format((top * i) / 4)]);
   labels.forEach((label, i) => {
@@ -141,7 +149,7 @@ export function lineChart({ labels, series, title, format = (v) => String(v), ma
   const legendH = legendHeight(series, width - pad.l);
   const ih = 180;
   const height = pad.t + ih + pad.b + legendH;
-  const top = max ?? niceMax(Math.max(0, ...series.flatMap((x) => x.values.map((v) => v ?? 0))));
+  const top = topOf(series, max);
   const svg = frame(width, height, title);
   const iw = width - pad.l - pad.r;
   const X = (i) => pad.l + (labels.length < 2 ? iw / 2 : (iw * i) / (labels.length - 1));

@@ -23,9 +23,9 @@ export async function render(root, params, ctx) {
   });
   const drawForm = h("form", { class: "filters" }, field("unit", await unitPicker()),
     field("population", select("population", [["members", t("members")], ["households", t("households")]])),
-    field("household_ledger", select("ledger_id", [["", t("none_chosen")], ...ledgers.map((l) => [l.id, `${l.name}（${l.rows}）`])])),
+    field("ledger_pick", select("ledger_id", [["", t("none_chosen")], ...ledgers.map((l) => [l.id, `${l.name}（${l.rows}）`])])),
     field("sample_size", input("sample_size", { type: "number", min: 1, value: 20 })),
-    field("label", input("label", { required: true, placeholder: t("label_example", { year: new Date().getFullYear() }) })),
+    field("label", input("label", { required: true, size: 30, placeholder: t("label_example", { year: new Date().getFullYear() }) })),
     h("button", { type: "submit" }, t("draw")));
   drawForm.addEventListener("submit", async (e) => {
     e.preventDefault();

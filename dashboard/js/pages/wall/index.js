@@ -22,7 +22,7 @@ let signedIn = false;
 
 export const routes = [
   { path: "/wall", title: "nav_wall", nav: "wall", keep: "wall", roles: OPERATORS,
-    render: (el) => { if (!wall) wall = new WallView(el); } },
+    render: () => {} },  // built at sign-in (below), kept between visits
   { path: "/branch/:id", title: "live_view", keep: "branch", roles: OPERATORS, relang: true,
     render: (_el, p) => { branch.open(Number(p.id)); return () => branch.close(); } },
   { path: "/rotation", title: "nav_rotation", nav: "rotation", keep: "rotation", roles: OPERATORS, relang: true,
@@ -36,6 +36,8 @@ export const routes = [
 export function onSignIn(ctx) {
   if (!OPERATORS.includes(ctx.me.role)) return;
   signedIn = true;
+  // Before the feed starts: the wall takes the first full snapshot, whichever page the operator opens first.
+  if (!wall) wall = new WallView(viewSection("wall"));
   feed.onAuthLost = () => ctx.sessionLost();
   feed.start();
 }
