@@ -86,6 +86,31 @@ export function patchTile(node, tile, visible) {
   const prev = node._tile;
   node._tile = tile;
   patchState(node, tile);
+  // Most updates only bring a new picture time (every 5 s per hall) or a
+  // heartbeat: the texts are rewritten only when what they show changed.
+  const m = tile.meeting;
+  const q = tile.quorum;
+  const textKey = [document.documentElement.lang, tile.state, tile.name, tile.township, m && m.id, m && m.topic,
+    tile.checked_in, tile.expected, tile.roster, tile.on_leave, q && q.met, q && q.present, q && q.required,
+    tile.next_meeting && tile.next_meeting.scheduled_start, tile.alerts.map((a) => a.kind).join(",")].join("|");
+  if (node._textKey !== textKey) {
+    node._textKey = textKey;
+    patchTexts(node, tile, prev);
+  }
+  const th = node._thumb;
+  if (tile.thumbnail_at !== th.at) {
+    if (th.at != null && tile.thumbnail_at != null && tile.thumbnail_at > th.at) {
+      // Learn the hall's picture period so "stale" means three missed pictures.
+      th.period = Math.min(60, Math.max(DEFAULT_THUMB_PERIOD, tile.thumbnail_at - th.at));
+    }
+    th.at = tile.thumbnail_at;
+  }
+  if (visible) loadThumb(node);
+  setText(r.none, th.at == null ? t("thumb_none") : "");
+}
+
+function patchTexts(node, tile, prev) {
+  const r = node._r;
   setText(r.short, shortText(tile));
   setText(r.name, tile.name);
   r.name.title = tile.name;
@@ -114,16 +139,6 @@ export function patchTile(node, tile, visible) {
     r.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message, dataset: { kind: a.kind } }, alertLabel(a))));
     r.alerts.dataset.lang = document.documentElement.lang;
   }
-  const th = node._thumb;
-  if (tile.thumbnail_at !== th.at) {
-    if (th.at != null && tile.thumbnail_at != null && tile.thumbnail_at > th.at) {
-      // Learn the hall's picture period so "stale" means three missed pictures.
-      th.period = Math.min(60, Math.max(DEFAULT_THUMB_PERIOD, tile.thumbnail_at - th.at));
-    }
-    th.at = tile.thumbnail_at;
-  }
-  if (visible) loadThumb(node);
-  setText(r.none, th.at == null ? t("thumb_none") : "");
 }
 
 // How often a tile's picture may be fetched again: 0 = at every new picture,
