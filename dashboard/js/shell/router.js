@@ -5,7 +5,10 @@
 // A route renders into the shared page section (#view-page), emptied on each
 // visit, or, with `keep: NAME`, into its own section #view-NAME that survives
 // navigation (the wall keeps its 512 tiles). `render` may return a function
-// that the router calls when the route is left.
+// that the router calls when the route is left. Other optional fields:
+// `home: ["branch_secretary"]` makes the route the landing page of those roles
+// (otherwise /wall, else the first route the role may open); `relang: true`
+// renders a kept route again when the language changes.
 import { applyStatic, t } from "./i18n.js";
 import { h, viewSection } from "./ui.js";
 
