@@ -24,11 +24,7 @@ import base64
 import contextlib
 import functools
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,16 +35,9 @@ from typing import Any
 import httpx
 import websockets
 
-from branchlive.probe import hub_is_up
+from branchlive.hub_process import ADMIN_PASSWORD, HubProcess, free_port  # noqa: F401 - the harness names tests import from here
 
-ADMIN_PASSWORD = "fp-bench-admin-pw"
 PIN = "135790"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -58,46 +47,6 @@ async def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(0.02)
-
-
-class HubProcess:
-    """`branchlive hub` in a subprocess on 127.0.0.1; can be stopped and started again."""
-
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        env = {**os.environ, "BRANCHLIVE_ADMIN_PASSWORD": ADMIN_PASSWORD, "BRANCHLIVE_MEDIA__ENABLED": "false"}
-        env.pop("BRANCHLIVE_DATABASE_URL", None)
-        cmd = [sys.executable, "-m", "branchlive.cli", "hub", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the hub exited with code {self.proc.returncode}")
-            if hub_is_up(self.url, timeout=1):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the hub did not start")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @dataclass

@@ -118,7 +118,8 @@ export class BranchView {
       this.ptt.disabled = !viewer.canTalk;
       setText(this.ptt, viewer.canTalk ? t("ptt") : t("ptt_nomic"));
     } catch (err) {
-      if (this.viewer === viewer) this._mediaError(err.detail || String(err));
+      // Never the hub's or the browser's English in the Chinese page.
+      if (this.viewer === viewer) this._mediaError(err.text || errorText(err));
     }
   }
 

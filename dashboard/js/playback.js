@@ -94,7 +94,7 @@ export class PlaybackView {
       api.get(`/api/v1/meetings/${meetingId}/attendance`).catch(() => []),
       fetch(`/api/v1/meetings/${meetingId}/playlist.m3u8`, { credentials: "same-origin" })
         .then(async (r) => (r.ok ? { text: await r.text() } : { error: await this._problem(r) }))
-        .catch((e) => ({ error: String(e) })),
+        .catch(() => ({ error: errorText({ code: "network_down" }) })),
       api.get(`/api/v1/meetings/${meetingId}/recording`).catch(() => null),
     ]);
     if (meetingId !== this.meetingId) return;
@@ -105,14 +105,16 @@ export class PlaybackView {
     else {
       this.video.src = `/api/v1/meetings/${meetingId}/playlist.m3u8`;
       this.video.addEventListener("timeupdate", () => this._cursor());
-      this.video.addEventListener("error", () => this._error(t("pb_none", { detail: this.video.error?.message || "decode error" })));
+      this.video.addEventListener("error", () => this._error(t("pb_none", { detail: t("pb_decode") })));
     }
     this._drawTimeline();
   }
 
+  /** The operator's text for a refused playlist: by the hub's code, never its English detail. */
   async _problem(res) {
-    const text = await res.text();
-    try { const j = JSON.parse(text); return j.detail || j.title || text; } catch { return text || `HTTP ${res.status}`; }
+    let body = null;
+    try { body = JSON.parse(await res.text()); } catch { /* not a problem document */ }
+    return errorText({ status: res.status, code: body && body.code, detail: body && body.detail, body });
   }
 
   _error(text) {

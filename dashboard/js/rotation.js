@@ -3,7 +3,7 @@
 import { feed } from "./feed.js";
 import { t } from "./shell/i18n.js";
 import { attendanceText, thumbUrl } from "./tile.js";
-import { alertLabel, el, setText, stateLabel } from "./util.js";
+import { alertLabel, el, setText, stateLabel, zhCompare } from "./util.js";
 import { WhepViewer } from "./whep.js";
 
 const PREFS = "bl.rotation";
@@ -66,7 +66,7 @@ export class RotationView {
   _list() {
     return [...feed.tiles.values()]
       .filter((x) => x.meeting && (x.state === "live" || x.state === "stalled"))
-      .sort((a, b) => (b.alerts.length > 0) - (a.alerts.length > 0) || a.township.localeCompare(b.township, "zh") || a.name.localeCompare(b.name, "zh"));
+      .sort((a, b) => (b.alerts.length > 0) - (a.alerts.length > 0) || zhCompare(a.township, b.township) || zhCompare(a.name, b.name));
   }
 
   togglePause() {
@@ -89,7 +89,7 @@ export class RotationView {
     if (!this.active) return;
     if (this.paused) { setText(this.countdown, "⏸"); return; }
     const left = this.deadline - performance.now();
-    setText(this.countdown, `${Math.max(0, Math.ceil(left / 1000))}s`);
+    setText(this.countdown, t("rot_seconds", { n: Math.max(0, Math.ceil(left / 1000)) }));
     if (left <= 0) this.step(1);
   }
 

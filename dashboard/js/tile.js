@@ -1,6 +1,6 @@
 // One wall tile: built once per branch, then patched in place.
 import { t } from "./shell/i18n.js";
-import { alertLabel, el, fmtAge, fmtDateTime, fmtDuration, meetingTypeName, setText, stateLabel } from "./util.js";
+import { alertLabel, el, fmtAge, fmtDateTime, fmtDuration, fmtTime, meetingTypeName, setText, stateLabel } from "./util.js";
 
 export const DEFAULT_THUMB_PERIOD = 5;   // s; the edge's default (devices/media/config.py)
 export const STALE_PERIODS = 3;
@@ -19,10 +19,27 @@ export function attendanceText(tile) {
   return text;
 }
 
-export function buildTile(branchId) {
+// The dense tile's one line: "5/6 ✓" (实到/应到, quorum mark; the legend says so),
+// or the state and the planned time when no meeting is open.
+export function shortText(tile) {
+  if (tile.meeting) {
+    const q = tile.quorum;
+    const mark = q && q.rule !== "none" ? (q.met ? " ✓" : " ✗") : "";
+    return `${tile.checked_in}/${tile.expected ?? tile.roster}${mark}`;
+  }
+  if (tile.next_meeting) return `${stateLabel(tile.state)} ${fmtTime(tile.next_meeting.scheduled_start).slice(0, 5)}`;
+  return stateLabel(tile.state);
+}
+
+function thumbImg() {
   const img = el("img", { alt: "", decoding: "async", draggable: false });
   img.addEventListener("error", () => img.classList.add("broken"));
   img.addEventListener("load", () => img.classList.remove("broken"));
+  return img;
+}
+
+export function buildTile(branchId) {
+  const img = thumbImg();
   const r = {
     img,
     badge: el("span.badge"),
@@ -33,20 +50,34 @@ export function buildTile(branchId) {
     meet: el("div.meet"),
     dur: el("span.dur"),
     ci: el("span.ci"),
+    short: el("span.short"),
     alerts: el("div.alerts"),
   };
   const node = el("a.tile", { href: `#/branch/${branchId}`, dataset: { id: branchId } },
     el("div.thumb", null, img, r.none, r.badge, r.stale),
     el("div.info", null,
-      el("div.line1", null, r.name),
+      el("div.line1", null, r.name, r.short),
       el("div.line2", null, r.town, r.dur),
       r.meet,
       el("div.line3", null, r.ci),
       r.alerts));
   node._r = r;
-  node._thumb = { at: null, shown: null, period: DEFAULT_THUMB_PERIOD };
+  node._thumb = { at: null, shown: null, fetchedAt: 0, period: DEFAULT_THUMB_PERIOD };
   node._tile = null;
   return node;
+}
+
+/** The state colour, badge and alert frame: applied to every tile at once,
+ * on screen or not, so that group headers always count what the tiles say. */
+export function patchState(node, tile) {
+  const lang = document.documentElement.lang;
+  if (node.dataset.state !== tile.state || node._lang !== lang) {
+    node._lang = lang;
+    node.className = `tile st-${tile.state}` + (node._stale ? " stale" : "") + (tile.alerts.length ? " alerting" : "");
+    node.dataset.state = tile.state;
+    setText(node._r.badge, stateLabel(tile.state));
+  }
+  node.classList.toggle("alerting", tile.alerts.length > 0);
 }
 
 /** Patch a tile element with new data; `visible` decides whether to fetch the picture now. */
@@ -54,13 +85,33 @@ export function patchTile(node, tile, visible) {
   const r = node._r;
   const prev = node._tile;
   node._tile = tile;
-  const lang = document.documentElement.lang;
-  if (!prev || prev.state !== tile.state || node._lang !== lang) {
-    node._lang = lang;
-    node.className = `tile st-${tile.state}` + (node._stale ? " stale" : "");
-    node.dataset.state = tile.state;
-    setText(r.badge, stateLabel(tile.state));
+  patchState(node, tile);
+  // Most updates only bring a new picture time (every 5 s per hall) or a
+  // heartbeat: the texts are rewritten only when what they show changed.
+  const m = tile.meeting;
+  const q = tile.quorum;
+  const textKey = [document.documentElement.lang, tile.state, tile.name, tile.township, m && m.id, m && m.topic,
+    tile.checked_in, tile.expected, tile.roster, tile.on_leave, q && q.met, q && q.present, q && q.required,
+    tile.next_meeting && tile.next_meeting.scheduled_start, tile.alerts.map((a) => a.kind).join(",")].join("|");
+  if (node._textKey !== textKey) {
+    node._textKey = textKey;
+    patchTexts(node, tile, prev);
   }
+  const th = node._thumb;
+  if (tile.thumbnail_at !== th.at) {
+    if (th.at != null && tile.thumbnail_at != null && tile.thumbnail_at > th.at) {
+      // Learn the hall's picture period so "stale" means three missed pictures.
+      th.period = Math.min(60, Math.max(DEFAULT_THUMB_PERIOD, tile.thumbnail_at - th.at));
+    }
+    th.at = tile.thumbnail_at;
+  }
+  if (visible) loadThumb(node);
+  setText(r.none, th.at == null ? t("thumb_none") : "");
+}
+
+function patchTexts(node, tile, prev) {
+  const r = node._r;
+  setText(r.short, shortText(tile));
   setText(r.name, tile.name);
   r.name.title = tile.name;
   setText(r.town, tile.township || "");
@@ -88,34 +139,32 @@ export function patchTile(node, tile, visible) {
     r.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message, dataset: { kind: a.kind } }, alertLabel(a))));
     r.alerts.dataset.lang = document.documentElement.lang;
   }
-  node.classList.toggle("alerting", tile.alerts.length > 0);
-  const th = node._thumb;
-  if (tile.thumbnail_at !== th.at) {
-    if (th.at != null && tile.thumbnail_at != null && tile.thumbnail_at > th.at) {
-      // Learn the hall's picture period so "stale" means three missed pictures.
-      th.period = Math.min(60, Math.max(DEFAULT_THUMB_PERIOD, tile.thumbnail_at - th.at));
-    }
-    th.at = tile.thumbnail_at;
-  }
-  if (visible) loadThumb(node);
-  setText(r.none, th.at == null ? t("thumb_none") : "");
 }
+
+// How often a tile's picture may be fetched again: 0 = at every new picture,
+// null = not at all (dense tiles too small for one). The dense wall shows
+// 512 pictures; refetching each every 5 s would keep the page busy decoding.
+// Staleness is judged from the picture's timestamp, not from the fetch.
+let thumbGapMs = 0;
+export function setThumbGap(ms) { thumbGapMs = ms; }
 
 export function loadThumb(node) {
   const th = node._thumb;
-  if (th.at != null && th.shown !== th.at) {
-    th.shown = th.at;
-    node._r.img.src = thumbUrl(node.dataset.id, th.at);
-  }
+  if (thumbGapMs === null || th.at == null || th.shown === th.at) return;
+  const now = performance.now();
+  if (th.shown != null && now - th.fetchedAt < thumbGapMs) return;
+  th.shown = th.at;
+  th.fetchedAt = now;
+  node._r.img.src = thumbUrl(node.dataset.id, th.at);
 }
 
-/** Per-second work: duration and picture age. `hubNow` in epoch seconds. */
-export function tickTile(node, hubNow, feedUp) {
+/** Per-second work: duration (not drawn on dense tiles) and picture age. `hubNow` in epoch seconds. */
+export function tickTile(node, hubNow, feedUp, dense = false) {
   const tile = node._tile;
   if (!tile) return;
   const r = node._r;
   const m = tile.meeting;
-  setText(r.dur, m && m.started_at ? fmtDuration(hubNow - Date.parse(m.started_at) / 1000) : "");
+  if (!dense) setText(r.dur, m && m.started_at ? fmtDuration(hubNow - Date.parse(m.started_at) / 1000) : "");
   const th = node._thumb;
   const age = th.at == null ? null : hubNow - th.at;
   const stale = !feedUp || (age != null && age > STALE_PERIODS * th.period);

@@ -1,13 +1,22 @@
 // A WHEP viewer (RFC 9725): SDP offer in, 201 + answer + Location; DELETE to
 // stop. With `talk`, the audio transceiver is sendrecv and carries the
 // operator's microphone, muted until push-to-talk enables the track.
-import { t } from "./shell/i18n.js";
+import { errorText, has, t } from "./shell/i18n.js";
 
 const ICE_WAIT_MS = 2000;
 let routeMissingUntil = 0;   // the media plane is off: do not hammer it
 
+/** Why live video cannot be shown. `text` is for the operator, in the
+ * page's language: the media plane's problems carry no code, so its status
+ * says which (409: the hall is not publishing; 503: busy or not running). */
 export class MediaUnavailable extends Error {
-  constructor(detail, status) { super(detail); this.detail = detail; this.status = status; }
+  constructor(detail, status, text) {
+    super(detail);
+    this.detail = detail;
+    this.status = status;
+    this.code = status === 0 ? "network_down" : undefined;
+    this.text = text || (has(`whep_${status}`) ? t(`whep_${status}`) : errorText(this));
+  }
 }
 
 function waitIce(pc) {
@@ -32,7 +41,7 @@ export class WhepViewer {
   }
 
   async start() {
-    if (Date.now() < routeMissingUntil) throw new MediaUnavailable(t("media_no_route"), 404);
+    if (Date.now() < routeMissingUntil) throw new MediaUnavailable("no WHEP route", 404, t("media_no_route"));
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -72,12 +81,13 @@ export class WhepViewer {
       let detail = await res.text();
       try { const j = JSON.parse(detail); detail = j.detail || j.title || detail; } catch { /* plain text */ }
       // A 404 that is not about the branch means there is no WHEP route at all.
+      let text = null;
       if ((res.status === 404 || res.status === 405) && !/branch|hall|publish|meeting|stream/i.test(detail)) {
         routeMissingUntil = Date.now() + 30000;
-        detail = t("media_no_route");
+        text = t("media_no_route");
       }
       this.close();
-      throw new MediaUnavailable(detail || `HTTP ${res.status}`, res.status);
+      throw new MediaUnavailable(detail || `HTTP ${res.status}`, res.status, text);
     }
     const loc = res.headers.get("Location");
     this.location = loc ? new URL(loc, location.href).href : null;

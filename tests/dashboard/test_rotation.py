@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.helpers import bench, signed_in_page
+from tests.dashboard.latin import assert_no_english
 
 pytestmark = pytest.mark.browser
 WAIT = 30_000
@@ -37,6 +38,7 @@ def test_rotation_cycles_through_live_halls(county: Any, browser: Any) -> None:
         # The media plane is off: each cell falls back to the hall's thumbnail.
         expect(cells.first).to_have_class(re.compile(r"\bthumb-mode\b"), timeout=WAIT)
         expect(cells.first.locator("img")).to_have_attribute("src", re.compile(r"thumbnail\.jpg\?t="))
+        assert_no_english(page)
         # Pausing holds the page; the control says so.
         page.keyboard.press("p")
         expect(page.locator("#rot-pause")).to_have_class(re.compile(r"\bon\b"))

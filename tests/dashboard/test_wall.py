@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.helpers import OPERATOR_PASSWORD, TOWNSHIPS, bench, signed_in_page
+from tests.dashboard.latin import assert_no_english
 
 pytestmark = pytest.mark.browser
 WAIT = 30_000
@@ -40,6 +41,7 @@ def test_a_tile_for_every_branch(county: Any, browser: Any) -> None:
         expect(tile(page, offline.id).locator(".badge")).to_have_text("离线")
         expect(tile(page, offline.id).locator(".alert")).to_contain_text("设备离线")
         expect(page.locator(".group-head")).to_have_count(len(TOWNSHIPS))
+        assert_no_english(page)
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
     finally:
         page.context.close()
@@ -73,6 +75,7 @@ def test_checkin_at_a_hall_appears_on_the_wall_and_in_the_branch_view(county: An
         expect(page.locator("#att-head")).to_contain_text(f"实到 {max(before, 1) + 1} / 应到 6")
         # The media plane is off in this hub: a clear message, not a black box.
         expect(page.locator("#media-msg")).to_contain_text("实时视频不可用", timeout=WAIT)
+        assert_no_english(page)
         page.keyboard.press("Escape")
         expect(page.locator("#view-wall")).to_be_visible()
         expect(t.locator(".ci")).to_contain_text(f"实到 {max(before, 1) + 1} / 应到 6", timeout=WAIT)
@@ -195,5 +198,6 @@ def test_inspection_note_reports_a_missing_api_nicely(county: Any, browser: Any)
         expect(page.locator("#note-msg")).to_have_text(re.compile("整改事项接口尚未上线|已提交整改事项"), timeout=WAIT)
         if "尚未上线" in page.locator("#note-msg").inner_text():
             expect(form.locator("[name=problem]")).to_have_value("三会一课记录本未按时填写")
+        assert_no_english(page)
     finally:
         page.context.close()
