@@ -138,7 +138,7 @@ class LocalNodes:
         self._slots = [asyncio.create_task(self._run(i), name=f"supervise-{n.name}")
                        for i, n in enumerate(self.nodes)]
         deadline = time.monotonic() + timeout
-        while not all(n.up for n in self.nodes):
+        while not all(s.state is NodeState.UP for s in self.supervision):
             if time.monotonic() > deadline:
                 raise Unavailable("media nodes did not start within "
                                   f"{timeout:g} s; see the hub log")

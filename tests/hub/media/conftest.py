@@ -148,5 +148,4 @@ async def no_leftover_tasks() -> AsyncIterator[None]:
         if not left:
             return
         await asyncio.sleep(0.05)
-    info = [(t.get_coro().cr_frame.f_locals.get("self").ice_controlling, t.get_coro().cr_frame.f_locals.get("self")._closed) for t in left if t.get_coro().cr_frame]
-    raise AssertionError(f"tasks left running: {left} {info}")
+    raise AssertionError(f"tasks left running: {left}")
