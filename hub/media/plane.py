@@ -182,6 +182,22 @@ class MediaPlane:
         down is left out."""
         return [await node.counters() for node in self.nodes if node.up]
 
+    def node_status(self) -> list[dict[str, Any]]:
+        """Each node, its supervision state (local node processes) and the
+        branches it carries: for operators and diagnostics."""
+        out: list[dict[str, Any]] = []
+        for i, node in enumerate(self.nodes):
+            row: dict[str, Any] = {"name": node.name, "up": node.up, "branches": sorted(node.held_branches())}
+            if self.local_nodes is not None:
+                sup = self.local_nodes.supervision[i]
+                proc = self.local_nodes.processes[i]
+                row.update(state=str(sup.state), restarts=sup.restarts, failures=sup.failures,
+                           pid=proc.pid if proc is not None else None)
+            else:
+                row.update(state="up" if node.up else "stopped", restarts=0, failures=0, pid=None)
+            out.append(row)
+        return out
+
     def request_keyframe(self, branch_id: int) -> None:
         node = self._holding(branch_id)
         if node is not None:

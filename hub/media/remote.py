@@ -75,6 +75,8 @@ class RemoteNode:
 
     async def stop(self) -> None:
         await self.detach(died=False)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def attach(self, base_url: str, timeout: float = 60.0) -> None:
         """Connect to the node process at `base_url`; returns once its event

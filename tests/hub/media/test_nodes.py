@@ -126,6 +126,12 @@ async def test_sigkill_of_a_node_moves_its_halls_and_recording_continues(hub: Hu
         alerts = [e for e in hub.events if isinstance(e, AlertRaised)]
         # the other node's hall stayed live
         assert (other_branch, "offline") not in [s[:2] for s in seen], (seen, alerts)
+        r = await hub.client.get("/media/nodes", headers={"X-User": "alice"})
+        assert r.status_code == 200
+        rows = {row["name"]: row for row in r.json()}
+        assert rows[doomed.name]["state"] == "up" and rows[doomed.name]["restarts"] == 1
+        assert set(rows[doomed.name]["branches"]).isdisjoint({doomed_branch, other_branch})  # moved away
+        assert {doomed_branch, other_branch} <= set(rows[next(n for n in rows if n != doomed.name)]["branches"])
 
         # recording continues on the node the hall moved to
         before = [r for r in segments(hub, meeting_id) if r.started_at.timestamp() < killed_wall]
