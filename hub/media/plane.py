@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.db import utcnow
 from hub.events import AlertRaised, EventBus, MeetingEnded, MeetingStarted
 from hub.media.auth import MediaAuth, MediaViewer
 from hub.media.branch import OFFLINE
@@ -86,6 +87,7 @@ class MediaPlane:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self.running = False
+        self._stopping = asyncio.Event()
         from hub.media.views import build_router
 
         self.router: APIRouter = build_router(self)
@@ -96,6 +98,7 @@ class MediaPlane:
         if self._run_recordings:
             await self.recordings.start()
         self.running = True
+        self._stopping.clear()
         if self.local_nodes is not None:
             await self.local_nodes.start()
         else:
@@ -109,6 +112,7 @@ class MediaPlane:
     async def stop(self) -> None:
         """Stop every node (closing peers, flushing open segments) and task."""
         self.running = False
+        self._stopping.set()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
@@ -263,15 +267,23 @@ class MediaPlane:
                     self.alert(branch_id, "recording_start_failed", message)
                 else:
                     log.warning(message)
-            await asyncio.sleep(delay)
-            delay = min(RETRY_MAX, delay * 2)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+                return
+            except TimeoutError:
+                delay = min(RETRY_MAX, delay * 2)
 
     async def _close_meeting(self, branch_id: int, meeting_id: str) -> None:
         entry = self._recording_on.pop(branch_id, None)
-        if entry is None or not entry[0].up:
+        if entry is None:
             return
+        ended = utcnow()
         try:
-            await entry[0].close_meeting(branch_id, meeting_id)
+            if entry[0].up:
+                await entry[0].close_meeting(branch_id, meeting_id)
+            else:  # its node is gone: only the index is left to close
+                await asyncio.to_thread(lambda: self.recordings.end_meeting(meeting_id=meeting_id,
+                                                                            ended_at=ended))
         except Exception as exc:  # noqa: BLE001 - alerted: the end time may be missing
             self.alert(branch_id, "recording_stop_failed",
                        f"branch {branch_id}: ending the recording of meeting {meeting_id} failed "
