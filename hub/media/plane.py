@@ -100,7 +100,11 @@ class MediaPlane:
         self.running = True
         self._stopping.clear()
         if self.local_nodes is not None:
-            await self.local_nodes.start()
+            try:
+                await self.local_nodes.start()
+            except BaseException:
+                await self.local_nodes.stop()
+                raise
         else:
             for node in self.nodes:
                 await node.start()
