@@ -211,7 +211,8 @@ class ClusterNode:
         for branch in branches:
             self.bus.publish_from_peer(StreamStateChanged(branch_id=branch, state="offline"))
         for node_id in nodes:
-            log.warning("cluster: node %s %s; its %d live halls go to the other nodes", node_id, why, len(branches))
+            log.log(logging.WARNING if branches else logging.INFO,
+                    "cluster: node %s %s; its %d live halls go to the other nodes", node_id, why, len(branches))
             if branches:
                 self.bus.publish_from_peer(AlertRaised(
                     branch_id=None, kind="media_node_lost",

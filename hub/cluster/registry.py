@@ -36,12 +36,14 @@ class Registry:
     nodes: dict[str, NodeInfo] = field(default_factory=dict)
     last_seen: dict[str, float] = field(default_factory=dict)
     holders: dict[int, tuple[str, str]] = field(default_factory=dict)  # branch -> (node, state)
+    gone: set[str] = field(default_factory=set)  # nodes declared dead or left (until they come back)
 
     def seen(self, info: NodeInfo, now: float) -> list[tuple[int, str]]:
         """A heartbeat. The first one of a node tells what it holds (a node
         that joins learns what is live elsewhere): returns the branches learnt.
         Later heartbeats only keep it alive (its events say the rest, in order)."""
         first = info.node_id not in self.nodes
+        self.gone.discard(info.node_id)
         self.nodes[info.node_id] = info
         self.last_seen[info.node_id] = now
         learnt: list[tuple[int, str]] = []
@@ -55,6 +57,7 @@ class Registry:
         """A node said goodbye (or its key vanished): forget it now."""
         self.nodes.pop(node_id, None)
         self.last_seen.pop(node_id, None)
+        self.gone.add(node_id)
         return self._release(node_id)
 
     def sweep(self, now: float) -> tuple[list[str], list[int]]:
@@ -76,8 +79,9 @@ class Registry:
         """A StreamStateChanged from `node_id`. Returns False when it must not
         reach the wall: an 'offline' from a node that no longer holds the
         branch (it moved: the hall is live elsewhere), or any state from a
-        node this registry has declared dead."""
-        if node_id not in self.nodes:
+        node this registry has declared dead (a node not heard of yet counts:
+        its first heartbeat may still be on its way)."""
+        if node_id in self.gone:
             return False
         held = self.holders.get(branch_id)
         if state in HOLDING:
