@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.cluster.broker import ClusterNode
 from hub.cluster.registry import NodeInfo
@@ -25,11 +26,11 @@ MEDIA_POST = re.compile(r"^/(whip|whep)/(\d+)/?$")
 
 
 class MediaRedirect:
-    def __init__(self, app: Any, node: ClusterNode) -> None:
+    def __init__(self, app: ASGIApp, node: ClusterNode) -> None:
         self.app = app
         self.node = node
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             match = MEDIA_POST.match(scope["path"])
             if match is not None and not self._named_here(scope):
@@ -40,13 +41,13 @@ class MediaRedirect:
                     return
         await self.app(scope, receive, send)
 
-    def _named_here(self, scope: dict[str, Any]) -> bool:
+    def _named_here(self, scope: Scope) -> bool:
         if not self.node.serves_media:
             return False
         named = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("node", [])
         return self.node.node_id in named
 
-    async def _redirect(self, target: NodeInfo | None, path: str, send: Any) -> None:
+    async def _redirect(self, target: NodeInfo | None, path: str, send: Send) -> None:
         if target is None or not target.media_url:
             await self._problem(send, 503, "没有可用的媒体节点, 稍后重试 no media node is alive; retry in a few "
                                            "seconds, and check the media nodes and the NATS server")
@@ -58,7 +59,7 @@ class MediaRedirect:
         await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
-    async def _problem(send: Any, status: int, detail: str) -> None:
+    async def _problem(send: Send, status: int, detail: str) -> None:
         body = json.dumps({"type": "about:blank", "title": "Service Unavailable",
                            "status": status, "detail": detail}, ensure_ascii=False).encode()
         headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
