@@ -64,8 +64,13 @@ async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> boo
     offer_host_addresses(pc, ["127.0.0.1"])
     try:
         await pc.setLocalDescription(await pc.createOffer())
-        r = await client.post(f"{hall.url}/whip/{hall.branch_id}", content=pc.localDescription.sdp.encode(),
-                              headers={"Authorization": f"Bearer {hall.token}", "Content-Type": "application/sdp"})
+        url = httpx.URL(f"{hall.url}/whip/{hall.branch_id}")
+        for _ in range(5):  # 307 to the node that carries the hall, token kept (devices/media/whip.py)
+            r = await client.post(url, content=pc.localDescription.sdp.encode(),
+                                  headers={"Authorization": f"Bearer {hall.token}", "Content-Type": "application/sdp"})
+            if r.status_code != 307:
+                break
+            url = url.join(r.headers["location"])
         if r.status_code != 201:
             raise RuntimeError(f"WHIP {r.status_code}: {r.text[:120]}")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
@@ -117,7 +122,7 @@ async def main(clip_dir: Path, halls_file: Path, status_file: Path) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     limits = httpx.Limits(max_connections=20)
-    async with httpx.AsyncClient(timeout=30, follow_redirects=True, max_redirects=5, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         tasks = [asyncio.create_task(keep_publishing(h, client, h264)) for h in halls]
         start = time.monotonic()
         n_video = n_audio = 0
