@@ -71,8 +71,7 @@ class WhipClient:
         location = response.headers.get("location")
         if not location:
             raise WhipProtocolError("WHIP answer has no Location header (RFC 9725 section 4.2)")
-        url = str(response.url.join(location))
-        return WhipResource(url=url, answer_sdp=response.text, etag=response.headers.get("etag"))
+        return WhipResource(url=str(response.url.join(location)), answer_sdp=response.text, etag=response.headers.get("etag"))
 
     async def delete(self, resource: WhipResource) -> None:
         """End the session on the hub. 404 means it is already gone, which is fine."""
