@@ -12,7 +12,7 @@ MEDIA_TIMEOUT it publishes again (to its hub address, redirected anew).
 
     python -m tests.e2e.multinode_load CLIP_DIR HALLS_JSON STATUS_JSON
 
-HALLS_JSON: [{"branch_id": 1, "token": "...", "url": "http://127.0.0.1:8601"}, ...]
+HALLS_JSON: [{"branch_id": 1, "token": "...", "urls": ["http://127.0.0.1:8601", ...]}, ...]
 STATUS_JSON is rewritten every second: {branch_id: {"publishes": n, "url": final WHIP URL}}.
 Ends on SIGTERM.
 """
@@ -37,7 +37,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from hub.media.ice import offer_host_addresses
 from hub.media.relay import RelayTrack
 
-MEDIA_TIMEOUT = 4.0  # no receiver report for this long: the node is gone
+MEDIA_TIMEOUT = 4.0  # no receiver report for this long once connected: the node is gone
+CONNECT_TIMEOUT = 20.0  # like the edge agent's connect_timeout_s
 CHECK_EVERY = 1.0
 
 
@@ -45,7 +46,7 @@ CHECK_EVERY = 1.0
 class Hall:
     branch_id: int
     token: str
-    url: str
+    urls: list[str]  # the hub's addresses; the next one is tried when one does not answer
     pc: RTCPeerConnection | None = None
     video: RelayTrack | None = None
     audio: RelayTrack | None = None
@@ -64,7 +65,7 @@ async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> boo
     offer_host_addresses(pc, ["127.0.0.1"])
     try:
         await pc.setLocalDescription(await pc.createOffer())
-        url = httpx.URL(f"{hall.url}/whip/{hall.branch_id}")
+        url = httpx.URL(f"{hall.urls[0]}/whip/{hall.branch_id}")
         for _ in range(5):  # 307 to the node that carries the hall, token kept (devices/media/whip.py)
             r = await client.post(url, content=pc.localDescription.sdp.encode(),
                                   headers={"Authorization": f"Bearer {hall.token}", "Content-Type": "application/sdp"})
@@ -76,6 +77,8 @@ async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> boo
         await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
     except Exception as exc:  # noqa: BLE001 - node gone or busy: retried by the caller
         hall.errors = [*hall.errors[-4:], f"{type(exc).__name__}: {exc}"]
+        if isinstance(exc, httpx.TransportError):
+            hall.urls.append(hall.urls.pop(0))
         await pc.close()
         return False
     hall.pc, hall.video, hall.audio = pc, video, audio
@@ -98,12 +101,16 @@ async def keep_publishing(hall: Hall, client: httpx.AsyncClient, h264: list[Any]
         pc = hall.pc
         assert pc is not None
         now = time.monotonic()
+        if pc.connectionState in ("new", "connecting") and now - hall.heard_at < CONNECT_TIMEOUT:
+            continue  # heard_at is the publish time until the first report
         with contextlib.suppress(Exception):
             sender = next(t.sender for t in pc.getTransceivers() if t.kind == "video")
             for stat in (await asyncio.wait_for(sender.getStats(), 5.0)).values():
                 if stat.type == "remote-inbound-rtp" and stat.timestamp != hall.last_rr:
                     hall.last_rr, hall.heard_at = stat.timestamp, now
         if pc.connectionState in ("failed", "closed") or now - hall.heard_at > MEDIA_TIMEOUT:
+            hall.errors = [*hall.errors[-4:], f"republish: {pc.connectionState}, last report "
+                                              f"{now - hall.heard_at:.1f} s ago"]
             hall.pc = None
             if hall.video is not None and hall.audio is not None:
                 hall.video.stop()
@@ -118,7 +125,7 @@ async def main(clip_dir: Path, halls_file: Path, status_file: Path) -> None:
     with av.open(str(clip_dir / "bench.ogg")) as c:
         audio = [bytes(p) for p in c.demux(audio=0) if p.size]
     h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
-    halls = [Hall(int(h["branch_id"]), h["token"], h["url"]) for h in json.loads(halls_file.read_text())]
+    halls = [Hall(int(h["branch_id"]), h["token"], list(h["urls"])) for h in json.loads(halls_file.read_text())]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     limits = httpx.Limits(max_connections=20)

@@ -43,8 +43,8 @@ import pytest
 import websockets
 from sqlalchemy import create_engine, text
 
-from branchlive.seed import seed_county
-from hub.db import make_engine, make_session_factory
+from branchlive.seed import Hall, seed_county
+from hub.db import make_engine, make_session_factory, migrate
 from hub.media.bench import make_bench_clip
 from tests.hub.cluster.natsserver import free_port, nats_server
 
@@ -137,7 +137,17 @@ def clip_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-async def cluster(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+def county(pg_url: str) -> list[Hall]:
+    """The county, written before the nodes start (each node's wall loads it then)."""
+    engine = make_engine(pg_url)
+    migrate(engine)
+    halls = seed_county(make_session_factory(engine), townships=5, halls=HALLS, members=(4, 8))
+    engine.dispose()
+    return halls
+
+
+@pytest.fixture
+async def cluster(county: list[Hall], tmp_path: Path) -> AsyncIterator[Cluster]:
     names = [("api-1", "api"), ("api-2", "api"), ("media-1", "media"), ("media-2", "media"), ("media-3", "media")]
     with nats_server() as (nats_url, _):
         c = Cluster(nats_url, {n: HubNode(n, role, free_port()) for n, role in names}, tmp_path)
@@ -205,13 +215,10 @@ async def edge_until(ws: Any, type_: str, message_id: str | None = None) -> dict
 
 
 async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
-        cluster: Cluster, clip_dir: Path, pg_url: str) -> None:
+        cluster: Cluster, county: list[Hall], clip_dir: Path) -> None:
     nodes = cluster.nodes
     logs = cluster.tmp
-    engine = make_engine(pg_url)
-    halls = await asyncio.to_thread(seed_county, make_session_factory(engine), townships=5, halls=HALLS,
-                                    members=(4, 8))
-    engine.dispose()
+    halls = county
     urls = [n.url for n in nodes.values()]
 
     # -- the wall of API node 2, signed in on API node 1 -------------------------------
@@ -227,7 +234,9 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
         reader = asyncio.create_task(read_wall(wall, tiles, wall_log))
 
         # -- publishers: each hall POSTs to one of the five nodes -----------------------
-        spec = [{"branch_id": h.branch_id, "token": h.token, "url": urls[i % len(urls)]} for i, h in enumerate(halls)]
+        # each hall knows the five addresses, starting from a different one
+        spec = [{"branch_id": h.branch_id, "token": h.token, "urls": urls[i % len(urls):] + urls[:i % len(urls)]}
+                for i, h in enumerate(halls)]
         status = logs / "publishers.json"
         procs = []
         for part in range(2):  # two processes, like two groups of halls
@@ -244,7 +253,15 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
             def all_live() -> bool:
                 return all(tiles.get(b, {}).get("stream") == "live" for b in ids)
 
-            await until(all_live, f"all {HALLS} halls live on API node 2's wall", 300, logs)
+            def not_live() -> str:
+                (logs / "wall.json").write_text(json.dumps(wall_log))
+                return str({b: tiles.get(b, {}).get("stream") for b in ids
+                            if tiles.get(b, {}).get("stream") != "live"})
+
+            try:
+                await until(all_live, f"all {HALLS} halls live on API node 2's wall", 180, logs)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; not live: {not_live()}") from None
             reg = await registry(cluster.nats_url)
             held = {n: set(reg[n]["live"]) for n in ("media-1", "media-2", "media-3")}
             assert all(held.values()), f"every media node carries halls: { {n: len(b) for n, b in held.items()} }"
