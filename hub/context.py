@@ -15,6 +15,7 @@ from hub.events import EventBus
 
 if TYPE_CHECKING:
     from hub.edge.gateway import EdgeGateway
+    from hub.media.plane import MediaPlane
     from hub.wall.state import WallState
 
 
@@ -27,7 +28,7 @@ class HubContext:
     limiter: LoginLimiter
     edge: EdgeGateway | None = None
     wall: WallState | None = None
-    media: Any = None
+    media: MediaPlane | None = None  # live media: the front of the media nodes (hub/media/node.py)
     live: LiveSessions = field(default_factory=LiveSessions)
     enrol_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10))
     extras: dict[str, Any] = field(default_factory=dict)

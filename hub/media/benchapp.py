@@ -118,10 +118,7 @@ def create_app() -> FastAPI:
 
     @app.get("/bench/stats")
     async def stats(reset_lag: bool = False) -> dict[str, object]:
-        parts = [plane.counters()]
-        if plane.pool is not None:
-            parts = [(await plane.pool.request(i, "GET", "/internal/counters")).json()
-                     for i in range(plane.pool.count)]
+        parts = await plane.counters()
         lag = max_lag[0] = max(max_lag[0], *(p["loop_lag"] for p in parts))
         if reset_lag:
             max_lag[0] = 0.0

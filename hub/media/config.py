@@ -74,7 +74,8 @@ class MediaSettings(BaseModel):
     workers: int = Field(
         default=1,
         ge=0,
-        title="Media worker processes (1: single process; 0: one per core)",
-        description="With more than one, live media runs in worker processes owning "
-        "branch_id % workers; the hub process proxies WHIP/WHEP to them.",
+        title="Local media node processes (1: media in the hub's own process; 0: one per core)",
+        description="With more than one, live media runs in node processes the hub starts "
+        "and restarts with backoff; each hall goes to the node holding it, else to one chosen "
+        "by rendezvous hashing over the nodes that are up; the hub process proxies WHIP/WHEP.",
     )

@@ -20,32 +20,39 @@ CPU = Gauge("branchlive_media_process_cpu_percent", "CPU of the hub process (% o
 LOOP_LAG = Gauge("branchlive_media_loop_lag_seconds", "Event-loop lag measured by the monitor")
 
 
-WORKER_CPU = Gauge("branchlive_media_worker_cpu_percent", "CPU of a media worker (% of one core)",
+WORKER_CPU = Gauge("branchlive_media_worker_cpu_percent", "CPU of a media node process (% of one core)",
                    ["worker"])
-WORKER_LOOP_LAG = Gauge("branchlive_media_worker_loop_lag_seconds", "Event-loop lag of a media worker",
+WORKER_LOOP_LAG = Gauge("branchlive_media_worker_loop_lag_seconds", "Event-loop lag of a media node process",
                         ["worker"])
-_recorded_seen: dict[int, int] = {}
+NODE_UP = Gauge("branchlive_media_node_up", "1 while a supervised media node is up", ["node"])
+NODE_RESTARTS = Counter("branchlive_media_node_restarts", "Restarts of a supervised media node", ["node"])
 
 
-def forward_worker_metrics(message: dict, viewers: dict[int, int]) -> None:
-    """Set the hub process's metrics from a worker's periodic report (the
-    workers' own registries are not scraped)."""
-    worker = str(message["worker"])
-    WORKER_CPU.labels(worker).set(message.get("cpu", 0.0))
-    WORKER_LOOP_LAG.labels(worker).set(message.get("loop_lag", 0.0))
-    for key, values in message.get("branches", {}).items():
+def apply_report(report: dict, *, forwarded: dict[int, int] | None = None) -> None:
+    """Set the metrics from a node's monitor report (InProcessNode's one
+    monitor loop makes it). `forwarded` (a remote node's recorded-bytes
+    memory) marks a report from another process: its CPU and lag are that
+    node's, and its recorded bytes arrive as totals."""
+    if forwarded is None:
+        CPU.set(report.get("cpu", 0.0))
+        LOOP_LAG.set(report.get("loop_lag", 0.0))
+    else:
+        node = str(report.get("node", ""))
+        WORKER_CPU.labels(node).set(report.get("cpu", 0.0))
+        WORKER_LOOP_LAG.labels(node).set(report.get("loop_lag", 0.0))
+    for key, values in report.get("branches", {}).items():
         branch_id = int(key)
         label = str(branch_id)
         FRAME_RATE.labels(label).set(values["fps"])
         BITRATE.labels(label).set(values["bps"])
         PACKET_LOSS.labels(label).set(values["loss"])
-        VIEWERS.labels(label).set(values["viewers"])
-        viewers[branch_id] = values["viewers"]
-        recorded = values["recorded_bytes"]
-        delta = recorded - _recorded_seen.get(branch_id, 0)
-        if delta > 0:
-            RECORDED_BYTES.labels(label).inc(delta)
-        _recorded_seen[branch_id] = recorded
+        if forwarded is not None:
+            VIEWERS.labels(label).set(values["viewers"])
+            recorded = values["recorded_bytes"]
+            delta = recorded - forwarded.get(branch_id, 0)
+            if delta > 0:
+                RECORDED_BYTES.labels(label).inc(delta)
+            forwarded[branch_id] = recorded
 
 
 class CpuMeter:

@@ -1,22 +1,24 @@
-"""The media plane: WHIP ingest, WHEP relay with talkback, recording.
+"""The media plane's front and composition root.
 
-`MediaPlane` wires the parts with explicit start/stop; the lead mounts
-`plane.router` and implements `MediaAuth`. With `media.workers == 1` all
-media runs in this process. With more, live media moves to worker
-processes (hub/media/workers.py), each a MediaPlane owning the branches
-`branch_id % workers == index`: this process authenticates and proxies the
-WHIP/WHEP requests, forwards meetings, republishes the workers' events and
-hands finished segments to the recordings domain (hub/recordings), which
-owns them from then on (verification, index, playback, retention).
+`MediaPlane` builds the media nodes (hub/media/node.py) and stands in front
+of them: it authenticates halls and operators, checks offers, chooses the
+node that carries each hall (the one holding it, else rendezvous hashing
+over the nodes that are up), keeps the meetings the nodes record (opened
+again on whichever node a hall moves to; a failed start raises an alert
+and is retried), and gives the routes (hub/media/views.py) to mount.
+
+With `media.workers <= 1` there is one node, in this process
+(`InProcessNode`); with more, local node processes started and restarted
+by the supervisor (hub/media/supervisor.py), each reached as a
+`RemoteNode`. Finished segments go to the recordings domain
+(hub/recordings), which owns them from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +26,22 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import utcnow
-from hub.events import (
-    AlertRaised,
-    EventBus,
-    KeyframeRequested,
-    MeetingEnded,
-    MeetingStarted,
-    StreamStateChanged,
-)
-from hub.media import metrics
+from hub.events import AlertRaised, EventBus, MeetingEnded, MeetingStarted
 from hub.media.auth import MediaAuth, MediaViewer
-from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
+from hub.media.branch import OFFLINE
 from hub.media.config import MediaSettings
-from hub.media.errors import Conflict, MediaAuthError, NotFound, Unavailable
-from hub.media.ice import close_peer
-from hub.media.live import open_publisher, open_viewer
-from hub.media.recorder import Recorder
-from hub.media.sdp import check_publish_offer, check_transport, check_view_offer, decode_offer
-from hub.media.workers import MediaWorkers, rebuild_event, worker_count
-from hub.recordings.files import FinishedSegment
+from hub.media.engine import InProcessNode
+from hub.media.errors import MediaAuthError, NotFound, Unavailable
+from hub.media.node import MediaNode, rendezvous
+from hub.media.sdp import check_publish_offer, check_transport, decode_offer
+from hub.media.supervisor import LocalNodes, local_node_count
 from hub.recordings.service import RecordingService
 
 log = logging.getLogger(__name__)
 
-
 __all__ = ["MediaAuth", "MediaPlane", "MediaViewer"]
 
-
-def viewer_headers(viewer: MediaViewer) -> dict[str, str]:
-    """The identity the main process vouches for to a media worker."""
-    return {"x-branchlive-user": viewer.user, "x-branchlive-operator": str(viewer.operator_id),
-            "x-branchlive-act": "1" if viewer.can_act else "0"}
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0
 
 
 class MediaPlane:
@@ -66,248 +53,248 @@ class MediaPlane:
         auth: MediaAuth,
         session_factory: sessionmaker[Session],
         *,
-        worker_index: int | None = None,
         recordings: RecordingService | None = None,
+        node_name: str = "local",
+        run_recordings: bool = True,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
-        self.recordings_dir = data_dir / "recordings"
         self.bus = bus
         self.auth = auth
         self.session_factory = session_factory
-        # the recordings domain the recorders hand their segments to; a plane
-        # built without one (benchmarks, workers) makes and runs its own
-        self._own_recordings = recordings is None
+        # the recordings domain the nodes hand their segments to; a plane built
+        # without one (benchmarks, node processes) makes its own, and runs its
+        # background work unless it is a node process (the hub does that)
+        self._run_recordings = recordings is None and run_recordings
         self.recordings = recordings or RecordingService(settings, data_dir, session_factory, bus)
         self.recordings.recording_now = self._recording_now
-        self.branches: dict[int, BranchMedia] = {}
-        self.executor = ThreadPoolExecutor(settings.writer_threads, thread_name_prefix="media-writer")
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.engine: InProcessNode | None = None
+        self.local_nodes: LocalNodes | None = None
+        count = local_node_count(settings)
+        self.nodes: list[MediaNode]
+        if count:
+            url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+            self.local_nodes = LocalNodes(count, settings, data_dir, url, bus, auth)
+            self.local_nodes.on_death = self._node_died
+            self.nodes = list(self.local_nodes.nodes)
+        else:
+            self.engine = InProcessNode(settings, data_dir, bus, auth, self.recordings, name=node_name)
+            self.nodes = [self.engine]
+        self._holder: dict[int, MediaNode] = {}  # branch -> the node carrying it
+        self._meetings: dict[int, tuple[str, str]] = {}  # branch -> (meeting id, type) being recorded
+        self._recording_on: dict[int, tuple[MediaNode, tuple[str, str]]] = {}
+        self._ops: dict[int, asyncio.Task[Any]] = {}  # per branch: the last meeting operation
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
-        self._monitor: asyncio.Task[None] | None = None
-        self._kf_requested: dict[int, float] = {}
-        self._cpu = metrics.CpuMeter()
-        self.loop_lag = 0.0
         self.running = False
-        self.worker_index = worker_index  # set in a media worker process
-        self.pool: MediaWorkers | None = None
-        self._remote_states: dict[int, str] = {}
-        self._remote_viewers: dict[int, int] = {}
-        self._remote_watches: dict[str, Callable[[], None]] = {}
+        self._stopping = asyncio.Event()
         from hub.media.views import build_router
 
         self.router: APIRouter = build_router(self)
 
-    # -- lifecycle --------------------------------------------------------------
+    # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        if self._own_recordings and self.worker_index is None:  # the main process owns the disk
+        (self.data_dir / "recordings").mkdir(parents=True, exist_ok=True)
+        if self._run_recordings:
             await self.recordings.start()
-        count = worker_count(self.settings)
-        if self.worker_index is None and count > 1:
-            url = self.session_factory.kw["bind"].url.render_as_string(hide_password=False)
-            self.pool = MediaWorkers(count, self.settings, self.data_dir, url, self._on_worker_message)
-            await self.pool.start()
-        else:
-            self._monitor = asyncio.create_task(self._monitor_loop(), name="media-monitor")
-        self._unsubscribe = [
-            self.bus.on(MeetingStarted, self._on_meeting_started),
-            self.bus.on(MeetingEnded, self._on_meeting_ended),
-        ]
         self.running = True
+        self._stopping.clear()
+        if self.local_nodes is not None:
+            try:
+                await self.local_nodes.start()
+            except BaseException:
+                await self.local_nodes.stop()
+                raise
+        else:
+            for node in self.nodes:
+                await node.start()
+        self._unsubscribe = [
+            self.bus.on(MeetingStarted, lambda e: self.open_meeting(e.branch_id, e.meeting_id, e.meeting_type)),
+            self.bus.on(MeetingEnded, lambda e: self.close_meeting(e.branch_id, e.meeting_id)),
+        ]
 
     async def stop(self) -> None:
-        """Close every peer, flush every open segment, stop every task."""
+        """Stop every node (closing peers, flushing open segments) and task."""
         self.running = False
+        self._stopping.set()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        if self._monitor is not None:
-            self._monitor.cancel()
-            await asyncio.gather(self._monitor, return_exceptions=True)
-        if self._own_recordings:
-            await self.recordings.stop()
-        if self.pool is not None:
-            await self.pool.stop()
-        for branch in list(self.branches.values()):
-            for viewer in list(branch.viewers.values()):
-                await self._close_viewer(branch, viewer)
-            if branch.publisher is not None:
-                await self._close_publisher(branch, branch.publisher)
-            await self._stop_recorder(branch)
-            self._set_state(branch, OFFLINE)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        self.executor.shutdown(wait=True)
+        if self.local_nodes is not None:
+            await self.local_nodes.stop()
+        else:
+            for node in self.nodes:
+                await node.stop()
+        if self._run_recordings:
+            await self.recordings.stop()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` in the background; a failure is logged, never swallowed."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+        return task
 
-    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("media plane task failed", exc_info=task.exception())
 
-    def _call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    # -- accessors for the wall ---------------------------------------------------
-    def stream_state(self, branch_id: int) -> str:
-        if self.pool is not None:
-            return self._remote_states.get(branch_id, OFFLINE)
-        branch = self.branches.get(branch_id)
-        return branch.state if branch is not None else OFFLINE
-
-    def viewers(self, branch_id: int) -> int:
-        if self.pool is not None:
-            return self._remote_viewers.get(branch_id, 0)
-        branch = self.branches.get(branch_id)
-        return len(branch.viewers) if branch is not None else 0
-
-    def counters(self) -> dict[str, Any]:
-        """Totals over this process's branches (benchmarks, diagnostics)."""
-        branches = list(self.branches.values())
-        videos = [b.publisher.video for b in branches
-                  if b.publisher is not None and b.publisher.video is not None]
-        return {
-            "loop_lag": self.loop_lag,
-            "live": sum(1 for b in branches if b.state == LIVE),
-            "video_frames": sum(b.video_frames for b in branches),
-            "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
-            "recorded_segments": sum(b.recorded_segments for b in branches),
-            "rtp_packets_lost": sum(v.loss_stats()[1] for v in videos),
-            "frames_dropped_incomplete": sum(v._assembler.dropped for v in videos),
-            "branches": {b.branch_id: {"state": b.state, "video_frames": b.video_frames,
-                                       "recorded_segments": b.recorded_segments} for b in branches},
-        }
-
-    def _recording_now(self) -> set[str]:
-        return {b.meeting[0] for b in list(self.branches.values()) if b.meeting is not None}
-
-    def branch(self, branch_id: int) -> BranchMedia:
-        branch = self.branches.get(branch_id)
-        if branch is None:
-            branch = self.branches[branch_id] = BranchMedia(branch_id)
-        return branch
-
-    # -- events -------------------------------------------------------------------
     def alert(self, branch_id: int | None, kind: str, message: str) -> None:
         log.warning("alert %s (branch %s): %s", kind, branch_id, message)
         self.bus.publish(AlertRaised(branch_id=branch_id, kind=kind, message=message))
 
+    # -- routing ----------------------------------------------------------------------------------
+    def node_for(self, branch_id: int) -> MediaNode:
+        """The node holding `branch_id`, else the rendezvous choice among the
+        nodes that are up (and from then on the one holding it)."""
+        node = self._holder.get(branch_id)
+        if node is not None and node.up:
+            return node
+        up = [n for n in self.nodes if n.up]
+        if not up:
+            raise Unavailable("no media node is up (they are restarting); retry in a few seconds")
+        node = self._holder[branch_id] = rendezvous(branch_id, up)
+        return node
+
+    def _holding(self, branch_id: int) -> MediaNode | None:
+        node = self._holder.get(branch_id)
+        return node if node is not None and node.up else None
+
+    def _node_died(self, node: MediaNode) -> None:
+        """A node's process died (its halls are already shown offline): its
+        halls will publish again; their meetings are opened on their next node."""
+        for branch_id, holder in list(self._holder.items()):
+            if holder is node:
+                del self._holder[branch_id]
+        for branch_id, (on, _) in list(self._recording_on.items()):
+            if on is node:
+                del self._recording_on[branch_id]
+                self._serial(branch_id, self._keep_meeting)
+
+    # -- state for the wall --------------------------------------------------------------------
+    def stream_state(self, branch_id: int) -> str:
+        for node in self.nodes:
+            state = node.stream_state(branch_id)
+            if state != OFFLINE:
+                return state
+        return OFFLINE
+
+    def viewers(self, branch_id: int) -> int:
+        return sum(node.viewers(branch_id) for node in self.nodes)
+
+    async def counters(self) -> list[dict[str, Any]]:
+        """Each node's counters (benchmarks, diagnostics); a node that is
+        down is left out."""
+        return [await node.counters() for node in self.nodes if node.up]
+
+    def node_status(self) -> list[dict[str, Any]]:
+        """Each node, its supervision state (local node processes) and the
+        branches it carries: for operators and diagnostics."""
+        out: list[dict[str, Any]] = []
+        for i, node in enumerate(self.nodes):
+            row: dict[str, Any] = {"name": node.name, "up": node.up, "branches": sorted(node.held_branches())}
+            if self.local_nodes is not None:
+                sup = self.local_nodes.supervision[i]
+                proc = self.local_nodes.processes[i]
+                row.update(state=str(sup.state), restarts=sup.restarts, failures=sup.failures,
+                           pid=proc.pid if proc is not None else None)
+            else:
+                row.update(state="up" if node.up else "stopped", restarts=0, failures=0, pid=None)
+            out.append(row)
+        return out
+
     def request_keyframe(self, branch_id: int) -> None:
-        """Ask the hall for a keyframe: over RTCP (PLI) and on the bus (the
-        edge gateway forwards it). Rate-limited to one per second."""
-        now = time.monotonic()
-        if now - self._kf_requested.get(branch_id, 0.0) < 1.0:
-            return
-        self._kf_requested[branch_id] = now
-        branch = self.branches.get(branch_id)
-        if branch is not None and branch.publisher is not None and branch.publisher.video is not None:
-            branch.publisher.video.request_keyframe()
-        self.bus.publish(KeyframeRequested(branch_id=branch_id))
+        node = self._holding(branch_id)
+        if node is not None:
+            node.request_keyframe(branch_id)
 
-    def _set_state(self, branch: BranchMedia, state: str) -> None:
-        if branch.state != state:
-            branch.state = state
-            metrics.STATE.labels(str(branch.branch_id)).set(1 if state == LIVE else 0)
-            self.bus.publish(StreamStateChanged(branch_id=branch.branch_id, state=state))
-
-    def _on_meeting_started(self, event: MeetingStarted) -> None:
-        self.open_meeting(event.branch_id, event.meeting_id, event.meeting_type)
-
-    def _on_meeting_ended(self, event: MeetingEnded) -> None:
-        self.close_meeting(event.branch_id, event.meeting_id)
+    # -- meetings ----------------------------------------------------------------------------------
+    def _recording_now(self) -> set[str]:
+        return {meeting[0] for meeting in list(self._meetings.values())}
 
     def open_meeting(self, branch_id: int, meeting_id: str, meeting_type: str = "default") -> None:
-        """Start recording `branch_id` into `meeting_id` (also after a restart
-        mid-meeting: the control plane calls this for every open meeting)."""
-        branch = self.branch(branch_id)
-        if branch.meeting is not None and branch.meeting[0] == meeting_id:
+        """Record `branch_id` into `meeting_id` (also after a restart mid-meeting:
+        the control plane calls this for every open meeting)."""
+        current = self._meetings.get(branch_id)
+        if current is not None and current[0] == meeting_id:
             return
-        branch.meeting = (meeting_id, meeting_type)
-        if self.pool is not None:
-            self.spawn(self.pool.meeting(branch_id, meeting_id, meeting_type, True))
-            return
-        started = utcnow()
-
-        def insert() -> None:
-            self.recordings.open_meeting(meeting_id=meeting_id, branch_id=branch_id,
-                                         meeting_type=meeting_type, started_at=started)
-
-        self.spawn(self._then_record(branch, insert))
-
-    async def _then_record(self, branch: BranchMedia, insert: Callable[[], None]) -> None:
-        await self._stop_recorder(branch)
-        await self.run_blocking(insert)
-        if branch.meeting is not None and branch.recorder is None:
-            branch.recorder = self._make_recorder(branch, *branch.meeting)
-            if branch.publisher is not None:
-                self.request_keyframe(branch.branch_id)
+        self._meetings[branch_id] = (meeting_id, meeting_type)
+        self._serial(branch_id, self._keep_meeting)
 
     def close_meeting(self, branch_id: int, meeting_id: str) -> None:
-        branch = self.branch(branch_id)
-        if branch.meeting is None or branch.meeting[0] != meeting_id:
+        current = self._meetings.get(branch_id)
+        if current is None or current[0] != meeting_id:
             return
-        branch.meeting = None
-        if self.pool is not None:
-            self.spawn(self.pool.meeting(branch_id, meeting_id, "", False))
-            return
-        ended = utcnow()
+        del self._meetings[branch_id]
+        self._serial(branch_id, lambda b: self._close_meeting(b, meeting_id))
 
-        def finish() -> None:
-            self.recordings.end_meeting(meeting_id=meeting_id, ended_at=ended)
+    def _serial(self, branch_id: int, op: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+        """Run the meeting operations of one branch one after the other."""
+        previous = self._ops.get(branch_id)
 
         async def run() -> None:
-            await self._stop_recorder(branch)
-            await self.run_blocking(finish)
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await op(branch_id)
 
-        self.spawn(run())
+        task = self._ops[branch_id] = self.spawn(run())
+        task.add_done_callback(lambda t: self._ops.pop(branch_id, None) if self._ops.get(branch_id) is t
+                               else None)
 
-    # -- recording ------------------------------------------------------------------
-    def _make_recorder(self, branch: BranchMedia, meeting_id: str, meeting_type: str) -> Recorder:
-        branch_id = branch.branch_id
+    async def _keep_meeting(self, branch_id: int) -> None:
+        """Open the branch's meeting on the node that carries it, until it is
+        open there; each failure is an alert, then a retry with backoff."""
+        delay, failures = RETRY_FIRST, 0
+        while self.running:
+            meeting = self._meetings.get(branch_id)
+            if meeting is None:
+                return
+            try:
+                node = self.node_for(branch_id)
+                if self._recording_on.get(branch_id) == (node, meeting):
+                    return
+                await node.open_meeting(branch_id, *meeting)
+                self._recording_on[branch_id] = (node, meeting)
+                if failures:
+                    log.info("branch %s: recording of meeting %s started after %d failures",
+                             branch_id, meeting[0], failures)
+                continue  # the meeting or the node may have changed meanwhile
+            except Exception as exc:  # noqa: BLE001 - alerted and retried, never dropped
+                failures += 1
+                message = (f"branch {branch_id}: recording of meeting {meeting[0]} could not start "
+                           f"({exc}); retrying in {delay:g} s. If this persists, check the database "
+                           "and the recordings disk")
+                if failures == 1:
+                    self.alert(branch_id, "recording_start_failed", message)
+                else:
+                    log.warning(message)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay)
+                return
+            except TimeoutError:
+                delay = min(RETRY_MAX, delay * 2)
 
-        def finished(seg: FinishedSegment) -> None:  # writer thread
-            if self.recordings.add_live_segment(meeting_id=meeting_id, branch_id=branch_id,
-                                                meeting_type=meeting_type, segment=seg):
-                self._call_threadsafe(self._segment_done, branch, seg.size)
+    async def _close_meeting(self, branch_id: int, meeting_id: str) -> None:
+        entry = self._recording_on.pop(branch_id, None)
+        if entry is None:
+            return
+        ended = utcnow()
+        try:
+            if entry[0].up:
+                await entry[0].close_meeting(branch_id, meeting_id)
+            else:  # its node is gone: only the index is left to close
+                await asyncio.to_thread(lambda: self.recordings.end_meeting(meeting_id=meeting_id,
+                                                                            ended_at=ended))
+        except Exception as exc:  # noqa: BLE001 - alerted: the end time may be missing
+            self.alert(branch_id, "recording_stop_failed",
+                       f"branch {branch_id}: ending the recording of meeting {meeting_id} failed "
+                       f"({exc}); the recording index may lack its end time")
 
-        def incident(kind: str, detail: str) -> None:  # writer thread
-            self.recordings.incident(meeting_id=meeting_id, branch_id=branch_id, kind=kind,
-                                     detail=detail)
-
-        recorder = Recorder(
-            branch_id=branch_id,
-            meeting_id=meeting_id,
-            directory=self.recordings_dir / str(branch_id) / meeting_id,
-            segment_seconds=self.settings.segment_seconds,
-            stop_free_bytes=self.settings.stop_recording_free_bytes,
-            executor=self.executor,
-            on_finished=finished,
-            on_incident=incident,
-            request_keyframe=lambda: self.request_keyframe(branch_id),
-            alert=lambda kind, msg: self.alert(branch_id, kind, msg),
-        )
-        return recorder
-
-    def _segment_done(self, branch: BranchMedia, size: int) -> None:
-        branch.recorded_bytes += size
-        branch.recorded_segments += 1
-        metrics.RECORDED_BYTES.labels(str(branch.branch_id)).inc(size)
-
-    async def _stop_recorder(self, branch: BranchMedia) -> None:
-        recorder, branch.recorder = branch.recorder, None
-        if recorder is not None:
-            await recorder.close()
-
-    # -- WHIP ---------------------------------------------------------------------------
-    async def publish(self, branch_id: int, token: str, body: bytes) -> tuple[str, str]:
-        if not self.running:
-            raise Unavailable("the media plane is not running; retry in a few seconds")
+    # -- WHIP ------------------------------------------------------------------------------------
+    async def _device(self, token: str, branch_id: int) -> int:
         device = await self.auth.device_for_token(token)
         if device is None:
             raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
@@ -315,245 +302,49 @@ class MediaPlane:
         if device_branch != branch_id:
             raise MediaAuthError(403, f"this device belongs to branch {device_branch}; "
                                       f"publish to /whip/{device_branch}")
+        return device_id
+
+    async def publish(self, branch_id: int, token: str, body: bytes) -> tuple[str, str]:
+        if not self.running:
+            raise Unavailable("the media plane is not running; retry in a few seconds")
+        device_id = await self._device(token, branch_id)
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
         check_publish_offer(sdp)
         check_transport(sdp)
-        if self.pool is not None:
-            r = await self.pool.request(branch_id, "POST", f"/whip/{branch_id}", body=body, headers={
-                "authorization": f"Bearer {self.pool.internal_token(device_id, branch_id)}",
-                "content-type": "application/sdp"})
-            return r.headers["location"].rsplit("/", 1)[1], r.text
-        branch = self.branch(branch_id)
-        old = branch.publisher
-        publishers = sum(1 for b in self.branches.values() if b.publisher is not None)
-        if old is None and publishers >= self.settings.max_publishers_per_process:
-            raise Unavailable(f"this media process already carries {publishers} halls; retry later "
-                              "(operators: raise media.workers or media.max_publishers_per_process)")
-        if old is not None and old.device_id != device_id:
-            raise Conflict(f"branch {branch_id} is already published by device {old.device_id}; "
-                           "stop that publisher first")
-        pub, answer = await open_publisher(self.settings, branch, device_id, sdp)
-        old = branch.publisher
-        if old is not None:
-            if old.device_id != device_id:
-                await close_peer(pub.pc)
-                raise Conflict(f"branch {branch_id} is already published by device {old.device_id}")
-            log.info("branch %s: publisher %s replaced by %s", branch_id, old.session_id, pub.session_id)
-            await self._close_publisher(branch, old)
-        branch.publisher = pub
-        for viewer in branch.viewers.values():
-            if viewer.video is not None:
-                viewer.video.restart()
-        if branch.viewers or branch.recorder is not None:
-            self._kf_requested.pop(branch_id, None)
-            self.spawn(self._keyframe_soon(branch_id))
-        self._watch_publisher(branch, pub)
-        self._set_state(branch, branch.compute_state(time.monotonic(), self.settings.stall_seconds))
-        return pub.session_id, answer
-
-    async def _keyframe_soon(self, branch_id: int) -> None:
-        # the PLI needs the media SSRC, known from the first packet on
-        branch = self.branch(branch_id)
-        for _ in range(50):
-            pub = branch.publisher
-            if pub is None or (pub.video is not None and pub.video.media_ssrc is not None):
-                break
-            await asyncio.sleep(0.1)
-        self.request_keyframe(branch_id)
-
-    def _watch_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
-        @pub.pc.on("connectionstatechange")
-        def on_state() -> None:
-            if pub.pc.connectionState in ("failed", "closed") and not pub.closing:
-                self.alert(branch.branch_id, "publisher_lost",
-                           f"branch {branch.branch_id}: the hall's stream dropped "
-                           f"({pub.pc.connectionState}); check the hall's network")
-                self.spawn(self._drop_publisher(branch, pub))
-
-    async def _drop_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
-        await self._close_publisher(branch, pub)
-        if branch.publisher is None:
-            self._set_state(branch, OFFLINE)
-
-    async def _close_publisher(self, branch: BranchMedia, pub: PublisherSession) -> None:
-        if pub.closing:
-            return
-        pub.closing = True
-        if branch.publisher is pub:
-            branch.publisher = None
-            if branch.recorder is not None:
-                branch.recorder.publisher_changed()
-        if pub.talkback is not None:
-            pub.talkback.stop()
-        await close_peer(pub.pc)
+        node = self.node_for(branch_id)
+        meeting = self._meetings.get(branch_id)
+        if meeting is not None and self._recording_on.get(branch_id) != (node, meeting):
+            # a hall that moved to this node mid-meeting: recording is ready for its first frame
+            self._serial(branch_id, self._keep_meeting)
+            op = self._ops.get(branch_id)
+            if op is not None:
+                await asyncio.wait([op], timeout=5)
+        return await node.publish(branch_id, device_id, sdp)
 
     async def unpublish(self, branch_id: int, session_id: str, token: str) -> None:
         device = await self.auth.device_for_token(token)
         if device is None:
             raise MediaAuthError(401, "unknown device token; re-enrol the edge device")
-        if self.pool is not None:
-            await self.pool.request(branch_id, "DELETE", f"/whip/{branch_id}/{session_id}", headers={
-                "authorization": f"Bearer {self.pool.internal_token(*device)}"})
-            return
-        branch = self.branches.get(branch_id)
-        pub = branch.publisher if branch is not None else None
-        if branch is None or pub is None or pub.session_id != session_id:
+        node = self._holding(branch_id)
+        if node is None:
             raise NotFound(f"no WHIP session {session_id} on branch {branch_id}; it has ended")
-        if device != (pub.device_id, branch_id):
+        if device[1] != branch_id:
             raise MediaAuthError(403, "this session belongs to another device")
-        await self._close_publisher(branch, pub)
-        self._set_state(branch, OFFLINE)
+        await node.unpublish(branch_id, device[0], session_id)
 
-    # -- WHEP --------------------------------------------------------------------------
+    # -- WHEP --------------------------------------------------------------------------------------
     async def view(self, who: MediaViewer, branch_id: int, body: bytes) -> tuple[str, str]:
-        """A WHEP session for `who`; talkback (sendrecv audio) only when
-        `who.can_act`, otherwise the hall's audio is receive-only."""
+        """A WHEP session for `who` on the node carrying the branch; talkback
+        only when `who.can_act`."""
         if not self.running:
             raise Unavailable("the media plane is not running; retry in a few seconds")
         await self.auth.may_view(who, branch_id)
-        user = who.user
         sdp = decode_offer(body, self.settings.max_sdp_bytes)
         check_transport(sdp)
-        if self.pool is not None:
-            r = await self.pool.request(branch_id, "POST", f"/whep/{branch_id}", body=body, headers={
-                **viewer_headers(who), "content-type": "application/sdp"})
-            session_id = r.headers["location"].rsplit("/", 1)[1]
-            self._remote_watches[session_id] = self.auth.watch(
-                who, lambda: self.spawn(self._remote_unview(who, branch_id, session_id)))
-            return session_id, r.text
-        branch = self.branch(branch_id)
-        if branch.publisher is None:
-            raise Conflict(f"branch {branch_id} is not publishing; watch it once it is live")
-        if len(branch.viewers) >= self.settings.max_viewers_per_branch:
-            raise Unavailable(f"branch {branch_id} already has {len(branch.viewers)} viewers; "
-                              "try again later or watch the recording")
-        codec = branch.publisher.video_codec
-        check_view_offer(sdp, codec)
-        viewer, answer = await open_viewer(
-            self.settings, branch, user, sdp, codec,
-            on_overflow=lambda: self.request_keyframe(branch_id),
-            on_talk=lambda v, data, ts: self._on_talk(branch, v, data, ts),
-            talk=who.can_act,
-        )
-        viewer.operator_id = who.operator_id
-        branch.viewers[viewer.session_id] = viewer
-        # Logout, expiry or deactivation of the operator ends the view.
-        viewer.unwatch = self.auth.watch(who, lambda: self.spawn(self._close_viewer(branch, viewer)))
-
-        @viewer.pc.on("connectionstatechange")
-        def on_state() -> None:
-            if viewer.pc.connectionState in ("failed", "closed") and not viewer.closing:
-                self.spawn(self._close_viewer(branch, viewer))
-
-        metrics.VIEWERS.labels(str(branch_id)).set(len(branch.viewers))
-        self.spawn(self.auth.audit(user, "media.watch.start", branch_id, viewer.session_id))
-        self.request_keyframe(branch_id)
-        return viewer.session_id, answer
-
-    def _on_talk(self, branch: BranchMedia, viewer: ViewerSession, data: bytes, ts: int) -> None:
-        if viewer.closing or not viewer.can_talk:
-            return
-        if branch.on_talkback(viewer, data, ts):
-            self.spawn(self.auth.audit(viewer.user, "media.talkback.start", branch.branch_id,
-                                       viewer.session_id))
-
-    def _end_talk(self, branch: BranchMedia, viewer: ViewerSession) -> None:
-        if branch.talker is viewer:
-            branch.talker = None
-            self.spawn(self.auth.audit(viewer.user, "media.talkback.stop", branch.branch_id,
-                                       viewer.session_id))
-
-    async def _close_viewer(self, branch: BranchMedia, viewer: ViewerSession) -> None:
-        if viewer.closing:
-            return
-        viewer.closing = True
-        if viewer.unwatch is not None:
-            viewer.unwatch()
-        branch.viewers.pop(viewer.session_id, None)
-        self._end_talk(branch, viewer)
-        metrics.VIEWERS.labels(str(branch.branch_id)).set(len(branch.viewers))
-        for track in (viewer.video, viewer.audio):
-            if track is not None:
-                track.stop()
-        await close_peer(viewer.pc)
-        self.spawn(self.auth.audit(viewer.user, "media.watch.stop", branch.branch_id, viewer.session_id))
-
-    async def _remote_unview(self, who: MediaViewer, branch_id: int, session_id: str) -> None:
-        self._remote_watches.pop(session_id, None)
-        try:
-            await self.pool.request(branch_id, "DELETE", f"/whep/{branch_id}/{session_id}",  # type: ignore[union-attr]
-                                    headers=viewer_headers(who))
-        except Exception as exc:  # noqa: BLE001 - the view may have ended on its own
-            log.info("closing WHEP session %s on its worker: %s", session_id, exc)
+        return await self.node_for(branch_id).view(who, branch_id, sdp)
 
     async def unview(self, who: MediaViewer, branch_id: int, session_id: str) -> None:
-        user = who.user
-        if self.pool is not None:
-            unwatch = self._remote_watches.pop(session_id, None)
-            await self.pool.request(branch_id, "DELETE", f"/whep/{branch_id}/{session_id}",
-                                    headers=viewer_headers(who))
-            if unwatch is not None:
-                unwatch()
-            return
-        branch = self.branches.get(branch_id)
-        viewer = branch.viewers.get(session_id) if branch is not None else None
-        if branch is None or viewer is None:
+        node = self._holding(branch_id)
+        if node is None:
             raise NotFound(f"no WHEP session {session_id} on branch {branch_id}; it has ended")
-        if viewer.user != user:
-            raise MediaAuthError(403, "this viewing session belongs to another operator")
-        await self._close_viewer(branch, viewer)
-
-    def _on_worker_message(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "audit":
-            self.spawn(self.auth.audit(message["actor"], message["action"], message["branch_id"],
-                                       message.get("detail", "")))
-        elif kind == "metrics":
-            metrics.forward_worker_metrics(message, self._remote_viewers)
-        else:
-            event = rebuild_event(message)
-            if isinstance(event, StreamStateChanged):
-                self._remote_states[event.branch_id] = event.state
-                metrics.STATE.labels(str(event.branch_id)).set(1 if event.state == LIVE else 0)
-            if event is not None:
-                self.bus.publish(event)
-
-    # -- monitor ----------------------------------------------------------------------
-    async def _monitor_loop(self) -> None:
-        interval = min(1.0, self.settings.stall_seconds / 4)
-        last = time.monotonic()
-        snapshot: dict[int, tuple[int, int]] = {}
-        while True:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            self.loop_lag = max(0.0, now - last - interval)
-            dt = now - last
-            last = now
-            metrics.LOOP_LAG.set(self.loop_lag)
-            metrics.CPU.set(self._cpu.percent())
-            for branch in list(self.branches.values()):
-                self._tick_branch(branch, now, dt, snapshot)
-
-    def _tick_branch(self, branch: BranchMedia, now: float, dt: float,
-                     snapshot: dict[int, tuple[int, int]]) -> None:
-        s = self.settings
-        pub = branch.publisher
-        if pub is not None and not pub.closing:
-            silent_for = now - (pub.last_media if pub.last_media is not None else pub.created)
-            if silent_for > s.offline_seconds:
-                self.alert(branch.branch_id, "publisher_lost",
-                           f"branch {branch.branch_id}: no media for {silent_for:.0f} s; "
-                           "the publisher was dropped; check the hall's encoder and network")
-                self.spawn(self._drop_publisher(branch, pub))
-        talker = branch.talker
-        if talker is not None and now - talker.last_talk > 2.0:
-            self._end_talk(branch, talker)
-        self._set_state(branch, branch.compute_state(now, s.stall_seconds))
-        label = str(branch.branch_id)
-        frames0, bytes0 = snapshot.get(branch.branch_id, (branch.video_frames, branch.bytes_in))
-        snapshot[branch.branch_id] = (branch.video_frames, branch.bytes_in)
-        metrics.FRAME_RATE.labels(label).set((branch.video_frames - frames0) / dt)
-        metrics.BITRATE.labels(label).set(8 * (branch.bytes_in - bytes0) / dt)
-        if pub is not None and pub.video is not None:
-            expected, lost = pub.video.loss_stats()
-            metrics.PACKET_LOSS.labels(label).set(lost / expected if expected else 0.0)
+        await node.unview(who, branch_id, session_id)

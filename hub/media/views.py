@@ -119,6 +119,10 @@ def build_router(plane: MediaPlane) -> APIRouter:
         await plane.unview(who, branch_id, session_id)
         return Response(status_code=200)
 
+    @router.get("/media/nodes", summary="Media nodes: state (starting/up/dead/backing_off), halls carried")
+    async def media_nodes(who: MediaViewer = identify) -> list[dict[str, Any]]:
+        return plane.node_status()
+
     @router.patch("/whep/{branch_id}/{session_id}")
     async def whep_patch(branch_id: int, session_id: str, who: MediaViewer = identify) -> Response:
         await plane.auth.may_view(who, branch_id)

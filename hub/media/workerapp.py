@@ -1,12 +1,13 @@
-"""A media worker process: one MediaPlane owning a share of the branches.
+"""A media node process: one in-process node (hub/media/engine.py) behind
+the media plane's own routes, for the hub to reach as a `RemoteNode`.
 
-Started by `MediaWorkers` (main process) with multiprocessing's spawn
-context; serves the live routes on 127.0.0.1 only, for the main process to
-proxy to. Authentication and auditing stay in the main process: it
+Started by the supervisor (hub/media/supervisor.py) with multiprocessing's
+spawn context; binds 127.0.0.1 port 0 itself and reports the port on the
+pipe it was given. Authentication and auditing stay in the hub: it
 authenticates each request, then forwards it with the shared secret and
-the result (`X-Branchlive-Internal`, `X-Branchlive-Device`,
-`X-Branchlive-User`); audits, bus events and metrics flow back as JSON
-lines on `GET /internal/events`.
+the result (`X-Branchlive-Internal`, `X-Branchlive-User`, the internal
+device token); audits, bus events and the monitor's reports flow back as
+JSON lines on `GET /internal/events`.
 """
 
 from __future__ import annotations
@@ -15,33 +16,36 @@ import asyncio
 import dataclasses
 import json
 import secrets
-import time
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from hub.events import AlertRaised, EventBus, KeyframeRequested, StreamStateChanged
 from hub.media.auth import MediaViewer
 from hub.media.config import MediaSettings
-from hub.media.errors import MediaAuthError
+from hub.media.errors import MediaAuthError, Unavailable
+from hub.media.remote import INTERNAL
+from hub.media.views import MediaRoute
 
-INTERNAL = "x-branchlive-internal"
 FORWARDED_EVENTS = (StreamStateChanged, KeyframeRequested, AlertRaised)
+OUTBOX_LIMIT = 10_000  # the hub reads continuously; past this it is gone and we are dying anyway
 
 
 class TrustedAuth:
-    """Accepts what the main process vouches for with the shared secret."""
+    """Accepts what the hub vouches for with the shared secret."""
 
     def __init__(self, secret: str, outbox: asyncio.Queue[dict[str, Any]]) -> None:
         self._secret = secret
         self._outbox = outbox
 
     async def device_for_token(self, token: str) -> tuple[int, int] | None:
-        # the main process rewrites the bearer token to internal:<secret>:<device>:<branch>
+        # the hub rewrites the bearer token to internal:<secret>:<device>:<branch>
         parts = token.split(":")
         if len(parts) != 4 or parts[0] != "internal" or not secrets.compare_digest(parts[1], self._secret):
             return None
@@ -53,85 +57,70 @@ class TrustedAuth:
 
         def vouched(request: Request) -> MediaViewer:
             if not secrets.compare_digest(request.headers.get(INTERNAL, ""), secret):
-                raise MediaAuthError(401, "media workers only take requests from the hub")
+                raise MediaAuthError(401, "media nodes only take requests from the hub")
             h = request.headers
-            return MediaViewer(user=h.get("x-branchlive-user", ""), operator_id=int(h.get("x-branchlive-operator") or 0),
+            return MediaViewer(user=h.get("x-branchlive-user", ""),
+                               operator_id=int(h.get("x-branchlive-operator") or 0),
                                can_act=h.get("x-branchlive-act") == "1")
 
         return vouched
 
     async def may_view(self, viewer: MediaViewer, branch_id: int) -> None:
-        return None  # the main process checked the scope
+        return None  # the hub checked the scope
 
     def watch(self, viewer: MediaViewer, close: Callable[[], None]) -> Callable[[], None]:
-        return lambda: None  # the main process ends the view when the session ends
+        return lambda: None  # the hub ends the view when the session ends
 
     async def audit(self, actor: str, action: str, branch_id: int, detail: str = "") -> None:
-        self._outbox.put_nowait({"type": "audit", "actor": actor, "action": action,
-                                 "branch_id": branch_id, "detail": detail})
+        _put(self._outbox, {"type": "audit", "actor": actor, "action": action,
+                            "branch_id": branch_id, "detail": detail})
 
 
-def create_worker_app(index: int, settings: MediaSettings, data_dir: Path, database_url: str,
-                      secret: str) -> FastAPI:
+def _put(outbox: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
+    try:
+        outbox.put_nowait(item)
+    except asyncio.QueueFull:
+        pass
+
+
+def create_node_app(name: str, settings: MediaSettings, data_dir: Path, database_url: str,
+                    secret: str) -> FastAPI:
     from hub.db import make_engine, make_session_factory
     from hub.media.plane import MediaPlane
 
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(OUTBOX_LIMIT)
     bus = EventBus()
     factory = make_session_factory(make_engine(database_url))
     plane = MediaPlane(settings.model_copy(update={"workers": 1}), data_dir, bus,
-                       TrustedAuth(secret, outbox), factory, worker_index=index)
+                       TrustedAuth(secret, outbox), factory, node_name=name, run_recordings=False)
+    engine = plane.engine
+    assert engine is not None
 
     def forward(event: Any) -> None:
-        outbox.put_nowait({"type": type(event).__name__, **dataclasses.asdict(event)})
+        _put(outbox, {"type": type(event).__name__, **dataclasses.asdict(event)})
 
     for kind in FORWARDED_EVENTS:
         bus.on(kind, forward)
-
-    async def metrics_loop() -> None:
-        from hub.media.metrics import CpuMeter
-
-        cpu = CpuMeter()
-        last: dict[int, tuple[int, int]] = {}
-        then = time.monotonic()
-        while True:
-            await asyncio.sleep(1.0)
-            now = time.monotonic()
-            dt, then = now - then, now
-            branches = {}
-            for b in list(plane.branches.values()):
-                frames0, bytes0 = last.get(b.branch_id, (b.video_frames, b.bytes_in))
-                last[b.branch_id] = (b.video_frames, b.bytes_in)
-                loss = 0.0
-                if b.publisher is not None and b.publisher.video is not None:
-                    expected, lost = b.publisher.video.loss_stats()
-                    loss = lost / expected if expected else 0.0
-                branches[b.branch_id] = {
-                    "fps": (b.video_frames - frames0) / dt, "bps": 8 * (b.bytes_in - bytes0) / dt,
-                    "loss": loss, "viewers": len(b.viewers), "recorded_bytes": b.recorded_bytes}
-            outbox.put_nowait({"type": "metrics", "worker": index, "loop_lag": plane.loop_lag,
-                               "cpu": cpu.percent(), "branches": branches})
+    engine.on_report = lambda report: _put(outbox, {"type": "metrics", "report": report})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus.bind_loop(asyncio.get_running_loop())
         await plane.start()
-        task = asyncio.create_task(metrics_loop())
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
             await plane.stop()
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(plane.router)
+    internal = APIRouter(route_class=MediaRoute)
 
     def check(request: Request) -> None:
         if not secrets.compare_digest(request.headers.get(INTERNAL, ""), secret):
-            raise MediaAuthError(401, "media workers only take requests from the hub")
+            raise MediaAuthError(401, "media nodes only take requests from the hub")
 
-    @app.get("/internal/events")
+    @internal.get("/internal/events")
     async def events(request: Request) -> StreamingResponse:
         check(request)
 
@@ -143,29 +132,48 @@ def create_worker_app(index: int, settings: MediaSettings, data_dir: Path, datab
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    @app.get("/internal/counters")
+    @internal.get("/internal/counters")
     async def counters(request: Request) -> dict[str, Any]:
         check(request)
-        return plane.counters()
+        return await engine.counters()
 
-    @app.post("/internal/meetings/{branch_id}")
+    @internal.post("/internal/keyframe/{branch_id}")
+    async def keyframe(branch_id: int, request: Request) -> dict[str, str]:
+        check(request)
+        engine.request_keyframe(branch_id)
+        return {"ok": "yes"}
+
+    @internal.post("/internal/meetings/{branch_id}")
     async def meeting(branch_id: int, request: Request) -> dict[str, str]:
         check(request)
         body = await request.json()
-        if body.get("open"):
-            plane.open_meeting(branch_id, body["meeting_id"], body.get("meeting_type", "default"))
-        else:
-            plane.close_meeting(branch_id, body["meeting_id"])
+        try:
+            if body.get("open"):
+                await engine.open_meeting(branch_id, body["meeting_id"], body.get("meeting_type", "default"))
+            else:
+                await engine.close_meeting(branch_id, body["meeting_id"])
+        except Exception as exc:  # noqa: BLE001 - the hub alerts and retries
+            raise Unavailable(f"media node {name}: the meeting could not be "
+                              f"{'opened' if body.get('open') else 'closed'} ({exc!r})") from None
         return {"ok": "yes"}
 
+    app.include_router(internal)
     return app
 
 
-def run_worker(index: int, port: int, settings_json: str, data_dir: str, database_url: str,
-               secret: str) -> None:
-    """Process entry point (multiprocessing spawn target)."""
+def run_node(name: str, settings_json: str, data_dir: str, database_url: str, secret: str,
+             report_port: Connection) -> None:
+    """Process entry point (multiprocessing spawn target): bind port 0, tell
+    the hub which port it got, serve."""
     import uvicorn
 
-    app = create_worker_app(index, MediaSettings.model_validate_json(settings_json), Path(data_dir),
-                            database_url, secret)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    app = create_node_app(name, MediaSettings.model_validate_json(settings_json), Path(data_dir),
+                          database_url, secret)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # the hub may connect at once: it waits in the backlog until we serve
+    report_port.send(sock.getsockname()[1])
+    report_port.close()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    asyncio.run(server.serve(sockets=[sock]))

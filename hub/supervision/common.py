@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Response
 from sqlalchemy import select
@@ -21,6 +21,9 @@ from hub.events import Event
 from hub.organisations.models import OrgUnit
 from hub.organisations.service import get_visible
 from hub.supervision.compliance.periods import local_day
+
+if TYPE_CHECKING:
+    from hub.context import HubContext
 
 log = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -126,7 +129,7 @@ def xlsx_response(data: bytes, filename: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
-def emit(ctx: Any, event: Event) -> None:
+def emit(ctx: HubContext, event: Event) -> None:
     """Publish from a worker thread; an app without a running loop (a
     script, a test without lifespan) just logs the event."""
     try:

@@ -8,9 +8,12 @@ Nested in the hub's Settings as `supervision` (environment variables
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from hub.context import HubContext
 
 
 class SmsGatewaySettings(BaseModel):
@@ -103,6 +106,6 @@ class SupervisionSettings(BaseModel):
         return value
 
 
-def settings_for(ctx: Any) -> SupervisionSettings:
+def settings_for(ctx: HubContext) -> SupervisionSettings:
     """The supervision section of the hub's settings (`Settings.supervision`)."""
-    return ctx.settings.supervision  # type: ignore[no-any-return]
+    return ctx.settings.supervision

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
@@ -24,6 +24,9 @@ from hub.supervision.scoresheets import service as scoresheets
 from hub.supervision.scoresheets.views import router as scoresheets_router
 from hub.supervision.spotchecks.views import router as spotchecks_router
 
+if TYPE_CHECKING:
+    from hub.context import HubContext
+
 log = logging.getLogger(__name__)
 
 routers: list[APIRouter] = [
@@ -34,13 +37,13 @@ routers: list[APIRouter] = [
 __all__ = ["routers", "start", "stop"]
 
 
-def _install_defaults(ctx: Any) -> None:
+def _install_defaults(ctx: HubContext) -> None:
     with ctx.session_factory() as session:
         scoresheets.ensure_default_template(session)
         session.commit()
 
 
-async def _compliance_loop(ctx: Any, sup: SupervisionSettings) -> None:
+async def _compliance_loop(ctx: HubContext, sup: SupervisionSettings) -> None:
     try:
         await asyncio.to_thread(_install_defaults, ctx)
     except Exception:
@@ -48,7 +51,7 @@ async def _compliance_loop(ctx: Any, sup: SupervisionSettings) -> None:
     await scheduler.run_forever(ctx.session_factory, ctx.settings, sup, ctx.bus)
 
 
-def start(ctx: Any) -> list[asyncio.Task[None]]:
+def start(ctx: HubContext) -> list[asyncio.Task[None]]:
     """Background work: the compliance scheduler (reminders, unmet alerts,
     headcount flags) and the SMS dispatcher. Call from the lifespan."""
     sup = settings_for(ctx)

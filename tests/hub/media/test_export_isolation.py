@@ -111,11 +111,11 @@ async def test_fifty_broken_exports_never_take_the_hub_down(hub: Hub, h264_clip:
     assert isinstance(pub, Publisher)
     answers: dict[str, list[int]] = {k: [] for k in KINDS}
     try:
-        await wait_for(lambda: hub.plane.branch(1).video_frames > 15, what="live stream")
+        await wait_for(lambda: hub.plane.engine.branch(1).video_frames > 15, what="live stream")
         for n in range(50):
             kind = KINDS[n % len(KINDS)]
             meeting_id = broken_meeting(hub, h264_clip, tmp_path, kind, n)
-            frames_before = hub.plane.branch(1).video_frames
+            frames_before = hub.plane.engine.branch(1).video_frames
             r = await hub.client.get(f"/api/v1/meetings/{meeting_id}/export.mp4", headers=ALICE)
             answers[kind].append(r.status_code)
             assert r.status_code == 200 or 400 <= r.status_code < 500, (kind, r.status_code, r.text)
@@ -134,8 +134,8 @@ async def test_fifty_broken_exports_never_take_the_hub_down(hub: Hub, h264_clip:
             metrics = await hub.client.get("/metrics/")
             assert metrics.status_code == 200 and "branchlive_recording_exports_total" in metrics.text
             # the hall's live stream kept arriving through the export
-            await wait_for(lambda b=frames_before: hub.plane.branch(1).video_frames > b + 5, what="live frames")
-            assert hub.plane.branch(1).state == "live"
+            await wait_for(lambda b=frames_before: hub.plane.engine.branch(1).video_frames > b + 5, what="live frames")
+            assert hub.plane.engine.branch(1).state == "live"
     finally:
         await pub.close()
     # the cases that hold a playable stretch came back as files
@@ -172,12 +172,12 @@ async def test_a_muxer_crash_kills_only_the_export_process(hub: Hub, h264_clip: 
     pub = await publish(hub.client, 1, "dev-1", h264_clip)
     assert isinstance(pub, Publisher)
     try:
-        await wait_for(lambda: hub.plane.branch(1).video_frames > 15, what="live stream")
-        before = hub.plane.branch(1).video_frames
+        await wait_for(lambda: hub.plane.engine.branch(1).video_frames > 15, what="live stream")
+        before = hub.plane.engine.branch(1).video_frames
         r = await hub.client.get(f"/api/v1/meetings/{meeting_id}/export.mp4", headers=ALICE)
         assert r.status_code == 422 and f"signal {int(signal.SIGFPE)}" in r.json()["detail"]
         assert "请分段下载" in r.json()["detail"]
-        await wait_for(lambda: hub.plane.branch(1).video_frames > before + 5, what="live frames after")
+        await wait_for(lambda: hub.plane.engine.branch(1).video_frames > before + 5, what="live frames after")
         assert (await hub.client.get("/metrics/")).status_code == 200
     finally:
         await pub.close()

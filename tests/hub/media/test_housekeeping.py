@@ -73,7 +73,7 @@ async def test_full_disk_pauses_recording_but_not_live_and_resumes(hub: Hub, h26
         viewer = await view(hub.client, 1, "alice")
         assert not isinstance(viewer, type(None))
         await wait_for(lambda: viewer.frames >= 10, what="live view continues")
-        recorder = hub.plane.branch(1).recorder
+        recorder = hub.plane.engine.branch(1).recorder
         assert recorder is not None and recorder.state == "disk_full"
         assert recorded(hub, meeting_id) == 0
         recorder.stop_free_bytes = 0  # space came back: recording resumes by itself
@@ -83,7 +83,7 @@ async def test_full_disk_pauses_recording_but_not_live_and_resumes(hub: Hub, h26
             await viewer.close()
         await pub.close()
     end_meeting(hub, 1, meeting_id)
-    await wait_for(lambda: hub.plane.branch(1).recorder is None and not hub.plane._tasks, what="closed")
+    await wait_for(lambda: hub.plane.engine.branch(1).recorder is None and not hub.plane._tasks and not hub.plane.engine._tasks, what="closed")
     with session_scope(hub.session_factory) as s:
         kinds = [i.kind for i in store.list_incidents(s, meeting_id=meeting_id)]
     assert "disk_full" in kinds  # the gap says why

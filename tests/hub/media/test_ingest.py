@@ -33,7 +33,7 @@ def segments(hub: Hub, meeting_id: str):  # noqa: ANN201
 
 
 async def wait_recorder_closed(hub: Hub, branch_id: int) -> None:
-    await wait_for(lambda: hub.plane.branch(branch_id).recorder is None and not hub.plane._tasks,
+    await wait_for(lambda: hub.plane.engine.branch(branch_id).recorder is None and not hub.plane._tasks and not hub.plane.engine._tasks,
                    what="recorder closed")
 
 
@@ -46,7 +46,7 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
     assert isinstance(pub, Publisher), pub.text
     try:
         await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
-        await wait_for(lambda: hub.plane.branch(1).recorded_segments >= 4, what="4 segments")
+        await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 4, what="4 segments")
         frames_sent_before_end = pub.video.sent
         end_meeting(hub, 1, meeting_id)
         await wait_recorder_closed(hub, 1)
@@ -86,7 +86,7 @@ async def test_segments_start_at_keyframe_when_meeting_starts_mid_stream(hub: Hu
         await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
         await asyncio.sleep(0.3)
         meeting_id = start_meeting(hub, 1)
-        await wait_for(lambda: hub.plane.branch(1).recorded_segments >= 2, what="2 segments")
+        await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 2, what="2 segments")
         end_meeting(hub, 1, meeting_id)
         await wait_recorder_closed(hub, 1)
     finally:

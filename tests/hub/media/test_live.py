@@ -90,7 +90,7 @@ async def test_new_publisher_from_same_device_replaces_old(hub: Hub, h264_clip: 
         second = await publish(hub.client, 1, "dev-1", h264_clip)  # the edge rebooted
         assert isinstance(second, Publisher)
         await wait_for(lambda: first.pc.connectionState == "closed", what="old publisher closed")
-        assert hub.plane.branch(1).publisher.session_id in second.location
+        assert hub.plane.engine.branch(1).publisher.session_id in second.location
         seen = viewer.frames
         await wait_for(lambda: viewer.frames >= seen + 20, what="viewer continues on new publisher")
         assert hub.plane.stream_state(1) == "live"
@@ -114,7 +114,7 @@ async def test_slow_viewer_does_not_slow_another(hub: Hub, h264_clip: Clip) -> N
         await wait_for(lambda: fast.frames >= 5 and slow.frames >= 5, what="both viewing")
         # Stall bob's sending side: his relay track is no longer drained, as
         # when his connection cannot keep up.
-        session = next(v for v in hub.plane.branch(1).viewers.values() if v.user == "bob")
+        session = next(v for v in hub.plane.engine.branch(1).viewers.values() if v.user == "bob")
         stuck = RelayTrack("video", hub.plane.settings.viewer_queue_frames,
                            lambda: hub.plane.request_keyframe(1))
         session.video = stuck
@@ -123,7 +123,7 @@ async def test_slow_viewer_does_not_slow_another(hub: Hub, h264_clip: Clip) -> N
         await wait_for(lambda: fast.frames >= base + 3 * hub.plane.settings.viewer_queue_frames,
                        what="fast viewer keeps going")
         assert len(stuck._queue) <= hub.plane.settings.viewer_queue_frames
-        assert hub.plane.branch(1).video_frames > 0
+        assert hub.plane.engine.branch(1).video_frames > 0
         stuck.stop()
     finally:
         for v in (fast, slow):
@@ -143,7 +143,7 @@ async def test_publisher_that_goes_silent_is_dropped(hub: Hub, h264_clip: Clip) 
         pub.audio.stop()
         await wait_for(lambda: hub.plane.stream_state(1) == "stalled", what="stalled")
         await wait_for(lambda: hub.plane.stream_state(1) == "offline", what="offline")
-        assert hub.plane.branch(1).publisher is None
+        assert hub.plane.engine.branch(1).publisher is None
         assert any(isinstance(e, AlertRaised) and e.kind == "publisher_lost" for e in hub.events)
         states = [e.state for e in hub.events if isinstance(e, StreamStateChanged) and e.branch_id == 1]
         assert states[-3:] == ["live", "stalled", "offline"]

@@ -68,7 +68,7 @@ async def test_viewer_has_no_talkback_and_logout_ends_the_view(tmp_path: Path, h
             peers.append(pc)
             assert r.status_code == 201, r.text
             assert audio_direction(r.text) == "sendonly"  # hall audio to the viewer only, no microphone back
-            session = media.branches[branch].viewers[r.headers["location"].rsplit("/", 1)[1]]
+            session = media.engine.branches[branch].viewers[r.headers["location"].rsplit("/", 1)[1]]
             assert session.mic is None and not session.can_talk
 
             operator = county.operators["东城镇"]  # type: ignore[attr-defined]
@@ -78,13 +78,13 @@ async def test_viewer_has_no_talkback_and_logout_ends_the_view(tmp_path: Path, h
             assert audio_direction(r2.text) == "sendrecv"
             await wait_for(lambda: pub.talkback_frames >= 20, what="the operator's voice at the hall")  # type: ignore[union-attr]
             operator_session = r2.headers["location"].rsplit("/", 1)[1]
-            assert operator_session in media.branches[branch].viewers
+            assert operator_session in media.engine.branches[branch].viewers
 
             # Signing out ends the operator's live view (and not the viewer's).
             assert (await http.post("/api/v1/auth/logout", headers=operator)).status_code == 204
-            await wait_for(lambda: operator_session not in media.branches[branch].viewers,
+            await wait_for(lambda: operator_session not in media.engine.branches[branch].viewers,
                            what="the live view closed after logout")
-            assert session.session_id in media.branches[branch].viewers
+            assert session.session_id in media.engine.branches[branch].viewers
             talkers: set[str] = set()
             while "dongcheng" not in talkers:  # the audit entry is written off the loop
                 r = await http.get("/api/v1/audit", headers=county.admin, params={"limit": 500})  # type: ignore[attr-defined]

@@ -26,8 +26,8 @@ async def record_with_gap(hub: Hub, clip: Clip) -> str:
         pub = await publish(hub.client, 1, "dev-1", clip)
         assert isinstance(pub, Publisher)
         try:
-            target = hub.plane.branch(1).recorded_segments + 2
-            await wait_for(lambda t=target: hub.plane.branch(1).recorded_segments >= t, what="segments")
+            target = hub.plane.engine.branch(1).recorded_segments + 2
+            await wait_for(lambda t=target: hub.plane.engine.branch(1).recorded_segments >= t, what="segments")
             r = await hub.client.delete(pub.location, headers={"Authorization": "Bearer dev-1"})
             assert r.status_code == 200
         finally:
@@ -163,7 +163,7 @@ async def test_recordings_need_rights(hub: Hub, h264_clip: Clip) -> None:
     pub = await publish(hub.client, 1, "dev-1", h264_clip)
     assert isinstance(pub, Publisher)
     try:
-        await wait_for(lambda: hub.plane.branch(1).recorded_segments >= 1, what="a segment")
+        await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 1, what="a segment")
     finally:
         await pub.close()
     end_meeting(hub, 1, meeting_id)

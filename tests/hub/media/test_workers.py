@@ -20,7 +20,7 @@ def media_settings() -> MediaSettings:
 
 @pytest.mark.slow
 async def test_two_workers_ingest_relay_and_record(hub: Hub, h264_clip: Clip, vp8_clip: Clip) -> None:
-    assert hub.plane.pool is not None and hub.plane.pool.count == 2
+    assert hub.plane.local_nodes is not None and len(hub.plane.nodes) == 2
     meeting_id = start_meeting(hub, 2)
     pubs = [await publish(hub.client, 1, "dev-1", h264_clip), await publish(hub.client, 2, "dev-2", vp8_clip)]
     viewer = None
@@ -40,7 +40,7 @@ async def test_two_workers_ingest_relay_and_record(hub: Hub, h264_clip: Clip, vp
         await wait_for(lambda: (REGISTRY.get_sample_value("branchlive_media_frame_rate_fps",
                                                           {"branch": "2"}) or 0) > 5,
                        what="worker metrics forwarded")
-        assert REGISTRY.get_sample_value("branchlive_media_worker_cpu_percent", {"worker": "0"}) is not None
+        assert REGISTRY.get_sample_value("branchlive_media_worker_cpu_percent", {"worker": "node-0"}) is not None
         end_meeting(hub, 2, meeting_id)
     finally:
         if viewer is not None:
