@@ -313,11 +313,11 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
 
             await until(moved, f"the {len(orphans)} halls of {victim} live again on {survivors}", 300, logs)
             took = time.monotonic() - killed_at
+            back_at = killed_at + took
             for b in orphans:  # the wall showed each not live in between: it never kept a dead node's hall live
                 after = [m["stream"] for m in wall_log if m.get("branch_id") == b and "stream" in m
-                         and m["at"] > killed_at]
+                         and killed_at < m["at"] <= back_at]
                 assert "offline" in after or "stalled" in after, (b, after)
-                assert after[-1] == "live"
             await until(all_live, "every hall live at the end", 180, logs)
             (logs / "wall.json").write_text(json.dumps(wall_log))
             assert took <= FAILOVER_BOUND, (f"{len(orphans)} halls of {victim} took {took:.1f} s to be live again "
