@@ -120,11 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.bus.bind_loop(asyncio.get_running_loop())
-        if cluster is not None:
-            await cluster.start()
         ctx.wall = WallState(ctx)
         await asyncio.to_thread(ctx.wall.load)
         ctx.wall.start()
+        if cluster is not None:  # after the wall: what other nodes hold live reaches it
+            await cluster.start()
         ctx.edge = EdgeGateway(ctx)
         await ctx.edge.start()
         await ctx.extras["recordings"].start()
