@@ -13,9 +13,11 @@ One scenario, in order:
   node 2; every hall shows live there;
 - a hall's edge socket on API node 1 opens a meeting and sends a check-in:
   it appears on the wall socket of API node 2;
-- one media node is killed with SIGKILL: each of its halls is shown not
-  live on the wall (the dead node cannot say so: the others do), then live
-  again on a surviving node, within 15 s of the kill.
+- the media node carrying that hall is killed with SIGKILL: each of its
+  halls is shown not live on the wall (the dead node cannot say so: the
+  others do), then live again on a surviving node, within 15 s of the kill;
+  the meeting's recording goes on, losing at most the segment being written
+  plus the reconnect.
 
 MULTINODE_HALLS (default 30, see HALLS) sets the number of halls.
 """
@@ -34,6 +36,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +44,12 @@ import httpx
 import nats
 import pytest
 import websockets
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from branchlive.seed import Hall, seed_county
 from hub.db import make_engine, make_session_factory, migrate
 from hub.media.bench import make_bench_clip
+from hub.recordings.models import RecordedSegment
 from tests.hub.cluster.natsserver import free_port, nats_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +60,8 @@ PG_URL = os.environ.get("BRANCHLIVE_TEST_PG_URL")
 # that can carry it.
 HALLS = int(os.environ.get("MULTINODE_HALLS", "30"))
 ADMIN_PASSWORD = "county-admin-pw"
+SEGMENT_SECONDS = 6.0  # media.segment_seconds default: the segment being written on the dead node is lost
+GOP_SECONDS = 2.0  # the new node's first segment starts at a keyframe
 FAILOVER_BOUND = 15.0  # the issue's bound, seconds from the kill to every hall live again
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -194,6 +200,18 @@ async def registry(nats_url: str) -> dict[str, dict[str, Any]]:
         await nc.close()
 
 
+def recorded(url: str, meeting_id: str) -> list[tuple[datetime, float]]:
+    """The meeting's segments in the index: (start, duration), in order."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(RecordedSegment.started_at, RecordedSegment.duration)
+                                .where(RecordedSegment.meeting_id == meeting_id).order_by(RecordedSegment.started_at))
+            return [(r[0] if r[0].tzinfo else r[0].replace(tzinfo=UTC), float(r[1])) for r in rows]
+    finally:
+        engine.dispose()
+
+
 async def read_wall(ws: Any, tiles: dict[int, dict[str, Any]], log: list[dict[str, Any]]) -> None:
     async for raw in ws:
         message = json.loads(raw)
@@ -219,7 +237,7 @@ async def edge_until(ws: Any, type_: str, message_id: str | None = None) -> dict
 
 
 async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
-        cluster: Cluster, county: list[Hall], clip_dir: Path) -> None:
+        cluster: Cluster, county: list[Hall], clip_dir: Path, pg_url: str) -> None:
     nodes = cluster.nodes
     logs = cluster.tmp
     halls = county
@@ -292,13 +310,15 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                 await until(lambda: tiles[hall.branch_id]["checked_in"] == 1 and tiles[hall.branch_id]["meeting"],
                             "the meeting and its check-in on API node 2's tile", 60, logs)
 
-            # -- SIGKILL a media node --------------------------------------------------
-            victim = max(held, key=lambda n: len(held[n]))
+            # -- SIGKILL the media node recording that meeting --------------------------
+            await until(lambda: asyncio.to_thread(recorded, pg_url, meeting_id), "the meeting's first segment",
+                        120, logs)
+            victim = next(n for n, branches in held.items() if hall.branch_id in branches)
             orphans = held[victim]
             survivors = [n for n in held if n != victim]
             proc = nodes[victim].proc
             assert proc is not None
-            killed_at = time.monotonic()
+            killed_at, killed_wall = time.monotonic(), datetime.now(UTC)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
 
@@ -323,12 +343,26 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
             await until(moved, f"the {len(orphans)} halls of {victim} live again on {survivors}", 300, logs)
             took = time.monotonic() - killed_at
             await until(all_live, "every hall live at the end", 180, logs)
+
+            # -- recording went on: lost at most the segment being written plus the reconnect
+            async def recorded_after_kill() -> list[tuple[datetime, float]]:
+                segments = await asyncio.to_thread(recorded, pg_url, meeting_id)
+                return segments if any(sg[0] > killed_wall for sg in segments) else []
+
+            segments = await until(recorded_after_kill, "a segment recorded after the kill", 120, logs)
+            before = [sg for sg in segments if sg[0] <= killed_wall]
+            after_kill = [sg for sg in segments if sg[0] > killed_wall]
+            assert before, "segments from before the kill are kept"
+            gap = (after_kill[0][0] - (before[-1][0] + timedelta(seconds=before[-1][1]))).total_seconds()
+            lost_bound = SEGMENT_SECONDS + took + GOP_SECONDS
+            assert gap <= lost_bound, f"recording gap {gap:.1f} s > one segment + reconnect ({lost_bound:.1f} s)"
             (logs / "wall.json").write_text(json.dumps(wall_log))
             assert took <= FAILOVER_BOUND, (f"{len(orphans)} halls of {victim} took {took:.1f} s to be live again "
                                             f"(bound {FAILOVER_BOUND:g} s; {HALLS} halls on a shared machine; "
                                             f"seconds after the kill: {marks})")
             print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; killed {victim} "
-                  f"({len(orphans)} halls): all live again on {survivors} after {took:.1f} s")
+                  f"({len(orphans)} halls): all live again on {survivors} after {took:.1f} s; "
+                  f"recording gap {gap:.1f} s (bound {lost_bound:.1f} s)")
         finally:
             for p in procs:
                 p.terminate()
