@@ -30,6 +30,7 @@ from hub.auth.models import Operator
 from hub.auth.ratelimit import LoginLimiter
 from hub.auth.views import router as auth_router
 from hub.backup import schedule as backup_schedule
+from hub.cluster.wiring import init_cluster
 from hub.config import Settings
 from hub.context import HubContext
 from hub.db import check_connection, make_engine, make_session_factory, migrate
@@ -96,7 +97,7 @@ def init_recordings(ctx: HubContext, app: FastAPI) -> None:
 
 
 def init_media(ctx: HubContext, app: FastAPI) -> None:
-    if not ctx.settings.media.enabled:
+    if not ctx.settings.media.enabled or not ctx.settings.cluster.serves_media:
         return
     try:
         from hub.media.plane import MediaPlane
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx.wall = WallState(ctx)
         await asyncio.to_thread(ctx.wall.load)
         ctx.wall.start()
+        if cluster is not None:  # after the wall: what other nodes hold live reaches it
+            await cluster.start()
         ctx.edge = EdgeGateway(ctx)
         await ctx.edge.start()
         await ctx.extras["recordings"].start()
@@ -145,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ctx.extras["recordings"].stop()
             await ctx.edge.stop()
             ctx.wall.stop()
+            if cluster is not None:
+                await cluster.stop()
             ctx.engine.dispose()
 
     app = FastAPI(title="branchlive hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -159,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_recordings(ctx, app)
     init_media(ctx, app)
+    cluster = ctx.extras["cluster"] = init_cluster(settings, ctx.bus, app)
     bound_parameters(app)
     app.add_middleware(UploadLimit, max_bytes=max(MAX_UPLOAD, settings_for(ctx).evidence_max_bytes) + 1024 * 1024)
     pages = dashboard_dir()

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from hub.backup.config import BackupSettings
+from hub.cluster.config import ClusterSettings
 from hub.media.config import MediaSettings
 from hub.supervision.config import SupervisionSettings
 
@@ -114,6 +115,8 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings, title="Media plane")
     supervision: SupervisionSettings = Field(default_factory=SupervisionSettings, title="Supervision")
     backup: BackupSettings = Field(default_factory=BackupSettings, title="Scheduled backups")
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, title="Several hub nodes (NATS)",
+                                     description="Empty nats_url (default): one machine")
     admin_username: str = Field(default="admin", title="First county admin's user name (created on first start)")
     admin_password: str | None = Field(default=None, title="First county admin's password (created on first start)")
 

@@ -7,6 +7,12 @@ register a callback with `bus.on(EventType, fn)` or open a `Subscription`
 subscriber that falls behind never blocks the producer: its queue overflows,
 it is marked `overflowed`, and it should resynchronise from a snapshot (the
 wall does exactly that).
+
+Several hub nodes (hub/cluster/) share one logical bus: a forwarder
+registered with `bus.forward(fn)` sees every event published on this node
+and sends it to the broker; events from other nodes come back through
+`publish_from_peer`, which reaches local consumers only (never forwarded
+again, so nothing loops). With no broker there is no forwarder.
 """
 
 from __future__ import annotations
@@ -183,6 +189,7 @@ class EventBus:
     def __init__(self) -> None:
         self._callbacks: dict[type[Event], list[Callable[[Any], None]]] = {}
         self._subscriptions: set[Subscription] = set()
+        self._forwarders: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -199,7 +206,25 @@ class EventBus:
         self._subscriptions.add(sub)
         return sub
 
+    def forward(self, forwarder: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `forwarder(event)` for every event published on this node
+        (not for those from peers). Returns a function that removes it."""
+        self._forwarders.append(forwarder)
+        return lambda: self._forwarders.remove(forwarder)
+
     def publish(self, event: Event) -> None:
+        self._deliver(event)
+        for forwarder in list(self._forwarders):
+            try:
+                forwarder(event)
+            except Exception:  # the broker being down must not stop this node
+                log.exception("event forwarder %r failed on %r", forwarder, event)
+
+    def publish_from_peer(self, event: Event) -> None:
+        """An event another node published: local consumers only."""
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         for event_type, callbacks in list(self._callbacks.items()):
             if isinstance(event, event_type):
                 for callback in list(callbacks):

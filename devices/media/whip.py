@@ -1,8 +1,11 @@
 """WHIP client (RFC 9725): POST an SDP offer, get 201 + answer + Location, DELETE at the end.
 
 Transport only: no WebRTC here (publisher.py owns the peer connection).
-Redirects (307/308) are followed with method and body kept; the resource
-URL is resolved against the URL that finally answered.
+Redirects (307/308) are followed with method, body and device token kept
+(a multi-node hub sends each hall to the node that carries it, on another
+host or port: httpx's own redirect handling would drop the token there),
+never from https down to http; the resource URL is resolved against the
+URL that finally answered.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import httpx
 from .errors import WhipAuthError, WhipHttpError, WhipProtocolError
 
 SDP_TYPE = "application/sdp"
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class WhipClient:
         self.endpoint = endpoint
         self._token = token
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=True, max_redirects=5,
+            timeout=httpx.Timeout(timeout_s), follow_redirects=False,
             verify=verify, transport=transport,
         )
 
@@ -39,10 +43,23 @@ class WhipClient:
         return headers
 
     async def publish(self, offer_sdp: str) -> WhipResource:
-        response = await self._client.post(
-            self.endpoint, content=offer_sdp.encode(),
-            headers=self._headers({"Content-Type": SDP_TYPE, "Accept": SDP_TYPE}),
-        )
+        url = httpx.URL(self.endpoint)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._client.post(
+                url, content=offer_sdp.encode(),
+                headers=self._headers({"Content-Type": SDP_TYPE, "Accept": SDP_TYPE}),
+            )
+            target = response.headers.get("location")
+            if response.status_code not in (307, 308) or not target:
+                break
+            following = url.join(target)
+            if url.scheme == "https" and following.scheme != "https":
+                raise WhipProtocolError(f"the hub redirected from https to {following}; refused (the device "
+                                        "token would travel in clear): check the hub's media_url settings")
+            url = following
+        else:
+            raise WhipProtocolError(f"more than {MAX_REDIRECTS} redirects from {self.endpoint}; check the hub's "
+                                    "cluster settings (media_url of each node)")
         status = response.status_code
         if status in (401, 403):
             raise WhipAuthError(status, response.text[:200])
@@ -54,8 +71,7 @@ class WhipClient:
         location = response.headers.get("location")
         if not location:
             raise WhipProtocolError("WHIP answer has no Location header (RFC 9725 section 4.2)")
-        url = str(response.url.join(location))
-        return WhipResource(url=url, answer_sdp=response.text, etag=response.headers.get("etag"))
+        return WhipResource(url=str(response.url.join(location)), answer_sdp=response.text, etag=response.headers.get("etag"))
 
     async def delete(self, resource: WhipResource) -> None:
         """End the session on the hub. 404 means it is already gone, which is fine."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.meetings.models import Meeting
@@ -24,8 +25,12 @@ def ensure_recording(
             meeting_type=meeting_type,
             started_at=started_at,
         )
-        session.add(row)
-        session.flush()
+        try:
+            # several media nodes open the same meeting at once (hub/cluster/)
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            row = session.get_one(MeetingRecording, meeting_id, populate_existing=True)
     return row
 
 

@@ -36,11 +36,11 @@ async def test_post_sends_offer_with_bearer_and_reads_answer() -> None:
 
 
 @pytest.mark.parametrize("status", [307, 308])
-async def test_redirect_keeps_method_body_and_resolves_location(status: int) -> None:
-    seen: list[tuple[str, str, bytes]] = []
+async def test_redirect_keeps_method_body_token_and_resolves_location(status: int) -> None:
+    seen: list[tuple[str, str, bytes, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append((request.method, str(request.url), request.content))
+        seen.append((request.method, str(request.url), request.content, request.headers.get("authorization", "")))
         if request.url.host == "hub.test":
             return httpx.Response(status, headers={"Location": "http://media2.test/whip/b1"})
         return httpx.Response(201, text=ANSWER, headers={"Content-Type": "application/sdp",
@@ -49,8 +49,21 @@ async def test_redirect_keeps_method_body_and_resolves_location(status: int) -> 
     c = client(handler)
     resource = await c.publish(OFFER)
     await c.aclose()
-    assert seen[1] == ("POST", "http://media2.test/whip/b1", OFFER.encode())
+    # another host (a multi-node hub's media node): the device token goes along
+    assert seen[1] == ("POST", "http://media2.test/whip/b1", OFFER.encode(), "Bearer tok")
     assert resource.url == "http://media2.test/whip/res/7"
+
+
+async def test_redirect_loops_and_downgrades_are_refused() -> None:
+    c = client(lambda r: httpx.Response(307, headers={"Location": "/whip/b1?again"}))
+    with pytest.raises(WhipProtocolError, match="more than 5 redirects"):
+        await c.publish(OFFER)
+    await c.aclose()
+    c = client(lambda r: httpx.Response(307, headers={"Location": "http://media2.test/whip/b1"}),
+               url="https://hub.test/whip/b1")
+    with pytest.raises(WhipProtocolError, match="redirected from https to http://media2.test/whip/b1; refused"):
+        await c.publish(OFFER)
+    await c.aclose()
 
 
 @pytest.mark.parametrize("status", [401, 403])

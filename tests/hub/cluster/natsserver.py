@@ -1,0 +1,45 @@
+"""A throwaway NATS server (Debian's nats-server, JetStream on) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def nats_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yields (nats://127.0.0.1:port, process). Fails loudly when nats-server
+    is missing: scripts/test installs it."""
+    binary = shutil.which("nats-server")
+    assert binary, "nats-server is not installed: run scripts/test (it installs Debian's nats-server)"
+    with tempfile.TemporaryDirectory(prefix="nats-") as store:
+        port = free_port()
+        proc = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                    break
+                assert proc.poll() is None, "nats-server exited at start"
+                assert time.monotonic() < deadline, "nats-server did not listen within 30 s"
+                time.sleep(0.05)
+            yield f"nats://127.0.0.1:{port}", proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
