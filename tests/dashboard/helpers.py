@@ -86,6 +86,13 @@ def make_county(tmp: Path) -> Iterator[County]:
         hub.stop()
 
 
+def submit_login(page: Any) -> None:
+    """Press 登录 once the shell's modules have loaded (the button is disabled
+    until then). On a busy machine that can take long; wait on the condition."""
+    page.wait_for_selector("#login-form button[type=submit]:not([disabled])", timeout=180_000)
+    page.click("#login-form button[type=submit]")
+
+
 def signed_in_page(browser: Any, url: str, username: str = "admin", password: str = bench.ADMIN_PASSWORD,
                    viewport: tuple[int, int] = (1920, 1080), bypass_csp: bool = True) -> Any:
     """A new context signed in through the login page, showing the wall.
@@ -97,6 +104,6 @@ def signed_in_page(browser: Any, url: str, username: str = "admin", password: st
     page.goto(url + "/")
     page.fill("#login-user", username)
     page.fill("#login-pass", password)
-    page.click("#login-form button[type=submit]")
+    submit_login(page)
     page.wait_for_selector("#view-wall:not([hidden]) .tile", timeout=30_000)
     return page

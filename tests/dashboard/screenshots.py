@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.dashboard.helpers import ROOT, bench
+from tests.dashboard.helpers import ROOT, bench, submit_login
 from tests.dashboard.test_media import MEDIA_ENV, PUBLISH
 
 OUT = ROOT / "docs" / "screenshots"
@@ -54,7 +54,7 @@ def main() -> None:
             page.screenshot(path=str(OUT / "login.png"))
             page.fill("#login-user", "admin")
             page.fill("#login-pass", bench.ADMIN_PASSWORD)
-            page.click("#login-form button[type=submit]")
+            submit_login(page)
             page.wait_for_selector(".tile")
             page.wait_for_function(f"document.querySelector('.tile[data-id=\"{star.id}\"]').dataset.state === 'live'", timeout=60_000)
             page.wait_for_timeout(2500)

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from branchlive import bench_fingerprint as fp
-from tests.dashboard.helpers import bench
+from tests.dashboard.helpers import bench, submit_login
 from tests.dashboard.latin import assert_no_english
 
 ROSTER = ("姓名,党员编号,手机,类别,免计,免计原因,支委,支委职务\n"
@@ -58,7 +58,7 @@ def sign_in(page: Any, url: str, user: str, password: str) -> None:
     page.goto(url + "/")
     page.fill("#login-user", user)
     page.fill("#login-pass", password)
-    page.click("#login-form button[type=submit]")
+    submit_login(page)
 
 
 def go(page: Any, url: str, path: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.dashboard.helpers import County, bench
+from tests.dashboard.helpers import County, bench, submit_login
 
 
 def test_a_given_password_is_changed_at_the_first_sign_in(county: County, browser: Any) -> None:
@@ -24,7 +24,7 @@ def test_a_given_password_is_changed_at_the_first_sign_in(county: County, browse
         page.goto(county.url + "/")
         page.fill("#login-user", "newbie")
         page.fill("#login-pass", "given-pw-123")
-        page.click("#login-form button[type=submit]")
+        submit_login(page)
         page.wait_for_selector("#pw-form:not([hidden])", timeout=30_000)
         page.fill("#pw-current", "wrong-one-1")
         page.fill("#pw-new", "my-own-pw-456")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.dashboard.helpers import OPERATOR_PASSWORD, County, bench
+from tests.dashboard.helpers import OPERATOR_PASSWORD, County, bench, submit_login
 from tests.dashboard.latin import assert_no_english
 
 SECRETARY = ("dongfeng_shuji", "shuji-pass-123")
@@ -23,7 +23,7 @@ def sign_in(browser: Any, url: str, username: str, password: str) -> Any:
     page.goto(url + "/")
     page.fill("#login-user", username)
     page.fill("#login-pass", password)
-    page.click("#login-form button[type=submit]")
+    submit_login(page)
     page.wait_for_selector("#topbar:not([hidden])", timeout=WAIT)
     return page
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.helpers import County, bench
+from tests.dashboard.helpers import County, bench, submit_login
 from tests.dashboard.latin import assert_no_english
 
 WAIT = 30_000
@@ -71,11 +71,11 @@ def test_supervision_pages_read_right(county: County, browser: Any) -> None:
         assert "#/supervision" in page.url
         page.fill("#login-user", "admin")
         page.fill("#login-pass", "not-the-password")
-        page.click("#login-form button[type=submit]")
+        submit_login(page)
         expect(page.locator("#login-msg")).to_have_text("用户名或密码错误", timeout=WAIT)
         assert_no_english(page)
         page.fill("#login-pass", bench.ADMIN_PASSWORD)
-        page.click("#login-form button[type=submit]")
+        submit_login(page)
         # Signed in, the shell opens the page the address asked for.
         expect(page.locator("#subnav a.on")).to_have_text("合规监测", timeout=WAIT)
         expect(page.locator("#nav a[data-view=supervision]")).to_have_class(re.compile(r"\bon\b"))
@@ -205,7 +205,7 @@ def test_supervision_pages_read_right(county: County, browser: Any) -> None:
         page.goto(county.url + "/ui/#/supervision/ledger")
         page.fill("#login-user", "kanban")
         page.fill("#login-pass", VIEWER_PASSWORD)
-        page.click("#login-form button[type=submit]")
+        submit_login(page)
         expect(page.locator("#view-page form.stack")).to_be_visible(timeout=WAIT)
         create = page.locator("#view-page form.stack")
         create.locator("[name=deadline]").fill("2031-06-30")

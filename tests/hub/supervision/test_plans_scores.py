@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from hub.supervision.common import today
+from hub.supervision.config import SupervisionSettings
 from hub.supervision.plans.models import MeetingPlan
 from hub.supervision.rectification.models import RectificationItem
 from hub.supervision.scoresheets.models import Inspection
 from tests.hub.conftest import County
 from tests.hub.supervision.conftest import add_meeting, local, sessions
 
-TODAY = date.today()
+# The hub's day is the county's (UTC+8 by default), not this machine's: from 16:00 UTC they differ.
+TODAY = today(SupervisionSettings().utc_offset_hours)
 
 
 def plan_body(county: County, branch: str = "东城一村", **extra: object) -> dict:
