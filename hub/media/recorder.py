@@ -15,6 +15,12 @@ are dropped, never written. A segment is cut at the first keyframe after
 `segment_seconds` (± 2 s, chosen by the keyframe's content: `cut_here`) of
 stream time and never runs past MAX_SEGMENT_SECONDS:
 with no keyframe in time it is closed and the next one starts at a keyframe.
+A hole in the stream (over MAX_FRAME_GAP_SECONDS between two frames: a cut
+link) ends the segment at its last frame, so coverage never spans a hole.
+A segment is labelled with the capture time the hall wrote into its first
+keyframe (an H.264 SEI message), so that it carries the same start time as
+the hall's own copy; without one (VP8, an old agent), with the least-delayed
+mapping of the stream clock to the hub's arrival time.
 """
 
 from __future__ import annotations
@@ -32,13 +38,25 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.media.bitstream import h264_dimensions, h264_parameter_sets, iter_nal_units, vp8_dimensions
+from hub.media.bitstream import (
+    h264_capture_time,
+    h264_dimensions,
+    h264_parameter_sets,
+    iter_nal_units,
+    vp8_dimensions,
+)
 from hub.recordings.files import FinishedSegment, MediaPacket, SegmentSpec, SegmentWriter
 
 log = logging.getLogger(__name__)
 FLUSH_PACKETS = 48
 MAX_SEGMENT_SECONDS = 10.0
+# More stream time than this between two frames is a hole, not a slow frame:
+# the segment ends before it (coverage is what the hub holds, not what it bridged).
+MAX_FRAME_GAP_SECONDS = 1.0
 RETRY_SECONDS = 1.0  # how often a paused recorder looks at the disk again
+# A hall's capture time is believed when it lies within this of the hub's own
+# mapping of the stream clock (a hall with a wrong clock gets the hub's labels).
+CAPTURE_TRUST_S = 5.0
 
 
 def free_bytes_at(directory: Path) -> int:
@@ -113,6 +131,7 @@ class Recorder:
         self._writer: _LazyWriter | None = None
         self._seg_wall = 0.0
         self._seg_start = 0.0
+        self._seg_captured = False
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
@@ -146,7 +165,17 @@ class Recorder:
         if writer is not None:
             elapsed = (ts - self._seg_video_ts) / 90_000
             step = max(ts - self._last_video_ts, 0) / 90_000
-            if key and cut_here(codec, data, elapsed, self.segment_seconds):
+            if step > MAX_FRAME_GAP_SECONDS:
+                # a hole in the stream (the link was down, the hall's loop stalled): the
+                # segment ends at its last frame, so that the hub never claims to hold
+                # the hole (the hall uploads its copy of it); the next one starts at a keyframe
+                self._finish_segment()
+                self.state = "waiting_keyframe"
+                writer = None
+                if not key:
+                    self._ask_keyframe()
+                    return
+            elif key and cut_here(codec, data, elapsed, self.segment_seconds):
                 self._finish_segment()
                 writer = None
             elif elapsed + step > MAX_SEGMENT_SECONDS:
@@ -165,11 +194,12 @@ class Recorder:
                 return
             if not self._open_segment(codec, data, wall, ts):
                 return
-        # the segment's start as the best mapping of the stream clock seen so far has it
-        # (the first frame may have arrived late: a link coming up, a queue draining)
-        start = wall - (ts - self._seg_video_ts) / 90_000
-        if start < self._seg_start:
-            self._seg_start = start
+        if not self._seg_captured:
+            # the segment's start as the best mapping of the stream clock seen so far has it
+            # (the first frame may have arrived late: a link coming up, a queue draining)
+            start = wall - (ts - self._seg_video_ts) / 90_000
+            if start < self._seg_start:
+                self._seg_start = start
         self._pending.append(("video", data, ts - self._seg_video_ts, key))
         self._last_video_ts = ts
         self.frames += 1
@@ -246,6 +276,12 @@ class Recorder:
             has_audio=self.has_audio,
         )
         self._seg_wall = self._seg_start = wall
+        # the hall's capture time of this keyframe, when it sent one: the very label
+        # of its own copy of this segment (devices/media/capturetime.py)
+        captured = h264_capture_time(data) if codec == "h264" else None
+        self._seg_captured = captured is not None and abs(captured - wall) <= CAPTURE_TRUST_S
+        if captured is not None and self._seg_captured:
+            self._seg_start = captured
         self._seg_video_ts = ts
         self._last_video_ts = ts
         if self.state != "writing":

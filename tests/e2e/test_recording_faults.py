@@ -196,10 +196,6 @@ async def test_recordings_on_their_own_filesystem(tmp_path: Path) -> None:
 
 
 @pytestmark_timeout
-@pytest.mark.skip(reason="issue 11 (b) not met yet: after ten 5 s cuts the hall's and the hub's copies of a few "
-                         "cuts miss each other by 0.2-0.4 s (hub segments carry arrival time, hall segments "
-                         "capture time), so coverage ends up ~2.1 s short of the 2 s bound; remove this mark "
-                         "while fixing the clock mapping")
 async def test_ten_short_cuts(tmp_path: Path) -> None:
     """(b) ten 5 s cuts of the hall's link."""
     async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
