@@ -209,7 +209,13 @@ class Recorder:
     def push_audio(self, data: bytes, wall: float) -> None:
         if self._writer is None:
             return
-        self._pending.append(("audio", data, int((wall - self._seg_wall) * 48_000), True))
+        at = wall - self._seg_wall
+        if at > (self._last_video_ts - self._seg_video_ts) / 90_000 + MAX_FRAME_GAP_SECONDS:
+            # sound after a hole in the video (the link is back, the next keyframe is not
+            # here yet): it belongs to the next segment; written here it would stretch
+            # this one over the hole and claim it as recorded
+            return
+        self._pending.append(("audio", data, int(at * 48_000), True))
 
     def publisher_changed(self) -> None:
         """The stream restarts (new publisher): close the segment, wait for a keyframe."""

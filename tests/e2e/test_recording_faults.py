@@ -9,8 +9,8 @@ SIGKILL and a recordings disk that fills up and is freed. After backfill:
 - the export holds video and audio over the whole meeting (ffprobe).
 
 `tc netem` is not available in this kernel (no sch_netem module, no tc
-actions), so steady loss and delay (the issue's case (a)) are not among
-these faults.
+actions): steady loss and delay go through a user-space forwarder between
+two TUN devices (tests/e2e/lossylink.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import pytest
 
 from devices.media.publisher import PublisherState
 from tests.devices.agent.conftest import eventually
+from tests.e2e.lossylink import LossyLink
 from tests.e2e.test_edge_media import (
     ADMIN_PASSWORD,
     HUB_PORT,
@@ -62,7 +63,7 @@ def tmpfs(path: Path, size_mb: int) -> Iterator[Path]:
 class Hub:
     """`branchlive hub` in the namespace; start() again after kill() (same data)."""
 
-    def __init__(self, link: HubLink, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, link: HubLink | LossyLink, data_dir: Path, env: dict[str, str]) -> None:
         self.link, self.data_dir, self.env = link, data_dir, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://{link.hub_ip}:{HUB_PORT}"
@@ -94,9 +95,10 @@ class Hub:
 
 
 @contextlib.asynccontextmanager
-async def county(tmp_path: Path, *, recordings_mb: int = 512,
-                 env: dict[str, str] | None = None) -> AsyncIterator[tuple[HubLink, Hub, dict[str, Any]]]:
-    link = HubLink()
+async def county(tmp_path: Path, *, recordings_mb: int = 512, env: dict[str, str] | None = None,
+                 link: HubLink | LossyLink | None = None,
+                 ) -> AsyncIterator[tuple[Any, Hub, dict[str, Any]]]:  # the link: HubLink unless given
+    link = link or HubLink()
     link.up()
     data = tmp_path / "hub"
     try:
@@ -184,6 +186,18 @@ async def run_meeting(app: Any, hub: Hub, c: dict[str, Any], seconds: float,
         r = await k.post("/api/admin/meeting/end", json={})
         assert r.status_code == 200, r.text
     return meeting_id
+
+
+@pytestmark_timeout
+async def test_steady_loss_and_delay(tmp_path: Path) -> None:
+    """(a) 10 % of the packets lost and every other one 100 ms late, both ways,
+    for the whole 80 s meeting; the link is clean again for the backfill."""
+    link = LossyLink(loss=0.10, delay=0.100)
+    async with county(tmp_path, link=link) as (_, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
+        meeting_id = await run_meeting(app, hub, c, 80)
+        link.heal()
+        await settle(app)
+        await assert_whole(hub, c["headers"], meeting_id, tmp_path)
 
 
 @pytestmark_timeout

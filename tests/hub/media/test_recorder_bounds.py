@@ -72,7 +72,8 @@ def test_capture_time_round_trip() -> None:
 
 async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Clip) -> None:
     """A cut link leaves a hole in the stream: the segment ends at its last frame
-    (the hub never claims the hole), the next starts at the next keyframe, and both
+    (the hub never claims the hole, not even with the sound that comes back before
+    the video's next keyframe), the next starts at the next keyframe, and both
     carry the capture time the hall wrote into their first keyframe."""
     finished: list[FinishedSegment] = []
     wall0 = 1_800_000_000.0
@@ -82,10 +83,13 @@ async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Cl
                             stop_free_bytes=0, executor=pool, on_finished=finished.append,
                             request_keyframe=lambda: None, alert=lambda kind, msg: None)
         frames = h264_clip.video
-        for i in [*range(0, 45), *range(120, 165)]:  # 3 s, a 5 s hole, 3 s
-            key = i in (0, 120)
-            data = with_capture_time(frames[0], capture0 + i / 15) if key else frames[1 + i % (len(frames) - 1)]
-            recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
+        for i in [*range(0, 45), *range(110, 165)]:  # 3 s, a 5 s hole, 3 s
+            for j in range(3):  # the hall's sound, 20 ms packets; back 0.7 s before the video
+                recorder.push_audio(b"\xfc\xff\xfe", wall0 + i / 15 + j / 50)
+            if i < 45 or i >= 120:
+                key = i in (0, 120)
+                data = with_capture_time(frames[0], capture0 + i / 15) if key else frames[1 + i % (len(frames) - 1)]
+                recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
         await recorder.close()
     assert len(finished) == 2
     assert [round(s.spec.started_at.timestamp() - capture0, 3) for s in finished] == [0.0, 8.0]
