@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GAP_TOLERANCE = 1.0  # seconds between segments still counted as continuous
-# The hall labels a segment with its capture clock, the hub with the arrival
-# time of its first frame: copies cut on the same keyframe differ by the
-# delay between the two (seen up to 0.75 s on a loaded hub). Both sides cut
-# only on keyframes (a keyframe every 2 s, docs/protocols/segment-upload.md),
-# so two copies that truly overlap do so by a whole GOP; an overlap below
-# half of one is the clocks' difference, not a moment played twice.
-OVERLAP_TOLERANCE = 1.0
+# Both copies of a segment carry the capture time of their first keyframe
+# (the hall writes it into the H.264 stream, the hub reads it back:
+# devices/media/capturetime.py), so copies cut on the same keyframe start on
+# the same microsecond; their ends, computed from the last frame's step, may
+# differ by a frame or two of capture jitter. Overlaps up to this are that,
+# not a moment played twice; anything longer is (about two frames at 15 fps).
+OVERLAP_TOLERANCE = 0.15
 
 
 @dataclass(frozen=True)

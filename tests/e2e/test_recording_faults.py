@@ -200,83 +200,86 @@ async def test_steady_loss_and_delay(tmp_path: Path) -> None:
         await assert_whole(hub, c["headers"], meeting_id, tmp_path)
 
 
-@pytestmark_timeout
-async def test_recordings_on_their_own_filesystem(tmp_path: Path) -> None:
-    """(f) and the fault-free baseline: every backfill crosses filesystems."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        meeting_id = await run_meeting(app, hub, c, 40)
-        await settle(app)
-        await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+# ---- (b) to (f): one hub and one hall through four meetings, one fault each ----------
+# A hall holds meeting after meeting on the same agent and hub; sharing them keeps
+# what each meeting proves (every scenario is asserted whole, after its own backfill)
+# and saves three hub and agent set-ups. `recordings/` is a tmpfs of its own
+# throughout (f): every backfilled segment crosses filesystems.
 
-
-@pytestmark_timeout
-async def test_ten_short_cuts(tmp_path: Path) -> None:
+async def ten_short_cuts(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
     """(b) ten 5 s cuts of the hall's link."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def cuts() -> None:
-            for _ in range(10):
-                await asyncio.sleep(5)
-                link.cut()
-                await asyncio.sleep(5)
-                link.restore()
-
-        meeting_id = await run_meeting(app, hub, c, 100, cuts)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
-    assert any(s["source"] == "backfill" for s in rec["segments"])
-
-
-@pytestmark_timeout
-async def test_a_60_s_cut(tmp_path: Path) -> None:
-    """(c) the hall's link is down for a minute."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def cut() -> None:
-            await asyncio.sleep(10)
+    async def cuts() -> None:
+        for _ in range(10):
+            await asyncio.sleep(5)
             link.cut()
-            await asyncio.sleep(60)
+            await asyncio.sleep(5)
             link.restore()
 
-        meeting_id = await run_meeting(app, hub, c, 80, cut)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 100, cuts)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill" and s["played"]) >= 40
+
+
+async def a_60_s_cut(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
+    """(c) the hall's link is down for a minute."""
+    async def cut() -> None:
+        await asyncio.sleep(5)
+        link.cut()
+        await asyncio.sleep(60)
+        link.restore()
+
+    meeting_id = await run_meeting(app, hub, c, 70, cut)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill") >= 55
 
 
-@pytestmark_timeout
-async def test_hub_killed_mid_meeting(tmp_path: Path) -> None:
-    """(d) the hub is killed with SIGKILL and started again."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def kill() -> None:
-            await asyncio.sleep(15)
-            hub.kill()
-            await asyncio.sleep(5)
-            await hub.start()
+async def hub_killed(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
+    """(d) the hub is killed with SIGKILL mid-meeting and started again."""
+    async def kill() -> None:
+        await asyncio.sleep(10)
+        hub.kill()
+        await asyncio.sleep(5)
+        await hub.start()
 
-        meeting_id = await run_meeting(app, hub, c, 50, kill)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 35, kill)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert any(s["source"] == "backfill" for s in rec["segments"])
 
 
-@pytestmark_timeout
-async def test_recordings_disk_full_for_45_s(tmp_path: Path) -> None:
+async def disk_full_for_45_s(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
     """(e) the hub's recordings disk fills up for 45 s, then space returns:
     recording resumes by itself, the hall keeps its copy until then."""
-    env = {"BRANCHLIVE_MEDIA__STOP_RECORDING_FREE_BYTES": str(2 * MB),
-           "BRANCHLIVE_MEDIA__MIN_FREE_BYTES": "0"}
-    async with county(tmp_path, recordings_mb=96, env=env) as (link, hub, c), \
-            agent(tmp_path, hub.base, c["code"]) as app:
-        filler = tmp_path / "hub" / "recordings" / "filler"
+    filler = tmp_path / "hub" / "recordings" / "filler"
 
-        async def fill() -> None:
-            await asyncio.sleep(10)
-            subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=200"],
-                           capture_output=True)  # stops at ENOSPC: the disk is full
-            await asyncio.sleep(45)
-            filler.unlink()
+    async def fill() -> None:
+        await asyncio.sleep(5)
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", f"count={2 * RECORDINGS_MB}"],
+                       capture_output=True)  # stops at ENOSPC: the disk is full
+        await asyncio.sleep(45)
+        filler.unlink()
 
-        meeting_id = await run_meeting(app, hub, c, 75, fill)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 60, fill)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     kinds = {i["kind"] for i in rec["incidents"]}
     assert "disk_full" in kinds, rec["incidents"]
+
+
+RECORDINGS_MB = 96
+
+
+@pytest.mark.timeout(1800)
+async def test_a_hall_through_cuts_a_hub_kill_and_a_full_disk(tmp_path: Path) -> None:
+    """(b), (c), (d), (e), each a meeting of its own on one hub and one hall, with (f)
+    throughout; the disk-full meeting last (it fills the shared recordings disk)."""
+    env = {"BRANCHLIVE_MEDIA__STOP_RECORDING_FREE_BYTES": str(2 * MB)}
+    async with county(tmp_path, recordings_mb=RECORDINGS_MB, env=env) as (link, hub, c), \
+            agent(tmp_path, hub.base, c["code"]) as app:
+        data = tmp_path / "hub"
+        assert (data / "recordings").stat().st_dev != (data / "uploads").stat().st_dev  # (f)
+        for scenario in (ten_short_cuts, a_60_s_cut, hub_killed, disk_full_for_45_s):
+            print(f"-- {scenario.__name__}")
+            await scenario(link, hub, c, app, tmp_path)
