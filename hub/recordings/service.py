@@ -77,7 +77,9 @@ class RecordingService:
         self.exports_dir = data_dir / "exports"
         self.session_factory = session_factory
         self.bus = bus
-        self.exporter = Exporter(export_limits)
+        self.exporter = Exporter(export_limits or ExportLimits(
+            timeout_seconds=settings.export_timeout_seconds, max_bytes=settings.export_max_bytes,
+            concurrency=settings.export_concurrency, queue_seconds=settings.export_queue_seconds))
         # meetings being recorded right now (never deleted by retention); set by live media
         self.recording_now: Callable[[], set[str]] = set
         self._housekeeping: asyncio.Task[None] | None = None
