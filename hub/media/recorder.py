@@ -71,7 +71,12 @@ def free_bytes_at(directory: Path) -> int:
         return 0
 
 
-MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+# Shortest segment a content-defined cut makes: short, so that a recorder whose
+# segment started off the common cut points (after a hole, a restart, a full
+# disk) falls into step at the very next even keyframe, as the other side cuts
+# there too; not zero, so that a burst of requested keyframes makes no
+# one-frame segments.
+MIN_CUT_S = 0.5
 
 
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
@@ -80,7 +85,7 @@ def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool
     and the hall's own recorder (devices/media/recording.py, same rule) cut
     the same stream on the same keyframes without talking to each other, and
     find each other again after a loss or a late start: never before
-    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    0.5 s, always from target + 3 s, in between at every keyframe whose first
     slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of the
     keyframe alone, not of the time since the last cut, is what lets two
     recorders that started apart (a hub resuming after a full disk, a restart)
@@ -89,6 +94,12 @@ def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool
         return False
     if elapsed >= target + 3.0:
         return True
+    return even_keyframe(codec, keyframe)
+
+
+def even_keyframe(codec: str, keyframe: bytes) -> bool:
+    """The content rule of `cut_here`: the first IDR slice's (H.264) or the
+    frame's (VP8) CRC-32 is even."""
     payload = keyframe
     if codec == "h264":
         payload = next((nal for nal in iter_nal_units(keyframe) if nal[0] & 0x1F == 5), payload)
@@ -132,6 +143,8 @@ class Recorder:
         self._seg_wall = 0.0
         self._seg_start = 0.0
         self._seg_captured = False
+        self._seg_in_step = False  # started at a content-defined cut (the hall cut there too)
+        self._next_in_step = False
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
@@ -175,7 +188,13 @@ class Recorder:
                 if not key:
                     self._ask_keyframe()
                     return
-            elif key and cut_here(codec, data, elapsed, self.segment_seconds):
+            elif key and (cut_here(codec, data, elapsed, self.segment_seconds) if self._seg_in_step
+                          else elapsed >= MIN_CUT_S):
+                # a segment that started off the common cut points (after a hole, a restart,
+                # a full disk, a late keyframe) ends at the next keyframe, wherever the hall
+                # cut, so that the hall's copy of the time around never overlaps it; it is
+                # in step again from the next even keyframe on, where the hall cuts too
+                self._next_in_step = self._seg_in_step or even_keyframe(codec, data)
                 self._finish_segment()
                 writer = None
             elif elapsed + step > MAX_SEGMENT_SECONDS:
@@ -250,6 +269,7 @@ class Recorder:
         self._paused_at = time.monotonic()
         self._writer = None
         self._pending = []
+        self._next_in_step = False
         if first:
             self._alert(kind, message)
             self._incident("disk_full" if state == "disk_full" else "failed", message)
@@ -282,6 +302,7 @@ class Recorder:
             has_audio=self.has_audio,
         )
         self._seg_wall = self._seg_start = wall
+        self._seg_in_step, self._next_in_step = self._next_in_step, False
         # the hall's capture time of this keyframe, when it sent one: the very label
         # of its own copy of this segment (devices/media/capturetime.py)
         captured = h264_capture_time(data) if codec == "h264" else None

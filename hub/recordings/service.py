@@ -30,6 +30,7 @@ from hub.recordings.files import move_file, probe_segment, segment_filename, ver
 from hub.recordings.models import RecordedSegment
 from hub.recordings.playlist import (
     GAP_TOLERANCE,
+    STRICT_TOLERANCE,
     PlaylistSegment,
     build_playlist,
     covered_seconds,
@@ -278,6 +279,8 @@ class RecordingService:
             "covered_seconds": round(covered_seconds(played), 3),
             "stored_seconds": round(covered_seconds(views), 3),
             "seconds_played_twice": round(played_twice(played), 3),
+            # what a stricter reading counts too: overlaps of copies cut on different keyframes
+            "overlap_seconds": round(played_twice(played, STRICT_TOLERANCE), 3),
             "segments_rejected": recording.segments_rejected if recording is not None else 0,
             "duplicates_dropped": recording.duplicates_dropped if recording is not None else 0,
             "segments": [

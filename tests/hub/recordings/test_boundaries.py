@@ -10,6 +10,7 @@ import pytest
 
 from devices.media.recording import cut_here as edge_cut
 from hub.media.bitstream import is_keyframe
+from hub.media.recorder import MIN_CUT_S
 from hub.media.recorder import cut_here as hub_cut
 from tests.hub.media.peers import Clip, make_clip
 
@@ -54,7 +55,7 @@ def test_a_late_starter_falls_into_step(long_clip: Clip) -> None:
         assert [c for c in hall if c >= first] == [c for c in hub if c >= first]  # and stays so
         assert first - late * fps <= 10 * fps  # within one bounded segment
         start = late * fps  # aligned from its start, or at the hall's next cut it may make
-        assert first == (start if start in hall else min(c for c in hall if c >= start + 1.5 * fps))
+        assert first == (start if start in hall else min(c for c in hall if c >= start + MIN_CUT_S * fps))
     lengths = [(b - a) / fps for a, b in zip(hall, hall[1:], strict=False)]
     assert all(1.5 <= n <= 10.0 for n in lengths), lengths
     assert 3.0 <= sum(lengths) / len(lengths) <= 6.0  # about two keyframes a segment
