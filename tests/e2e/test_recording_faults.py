@@ -142,7 +142,7 @@ async def assert_whole(hub: Hub, headers: dict[str, str], meeting_id: str, tmp_p
         playlist = await c.get(f"/api/v1/meetings/{meeting_id}/playlist.m3u8", headers=headers)
     length = _ts(meeting["ended_at"]) - _ts(meeting["started_at"])
     summary = {k: rec[k] for k in ("covered_seconds", "stored_seconds", "seconds_played_twice",
-                                   "segments_rejected", "duplicates_dropped")}
+                                   "overlap_seconds", "segments_rejected", "duplicates_dropped")}
     summary.update(length=round(length, 1), gaps=rec["gaps"],
                    sources=[s["source"] for s in rec["segments"] if s["played"]])
     t0 = _ts(meeting["started_at"])
