@@ -195,7 +195,7 @@ class Recorder:
                 # cut, so that the hall's copy of the time around never overlaps it; it is
                 # in step again from the next even keyframe on, where the hall cuts too
                 self._next_in_step = self._seg_in_step or even_keyframe(codec, data)
-                self._finish_segment()
+                self._finish_segment(end_ts=ts - self._seg_video_ts)  # the segments meet
                 writer = None
             elif elapsed + step > MAX_SEGMENT_SECONDS:
                 # the stream's keyframe is late: close here, start again at the next one
@@ -330,7 +330,7 @@ class Recorder:
             return
         self._jobs.put_nowait(lambda: writer.write(packets))
 
-    def _finish_segment(self) -> None:
+    def _finish_segment(self, end_ts: int | None = None) -> None:
         self._flush()
         writer = self._writer
         self._writer = None
@@ -340,7 +340,7 @@ class Recorder:
         started_at = datetime.fromtimestamp(self._seg_start, UTC)
 
         def finish_job() -> None:
-            segment = writer.finish()
+            segment = writer.finish(end_ts)
             if segment is not None:
                 self._on_finished(replace(segment, spec=replace(segment.spec, started_at=started_at)))
 
@@ -380,11 +380,11 @@ class _LazyWriter:
             self._break()
             raise
 
-    def finish(self) -> FinishedSegment | None:
+    def finish(self, end_ts: int | None = None) -> FinishedSegment | None:
         if self.real is None or self.broken:
             return None
         try:
-            return self.real.finish()
+            return self.real.finish(end_ts)
         except BaseException:
             self._break()
             raise

@@ -94,3 +94,26 @@ async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Cl
     assert len(finished) == 2
     assert [round(s.spec.started_at.timestamp() - capture0, 3) for s in finished] == [0.0, 8.0]
     assert all(s.duration < 3.1 for s in finished)
+
+
+async def test_frames_lost_before_a_cut_leave_no_hole(tmp_path: Path, h264_clip: Clip) -> None:
+    """Under loss, the frames just before the keyframe a segment is cut at may never
+    arrive: the segment still ends where the next begins (they count as its time, as
+    frames lost inside a segment do); a hole over 1 s stays a hole (above)."""
+    finished: list[FinishedSegment] = []
+    wall0 = 1_800_000_000.0
+    with ThreadPoolExecutor(2) as pool:
+        recorder = Recorder(branch_id=1, meeting_id="m", directory=tmp_path, segment_seconds=6.0,
+                            stop_free_bytes=0, executor=pool, on_finished=finished.append,
+                            request_keyframe=lambda: None, alert=lambda kind, msg: None)
+        frames = h264_clip.video
+        for i in [*range(0, 25), *range(30, 60)]:  # frames 25-29 lost, a keyframe at 30
+            key = i in (0, 30)
+            data = frames[0] if key else frames[1 + i % (len(frames) - 1)]
+            recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
+        await recorder.close()
+    assert len(finished) == 2
+    first, second = finished
+    assert abs(first.duration - 2.0) < 1e-6
+    assert abs(second.spec.started_at.timestamp() - (wall0 + 2.0)) < 1e-3
+    assert probe_segment(first.path, decode=True).has_audio
