@@ -143,6 +143,7 @@ class Recorder:
         self._seg_wall = 0.0
         self._seg_start = 0.0
         self._seg_captured = False
+        self._capture_offset: float | None = None  # hall capture clock - this publisher's mapping
         self._seg_in_step = False  # started at a content-defined cut (the hall cut there too)
         self._next_in_step = False
         self._seg_video_ts = 0
@@ -242,6 +243,7 @@ class Recorder:
             self._finish_segment()
         if self.state == "writing":
             self.state = "waiting_keyframe"
+        self._capture_offset = None  # a new publisher: a new mapping of its stream clock
         self._incident("no_uplink", "the hall's stream stopped during the meeting")
 
     async def close(self) -> None:
@@ -306,8 +308,16 @@ class Recorder:
         # the hall's capture time of this keyframe, when it sent one: the very label
         # of its own copy of this segment (devices/media/capturetime.py)
         captured = h264_capture_time(data) if codec == "h264" else None
-        self._seg_captured = captured is not None and abs(captured - wall) <= CAPTURE_TRUST_S
-        if captured is not None and self._seg_captured:
+        if captured is not None and abs(captured - wall) <= CAPTURE_TRUST_S:
+            self._capture_offset = captured - wall
+        elif self._capture_offset is not None:
+            # a keyframe whose SEI was lost (its packet under loss): the same publisher's
+            # stream clock maps to the hall's capture clock as it did at its last keyframe
+            captured = wall + self._capture_offset
+        else:
+            captured = None
+        self._seg_captured = captured is not None
+        if captured is not None:
             self._seg_start = captured
         self._seg_video_ts = ts
         self._last_video_ts = ts

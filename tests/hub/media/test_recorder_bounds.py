@@ -9,6 +9,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from devices.media.capturetime import with_capture_time
 from hub.media.bitstream import h264_capture_time, h264_is_keyframe, is_keyframe, iter_nal_units
 from hub.media.recorder import MAX_SEGMENT_SECONDS, Recorder, decodable
@@ -70,11 +72,13 @@ def test_capture_time_round_trip() -> None:
     assert h264_capture_time(b"\x00\x00\x01\x06\x05\x02ab\x80\x00\x00\x01\x65\x88") is None  # another SEI
 
 
-async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Clip) -> None:
+@pytest.mark.parametrize("second_sei", [True, False])
+async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Clip, second_sei: bool) -> None:
     """A cut link leaves a hole in the stream: the segment ends at its last frame
     (the hub never claims the hole, not even with the sound that comes back before
     the video's next keyframe), the next starts at the next keyframe, and both
-    carry the capture time the hall wrote into their first keyframe."""
+    carry the capture time the hall wrote into their first keyframe (or, where that
+    SEI was lost, the same mapping to the hall's clock as the publisher's last one)."""
     finished: list[FinishedSegment] = []
     wall0 = 1_800_000_000.0
     capture0 = wall0 - 0.3  # the hall's clock: the frame was captured 0.3 s before it arrived
@@ -89,6 +93,8 @@ async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Cl
             if i < 45 or i >= 120:
                 key = i in (0, 120)
                 data = with_capture_time(frames[0], capture0 + i / 15) if key else frames[1 + i % (len(frames) - 1)]
+                if i == 120 and not second_sei:
+                    data = frames[0]
                 recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
         await recorder.close()
     assert len(finished) == 2
