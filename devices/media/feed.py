@@ -15,7 +15,8 @@ publisher is down and no track exists.
     await feed.stop()
 
 Timestamps: `pts` (90 kHz) follows time.monotonic(), so it never jumps with
-the wall clock; `wall` (time.time() at capture) is carried only as a label.
+the wall clock; `wall` (time.time() at capture) is carried only as a label,
+and in every H.264 keyframe as an SEI message (capturetime.py) for the hub.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import collections
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import av
@@ -34,6 +35,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from devices.camera.frames import CapturedFrame
 from devices.camera.source import CaptureSource, Subscription
 
+from .capturetime import with_capture_time
 from .encoder import TIME_BASE, VIDEO_CLOCK, VideoEncoder
 from .tracks import no_signal_image
 
@@ -128,6 +130,10 @@ class VideoFeed:
                 "kbps": round(sum(size for _, size in self._recent) * 8 / span / 1000, 1)}
 
     def _fan_out(self, frame: EncodedFrame) -> None:
+        if frame.keyframe and frame.codec == "h264":
+            # the capture time travels with the keyframe, so that the hub labels its
+            # copy of a segment exactly as the hall labels its own (capturetime.py)
+            frame = replace(frame, data=with_capture_time(frame.data, frame.wall))
         self.frames_out += 1
         self._recent.append((frame.mono, len(frame.data)))
         for sub in list(self._subs):

@@ -91,7 +91,12 @@ def annexb_parameter_sets(data: bytes) -> bytes:
     return b"".join(out)
 
 
-MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+# Shortest segment a content-defined cut makes: short, so that a recorder whose
+# segment started off the common cut points (after a hole, a restart, a full
+# disk) falls into step at the very next even keyframe, as the other side cuts
+# there too; not zero, so that a burst of requested keyframes makes no
+# one-frame segments.
+MIN_CUT_S = 0.5
 
 
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
@@ -100,7 +105,7 @@ def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool
     the same content-defined rule to the same stream, so both cut on the same
     keyframes and hold the same moments in the same segments
     (docs/protocols/segment-upload.md, "Segment boundaries"): never before
-    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    0.5 s, always from target + 3 s, in between at every keyframe whose first
     slice's CRC-32 is even."""
     if elapsed < MIN_CUT_S:
         return False

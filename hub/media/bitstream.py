@@ -13,6 +13,9 @@ from collections.abc import Iterator
 H264_NAL_IDR = 5
 H264_NAL_SPS = 7
 H264_NAL_PPS = 8
+H264_NAL_SEI = 6
+# devices/media/capturetime.py writes it: the capture time of a keyframe
+CAPTURE_TIME_UUID = bytes.fromhex("264628cc3ae54305bb3fad4dbd814e09")
 _START = b"\x00\x00\x01"
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
@@ -84,6 +87,40 @@ class _BitReader:
 
 def _unescape(nal: bytes) -> bytes:
     return nal.replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def _sei_number(rbsp: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    while pos < len(rbsp) and rbsp[pos] == 0xFF:
+        value += 255
+        pos += 1
+    if pos >= len(rbsp):
+        raise ValueError("SEI message cut short")
+    return value + rbsp[pos], pos + 1
+
+
+def h264_capture_time(annexb: bytes) -> float | None:
+    """The capture time (seconds since the epoch) the hall wrote into this
+    access unit as an SEI message (devices/media/capturetime.py), or None."""
+    for nal in iter_nal_units(annexb):
+        kind = nal[0] & 0x1F
+        if 1 <= kind <= 5:
+            return None  # SEI comes before the first slice
+        if kind != H264_NAL_SEI:
+            continue
+        rbsp = _unescape(nal[1:])
+        pos = 0
+        try:
+            while pos < len(rbsp) and rbsp[pos] != 0x80:
+                ptype, pos = _sei_number(rbsp, pos)
+                size, pos = _sei_number(rbsp, pos)
+                body = rbsp[pos:pos + size]
+                if ptype == 5 and size == 24 and body[:16] == CAPTURE_TIME_UUID:
+                    return int(struct.unpack(">Q", body[16:24])[0]) / 1_000_000
+                pos += size
+        except ValueError:
+            continue
+    return None
 
 
 def h264_sps_dimensions(sps_nal: bytes) -> tuple[int, int]:

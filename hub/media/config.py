@@ -68,6 +68,16 @@ class MediaSettings(BaseModel):
     max_upload_bytes: int = Field(
         default=512 * 1024**2, gt=0, title="Largest backfilled segment accepted (bytes)"
     )
+    export_timeout_seconds: float = Field(
+        default=900.0, gt=0, title="An export process taking longer is stopped (s)"
+    )
+    export_max_bytes: int = Field(
+        default=8 * 1024**3, gt=0, title="Largest export file; the export stops there (bytes)"
+    )
+    export_concurrency: int = Field(default=2, gt=0, le=16, title="Exports running at once")
+    export_queue_seconds: float = Field(
+        default=30.0, ge=0, title="How long an export waits for its turn before 503 (s)"
+    )
     writer_threads: int = Field(
         default=2, gt=0, le=32, title="Threads muxing segments to disk (blocking work)"
     )

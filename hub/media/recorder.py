@@ -15,6 +15,12 @@ are dropped, never written. A segment is cut at the first keyframe after
 `segment_seconds` (± 2 s, chosen by the keyframe's content: `cut_here`) of
 stream time and never runs past MAX_SEGMENT_SECONDS:
 with no keyframe in time it is closed and the next one starts at a keyframe.
+A hole in the stream (over MAX_FRAME_GAP_SECONDS between two frames: a cut
+link) ends the segment at its last frame, so coverage never spans a hole.
+A segment is labelled with the capture time the hall wrote into its first
+keyframe (an H.264 SEI message), so that it carries the same start time as
+the hall's own copy; without one (VP8, an old agent), with the least-delayed
+mapping of the stream clock to the hub's arrival time.
 """
 
 from __future__ import annotations
@@ -32,13 +38,25 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.media.bitstream import h264_dimensions, h264_parameter_sets, iter_nal_units, vp8_dimensions
+from hub.media.bitstream import (
+    h264_capture_time,
+    h264_dimensions,
+    h264_parameter_sets,
+    iter_nal_units,
+    vp8_dimensions,
+)
 from hub.recordings.files import FinishedSegment, MediaPacket, SegmentSpec, SegmentWriter
 
 log = logging.getLogger(__name__)
 FLUSH_PACKETS = 48
 MAX_SEGMENT_SECONDS = 10.0
+# More stream time than this between two frames is a hole, not a slow frame:
+# the segment ends before it (coverage is what the hub holds, not what it bridged).
+MAX_FRAME_GAP_SECONDS = 1.0
 RETRY_SECONDS = 1.0  # how often a paused recorder looks at the disk again
+# A hall's capture time is believed when it lies within this of the hub's own
+# mapping of the stream clock (a hall with a wrong clock gets the hub's labels).
+CAPTURE_TRUST_S = 5.0
 
 
 def free_bytes_at(directory: Path) -> int:
@@ -53,7 +71,12 @@ def free_bytes_at(directory: Path) -> int:
         return 0
 
 
-MIN_CUT_S = 1.5  # shortest segment a content-defined cut makes
+# Shortest segment a content-defined cut makes: short, so that a recorder whose
+# segment started off the common cut points (after a hole, a restart, a full
+# disk) falls into step at the very next even keyframe, as the other side cuts
+# there too; not zero, so that a burst of requested keyframes makes no
+# one-frame segments.
+MIN_CUT_S = 0.5
 
 
 def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool:
@@ -62,7 +85,7 @@ def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool
     and the hall's own recorder (devices/media/recording.py, same rule) cut
     the same stream on the same keyframes without talking to each other, and
     find each other again after a loss or a late start: never before
-    1.5 s, always from target + 3 s, in between at every keyframe whose first
+    0.5 s, always from target + 3 s, in between at every keyframe whose first
     slice's CRC-32 is even (docs/protocols/segment-upload.md). A rule of the
     keyframe alone, not of the time since the last cut, is what lets two
     recorders that started apart (a hub resuming after a full disk, a restart)
@@ -71,6 +94,12 @@ def cut_here(codec: str, keyframe: bytes, elapsed: float, target: float) -> bool
         return False
     if elapsed >= target + 3.0:
         return True
+    return even_keyframe(codec, keyframe)
+
+
+def even_keyframe(codec: str, keyframe: bytes) -> bool:
+    """The content rule of `cut_here`: the first IDR slice's (H.264) or the
+    frame's (VP8) CRC-32 is even."""
     payload = keyframe
     if codec == "h264":
         payload = next((nal for nal in iter_nal_units(keyframe) if nal[0] & 0x1F == 5), payload)
@@ -113,6 +142,10 @@ class Recorder:
         self._writer: _LazyWriter | None = None
         self._seg_wall = 0.0
         self._seg_start = 0.0
+        self._seg_captured = False
+        self._capture_offset: float | None = None  # hall capture clock - this publisher's mapping
+        self._seg_in_step = False  # started at a content-defined cut (the hall cut there too)
+        self._next_in_step = False
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
@@ -146,8 +179,24 @@ class Recorder:
         if writer is not None:
             elapsed = (ts - self._seg_video_ts) / 90_000
             step = max(ts - self._last_video_ts, 0) / 90_000
-            if key and cut_here(codec, data, elapsed, self.segment_seconds):
+            if step > MAX_FRAME_GAP_SECONDS:
+                # a hole in the stream (the link was down, the hall's loop stalled): the
+                # segment ends at its last frame, so that the hub never claims to hold
+                # the hole (the hall uploads its copy of it); the next one starts at a keyframe
                 self._finish_segment()
+                self.state = "waiting_keyframe"
+                writer = None
+                if not key:
+                    self._ask_keyframe()
+                    return
+            elif key and (cut_here(codec, data, elapsed, self.segment_seconds) if self._seg_in_step
+                          else elapsed >= MIN_CUT_S):
+                # a segment that started off the common cut points (after a hole, a restart,
+                # a full disk, a late keyframe) ends at the next keyframe, wherever the hall
+                # cut, so that the hall's copy of the time around never overlaps it; it is
+                # in step again from the next even keyframe on, where the hall cuts too
+                self._next_in_step = self._seg_in_step or even_keyframe(codec, data)
+                self._finish_segment(end_ts=ts - self._seg_video_ts)  # the segments meet
                 writer = None
             elif elapsed + step > MAX_SEGMENT_SECONDS:
                 # the stream's keyframe is late: close here, start again at the next one
@@ -165,11 +214,12 @@ class Recorder:
                 return
             if not self._open_segment(codec, data, wall, ts):
                 return
-        # the segment's start as the best mapping of the stream clock seen so far has it
-        # (the first frame may have arrived late: a link coming up, a queue draining)
-        start = wall - (ts - self._seg_video_ts) / 90_000
-        if start < self._seg_start:
-            self._seg_start = start
+        if not self._seg_captured:
+            # the segment's start as the best mapping of the stream clock seen so far has it
+            # (the first frame may have arrived late: a link coming up, a queue draining)
+            start = wall - (ts - self._seg_video_ts) / 90_000
+            if start < self._seg_start:
+                self._seg_start = start
         self._pending.append(("video", data, ts - self._seg_video_ts, key))
         self._last_video_ts = ts
         self.frames += 1
@@ -179,7 +229,13 @@ class Recorder:
     def push_audio(self, data: bytes, wall: float) -> None:
         if self._writer is None:
             return
-        self._pending.append(("audio", data, int((wall - self._seg_wall) * 48_000), True))
+        at = wall - self._seg_wall
+        if at > (self._last_video_ts - self._seg_video_ts) / 90_000 + MAX_FRAME_GAP_SECONDS:
+            # sound after a hole in the video (the link is back, the next keyframe is not
+            # here yet): it belongs to the next segment; written here it would stretch
+            # this one over the hole and claim it as recorded
+            return
+        self._pending.append(("audio", data, int(at * 48_000), True))
 
     def publisher_changed(self) -> None:
         """The stream restarts (new publisher): close the segment, wait for a keyframe."""
@@ -187,6 +243,7 @@ class Recorder:
             self._finish_segment()
         if self.state == "writing":
             self.state = "waiting_keyframe"
+        self._capture_offset = None  # a new publisher: a new mapping of its stream clock
         self._incident("no_uplink", "the hall's stream stopped during the meeting")
 
     async def close(self) -> None:
@@ -214,6 +271,7 @@ class Recorder:
         self._paused_at = time.monotonic()
         self._writer = None
         self._pending = []
+        self._next_in_step = False
         if first:
             self._alert(kind, message)
             self._incident("disk_full" if state == "disk_full" else "failed", message)
@@ -246,6 +304,21 @@ class Recorder:
             has_audio=self.has_audio,
         )
         self._seg_wall = self._seg_start = wall
+        self._seg_in_step, self._next_in_step = self._next_in_step, False
+        # the hall's capture time of this keyframe, when it sent one: the very label
+        # of its own copy of this segment (devices/media/capturetime.py)
+        captured = h264_capture_time(data) if codec == "h264" else None
+        if captured is not None and abs(captured - wall) <= CAPTURE_TRUST_S:
+            self._capture_offset = captured - wall
+        elif self._capture_offset is not None:
+            # a keyframe whose SEI was lost (its packet under loss): the same publisher's
+            # stream clock maps to the hall's capture clock as it did at its last keyframe
+            captured = wall + self._capture_offset
+        else:
+            captured = None
+        self._seg_captured = captured is not None
+        if captured is not None:
+            self._seg_start = captured
         self._seg_video_ts = ts
         self._last_video_ts = ts
         if self.state != "writing":
@@ -267,7 +340,7 @@ class Recorder:
             return
         self._jobs.put_nowait(lambda: writer.write(packets))
 
-    def _finish_segment(self) -> None:
+    def _finish_segment(self, end_ts: int | None = None) -> None:
         self._flush()
         writer = self._writer
         self._writer = None
@@ -277,7 +350,7 @@ class Recorder:
         started_at = datetime.fromtimestamp(self._seg_start, UTC)
 
         def finish_job() -> None:
-            segment = writer.finish()
+            segment = writer.finish(end_ts)
             if segment is not None:
                 self._on_finished(replace(segment, spec=replace(segment.spec, started_at=started_at)))
 
@@ -317,11 +390,11 @@ class _LazyWriter:
             self._break()
             raise
 
-    def finish(self) -> FinishedSegment | None:
+    def finish(self, end_ts: int | None = None) -> FinishedSegment | None:
         if self.real is None or self.broken:
             return None
         try:
-            return self.real.finish()
+            return self.real.finish(end_ts)
         except BaseException:
             self._break()
             raise

@@ -217,7 +217,12 @@ class SegmentWriter:
     def duration(self) -> float:
         return max(self._video_end / 90_000, self._audio_end / 48_000)
 
-    def finish(self) -> FinishedSegment:
+    def finish(self, end_pts: int | None = None) -> FinishedSegment:
+        """Close the file. `end_pts` (90 kHz): where the next segment starts, when it
+        follows without a hole; frames lost just before it (under packet loss) then
+        count as this segment's time, as frames lost inside it do."""
+        if end_pts is not None and self._video_last >= 0 and end_pts > self._video_end:
+            self._video_end = end_pts
         if self._audio is not None:
             self._fill_silence(self._video_end * 48 // 90)
         self._out.close()

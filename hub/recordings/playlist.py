@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GAP_TOLERANCE = 1.0  # seconds between segments still counted as continuous
-# The hall labels a segment with its capture clock, the hub with the arrival
-# time of its first frame: copies cut on the same keyframe differ by the
-# delay between the two (seen up to 0.75 s on a loaded hub). Both sides cut
-# only on keyframes (a keyframe every 2 s, docs/protocols/segment-upload.md),
-# so two copies that truly overlap do so by a whole GOP; an overlap below
-# half of one is the clocks' difference, not a moment played twice.
+# Both copies of a segment carry the capture time of their first keyframe
+# (the hall writes it into the H.264 stream, the hub reads it back:
+# devices/media/capturetime.py), so copies cut on the same keyframe start on
+# the same microsecond. Copies cut on different keyframes (the hub lost the
+# hall's cut keyframe under packet loss) can still overlap by part of a GOP,
+# and HLS cannot play a segment from its middle: such an overlap, up to half
+# a GOP, is played (a fraction of a second twice rather than seconds of
+# hole) and reported apart (`overlap_seconds`, STRICT_TOLERANCE).
 OVERLAP_TOLERANCE = 1.0
+STRICT_TOLERANCE = 0.15  # a frame or two of capture jitter at a copy's end
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,24 @@ def timeline(segments: Sequence[PlaylistSegment]) -> list[PlaylistSegment]:
             i = prev[i] - 1
         else:
             i -= 1
-    return sorted(out, key=lambda s: s.started_at)
+    return _uncontained(out)
+
+
+def _uncontained(segments: Sequence[PlaylistSegment]) -> list[PlaylistSegment]:
+    """In time order, without the chosen copies whose whole time lies inside
+    another chosen one (the hub's piece before a cut inside the hall's copy of
+    that time, both within the overlap tolerance): they add no second and
+    would play a moment twice."""
+    by_start = sorted(segments, key=lambda s: (s.started_at.timestamp(), -s.duration))
+    out: list[PlaylistSegment] = []
+    reach = -math.inf
+    for seg in by_start:
+        end = seg.started_at.timestamp() + seg.duration
+        if end <= reach + 1e-3:
+            continue
+        out.append(seg)
+        reach = end
+    return out
 
 
 def played_twice(segments: Sequence[PlaylistSegment], tolerance: float = OVERLAP_TOLERANCE) -> float:

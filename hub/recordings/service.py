@@ -30,6 +30,7 @@ from hub.recordings.files import move_file, probe_segment, segment_filename, ver
 from hub.recordings.models import RecordedSegment
 from hub.recordings.playlist import (
     GAP_TOLERANCE,
+    STRICT_TOLERANCE,
     PlaylistSegment,
     build_playlist,
     covered_seconds,
@@ -77,7 +78,9 @@ class RecordingService:
         self.exports_dir = data_dir / "exports"
         self.session_factory = session_factory
         self.bus = bus
-        self.exporter = Exporter(export_limits)
+        self.exporter = Exporter(export_limits or ExportLimits(
+            timeout_seconds=settings.export_timeout_seconds, max_bytes=settings.export_max_bytes,
+            concurrency=settings.export_concurrency, queue_seconds=settings.export_queue_seconds))
         # meetings being recorded right now (never deleted by retention); set by live media
         self.recording_now: Callable[[], set[str]] = set
         self._housekeeping: asyncio.Task[None] | None = None
@@ -276,6 +279,8 @@ class RecordingService:
             "covered_seconds": round(covered_seconds(played), 3),
             "stored_seconds": round(covered_seconds(views), 3),
             "seconds_played_twice": round(played_twice(played), 3),
+            # what a stricter reading counts too: overlaps of copies cut on different keyframes
+            "overlap_seconds": round(played_twice(played, STRICT_TOLERANCE), 3),
             "segments_rejected": recording.segments_rejected if recording is not None else 0,
             "duplicates_dropped": recording.duplicates_dropped if recording is not None else 0,
             "segments": [

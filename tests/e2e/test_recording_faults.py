@@ -9,8 +9,8 @@ SIGKILL and a recordings disk that fills up and is freed. After backfill:
 - the export holds video and audio over the whole meeting (ffprobe).
 
 `tc netem` is not available in this kernel (no sch_netem module, no tc
-actions), so steady loss and delay (the issue's case (a)) are not among
-these faults.
+actions): steady loss and delay go through a user-space forwarder between
+two TUN devices (tests/e2e/lossylink.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import pytest
 
 from devices.media.publisher import PublisherState
 from tests.devices.agent.conftest import eventually
+from tests.e2e.lossylink import LossyLink
 from tests.e2e.test_edge_media import (
     ADMIN_PASSWORD,
     HUB_PORT,
@@ -62,7 +63,7 @@ def tmpfs(path: Path, size_mb: int) -> Iterator[Path]:
 class Hub:
     """`branchlive hub` in the namespace; start() again after kill() (same data)."""
 
-    def __init__(self, link: HubLink, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, link: HubLink | LossyLink, data_dir: Path, env: dict[str, str]) -> None:
         self.link, self.data_dir, self.env = link, data_dir, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = f"http://{link.hub_ip}:{HUB_PORT}"
@@ -94,9 +95,10 @@ class Hub:
 
 
 @contextlib.asynccontextmanager
-async def county(tmp_path: Path, *, recordings_mb: int = 512,
-                 env: dict[str, str] | None = None) -> AsyncIterator[tuple[HubLink, Hub, dict[str, Any]]]:
-    link = HubLink()
+async def county(tmp_path: Path, *, recordings_mb: int = 512, env: dict[str, str] | None = None,
+                 link: HubLink | LossyLink | None = None,
+                 ) -> AsyncIterator[tuple[Any, Hub, dict[str, Any]]]:  # the link: HubLink unless given
+    link = link or HubLink()
     link.up()
     data = tmp_path / "hub"
     try:
@@ -140,7 +142,7 @@ async def assert_whole(hub: Hub, headers: dict[str, str], meeting_id: str, tmp_p
         playlist = await c.get(f"/api/v1/meetings/{meeting_id}/playlist.m3u8", headers=headers)
     length = _ts(meeting["ended_at"]) - _ts(meeting["started_at"])
     summary = {k: rec[k] for k in ("covered_seconds", "stored_seconds", "seconds_played_twice",
-                                   "segments_rejected", "duplicates_dropped")}
+                                   "overlap_seconds", "segments_rejected", "duplicates_dropped")}
     summary.update(length=round(length, 1), gaps=rec["gaps"],
                    sources=[s["source"] for s in rec["segments"] if s["played"]])
     t0 = _ts(meeting["started_at"])
@@ -187,86 +189,101 @@ async def run_meeting(app: Any, hub: Hub, c: dict[str, Any], seconds: float,
 
 
 @pytestmark_timeout
-async def test_recordings_on_their_own_filesystem(tmp_path: Path) -> None:
-    """(f) and the fault-free baseline: every backfill crosses filesystems."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        meeting_id = await run_meeting(app, hub, c, 40)
+@pytest.mark.skip(reason="issue 11 (a) not met yet: passes 2 runs in 3; in the third, one live segment the hub "
+                         "wrote under 10 % loss held a frame FFmpeg refuses (avcodec_send_packet: Invalid data): "
+                         "live segments are only checked structurally, and a frame reassembled after a loss "
+                         "can still be corrupt; remove this mark once the hub never counts such a segment")
+async def test_steady_loss_and_delay(tmp_path: Path) -> None:
+    """(a) 10 % of the packets lost and every other one 100 ms late, both ways,
+    for the whole 80 s meeting; the link is clean again for the backfill."""
+    link = LossyLink(loss=0.10, delay=0.100)
+    async with county(tmp_path, link=link) as (_, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
+        meeting_id = await run_meeting(app, hub, c, 80)
+        link.heal()
         await settle(app)
         await assert_whole(hub, c["headers"], meeting_id, tmp_path)
 
 
-@pytestmark_timeout
-@pytest.mark.skip(reason="issue 11 (b) not met yet: after ten 5 s cuts the hall's and the hub's copies of a few "
-                         "cuts miss each other by 0.2-0.4 s (hub segments carry arrival time, hall segments "
-                         "capture time), so coverage ends up ~2.1 s short of the 2 s bound; remove this mark "
-                         "while fixing the clock mapping")
-async def test_ten_short_cuts(tmp_path: Path) -> None:
+# ---- (b) to (f): one hub and one hall through four meetings, one fault each ----------
+# A hall holds meeting after meeting on the same agent and hub; sharing them keeps
+# what each meeting proves (every scenario is asserted whole, after its own backfill)
+# and saves three hub and agent set-ups. `recordings/` is a tmpfs of its own
+# throughout (f): every backfilled segment crosses filesystems.
+
+async def ten_short_cuts(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
     """(b) ten 5 s cuts of the hall's link."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def cuts() -> None:
-            for _ in range(10):
-                await asyncio.sleep(5)
-                link.cut()
-                await asyncio.sleep(5)
-                link.restore()
-
-        meeting_id = await run_meeting(app, hub, c, 100, cuts)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
-    assert any(s["source"] == "backfill" for s in rec["segments"])
-
-
-@pytestmark_timeout
-async def test_a_60_s_cut(tmp_path: Path) -> None:
-    """(c) the hall's link is down for a minute."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def cut() -> None:
-            await asyncio.sleep(10)
+    async def cuts() -> None:
+        for _ in range(10):
+            await asyncio.sleep(5)
             link.cut()
-            await asyncio.sleep(60)
+            await asyncio.sleep(5)
             link.restore()
 
-        meeting_id = await run_meeting(app, hub, c, 80, cut)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 100, cuts)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill" and s["played"]) >= 40
+
+
+async def a_60_s_cut(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
+    """(c) the hall's link is down for a minute."""
+    async def cut() -> None:
+        await asyncio.sleep(5)
+        link.cut()
+        await asyncio.sleep(60)
+        link.restore()
+
+    meeting_id = await run_meeting(app, hub, c, 70, cut)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill") >= 55
 
 
-@pytestmark_timeout
-async def test_hub_killed_mid_meeting(tmp_path: Path) -> None:
-    """(d) the hub is killed with SIGKILL and started again."""
-    async with county(tmp_path) as (link, hub, c), agent(tmp_path, hub.base, c["code"]) as app:
-        async def kill() -> None:
-            await asyncio.sleep(15)
-            hub.kill()
-            await asyncio.sleep(5)
-            await hub.start()
+async def hub_killed(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
+    """(d) the hub is killed with SIGKILL mid-meeting and started again."""
+    async def kill() -> None:
+        await asyncio.sleep(10)
+        hub.kill()
+        await asyncio.sleep(5)
+        await hub.start()
 
-        meeting_id = await run_meeting(app, hub, c, 50, kill)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 35, kill)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert any(s["source"] == "backfill" for s in rec["segments"])
 
 
-@pytestmark_timeout
-async def test_recordings_disk_full_for_45_s(tmp_path: Path) -> None:
+async def disk_full_for_45_s(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
     """(e) the hub's recordings disk fills up for 45 s, then space returns:
     recording resumes by itself, the hall keeps its copy until then."""
-    env = {"BRANCHLIVE_MEDIA__STOP_RECORDING_FREE_BYTES": str(2 * MB),
-           "BRANCHLIVE_MEDIA__MIN_FREE_BYTES": "0"}
-    async with county(tmp_path, recordings_mb=96, env=env) as (link, hub, c), \
-            agent(tmp_path, hub.base, c["code"]) as app:
-        filler = tmp_path / "hub" / "recordings" / "filler"
+    filler = tmp_path / "hub" / "recordings" / "filler"
 
-        async def fill() -> None:
-            await asyncio.sleep(10)
-            subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=200"],
-                           capture_output=True)  # stops at ENOSPC: the disk is full
-            await asyncio.sleep(45)
-            filler.unlink()
+    async def fill() -> None:
+        await asyncio.sleep(5)
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", f"count={2 * RECORDINGS_MB}"],
+                       capture_output=True)  # stops at ENOSPC: the disk is full
+        await asyncio.sleep(45)
+        filler.unlink()
 
-        meeting_id = await run_meeting(app, hub, c, 75, fill)
-        await settle(app)
-        rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
+    meeting_id = await run_meeting(app, hub, c, 60, fill)
+    await settle(app)
+    rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     kinds = {i["kind"] for i in rec["incidents"]}
     assert "disk_full" in kinds, rec["incidents"]
+
+
+RECORDINGS_MB = 96
+
+
+@pytest.mark.timeout(1800)
+async def test_a_hall_through_cuts_a_hub_kill_and_a_full_disk(tmp_path: Path) -> None:
+    """(b), (c), (d), (e), each a meeting of its own on one hub and one hall, with (f)
+    throughout; the disk-full meeting last (it fills the shared recordings disk)."""
+    env = {"BRANCHLIVE_MEDIA__STOP_RECORDING_FREE_BYTES": str(2 * MB)}
+    async with county(tmp_path, recordings_mb=RECORDINGS_MB, env=env) as (link, hub, c), \
+            agent(tmp_path, hub.base, c["code"]) as app:
+        data = tmp_path / "hub"
+        assert (data / "recordings").stat().st_dev != (data / "uploads").stat().st_dev  # (f)
+        for scenario in (ten_short_cuts, a_60_s_cut, hub_killed, disk_full_for_45_s):
+            print(f"-- {scenario.__name__}")
+            await scenario(link, hub, c, app, tmp_path)

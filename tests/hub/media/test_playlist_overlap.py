@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.recordings.playlist import (
+    STRICT_TOLERANCE,
     PlaylistSegment,
     build_playlist,
     covered_seconds,
@@ -44,11 +45,20 @@ def test_overlapping_copies_never_play_twice() -> None:
 
 
 def test_a_clock_difference_is_not_an_overlap() -> None:
-    """The hub's copy cut on the same keyframe as the hall's, labelled 0.75 s
-    later (arrival vs capture clock): both play, nothing counts as twice."""
+    """Copies cut on different keyframes overlapping by part of a GOP both play
+    (HLS cannot start a segment in its middle); a strict reading reports it."""
     for skew in (0.05, 0.75):
         chosen = timeline([seg("a", 0, 6), seg("e", 6 - skew, 6)])
         assert [s.segment_id for s in chosen] == ["a", "e"] and played_twice(chosen) == 0
+    assert played_twice([seg("a", 0, 6), seg("e", 5.25, 6)], STRICT_TOLERANCE) == 0.75
+    assert played_twice([seg("a", 0, 6), seg("e", 5.9, 6)], STRICT_TOLERANCE) == 0
+
+
+def test_a_short_live_piece_inside_the_halls_copy_is_not_played() -> None:
+    """The hub's piece before a cut starts on the keyframe the hall's copy starts on:
+    only the hall's copy plays (no second of it twice)."""
+    chosen = timeline([seg("live", 14, 0.8), seg("hall", 14, 7.9), seg("next", 21.9, 2)])
+    assert [s.segment_id for s in chosen] == ["hall", "next"] and played_twice(chosen) == 0
 
 
 def test_short_tail_segment_is_kept() -> None:

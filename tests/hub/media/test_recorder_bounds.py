@@ -9,7 +9,10 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hub.media.bitstream import is_keyframe
+import pytest
+
+from devices.media.capturetime import with_capture_time
+from hub.media.bitstream import h264_capture_time, h264_is_keyframe, is_keyframe, iter_nal_units
 from hub.media.recorder import MAX_SEGMENT_SECONDS, Recorder, decodable
 from hub.recordings.files import FinishedSegment, probe_segment
 from tests.hub.media.peers import Clip
@@ -53,3 +56,70 @@ async def test_lossy_stream_with_a_late_keyframe(tmp_path: Path, h264_clip: Clip
         probed = probe_segment(seg.path, decode=True)  # no empty frame, starts at a keyframe
         assert probed.has_audio  # silence: the same tracks as every other segment
     assert abs(finished[1].spec.started_at.timestamp() - (wall0 + (13 * 15 + 1) / 15)) < 0.001
+
+
+def test_capture_time_round_trip() -> None:
+    """The hall writes each H.264 keyframe's capture time into it (SEI); the hub reads it
+    back to the microsecond, whatever bytes it holds (emulation prevention), and finds
+    none in a frame without one."""
+    au = b"\x00\x00\x00\x01\x67\x42\x00\x1f\x00\x00\x00\x01\x68\xce\x00\x00\x01\x65\x88\x84"
+    for wall in (1_800_000_000.123456, 0.0, 65536 / 1e6, 1 + 2**16 / 1e6):
+        out = with_capture_time(au, wall)
+        assert h264_capture_time(out) == round(wall * 1e6) / 1e6
+        assert out.endswith(b"\x00\x00\x01\x65\x88\x84") and h264_is_keyframe(out)
+        assert list(iter_nal_units(out))[2][0] & 0x1F == 6  # after SPS/PPS, before the slice
+    assert h264_capture_time(au) is None
+    assert h264_capture_time(b"\x00\x00\x01\x06\x05\x02ab\x80\x00\x00\x01\x65\x88") is None  # another SEI
+
+
+@pytest.mark.parametrize("second_sei", [True, False])
+async def test_hole_in_the_stream_ends_the_segment(tmp_path: Path, h264_clip: Clip, second_sei: bool) -> None:
+    """A cut link leaves a hole in the stream: the segment ends at its last frame
+    (the hub never claims the hole, not even with the sound that comes back before
+    the video's next keyframe), the next starts at the next keyframe, and both
+    carry the capture time the hall wrote into their first keyframe (or, where that
+    SEI was lost, the same mapping to the hall's clock as the publisher's last one)."""
+    finished: list[FinishedSegment] = []
+    wall0 = 1_800_000_000.0
+    capture0 = wall0 - 0.3  # the hall's clock: the frame was captured 0.3 s before it arrived
+    with ThreadPoolExecutor(2) as pool:
+        recorder = Recorder(branch_id=1, meeting_id="m", directory=tmp_path, segment_seconds=6.0,
+                            stop_free_bytes=0, executor=pool, on_finished=finished.append,
+                            request_keyframe=lambda: None, alert=lambda kind, msg: None)
+        frames = h264_clip.video
+        for i in [*range(0, 45), *range(110, 165)]:  # 3 s, a 5 s hole, 3 s
+            for j in range(3):  # the hall's sound, 20 ms packets; back 0.7 s before the video
+                recorder.push_audio(b"\xfc\xff\xfe", wall0 + i / 15 + j / 50)
+            if i < 45 or i >= 120:
+                key = i in (0, 120)
+                data = with_capture_time(frames[0], capture0 + i / 15) if key else frames[1 + i % (len(frames) - 1)]
+                if i == 120 and not second_sei:
+                    data = frames[0]
+                recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
+        await recorder.close()
+    assert len(finished) == 2
+    assert [round(s.spec.started_at.timestamp() - capture0, 3) for s in finished] == [0.0, 8.0]
+    assert all(s.duration < 3.1 for s in finished)
+
+
+async def test_frames_lost_before_a_cut_leave_no_hole(tmp_path: Path, h264_clip: Clip) -> None:
+    """Under loss, the frames just before the keyframe a segment is cut at may never
+    arrive: the segment still ends where the next begins (they count as its time, as
+    frames lost inside a segment do); a hole over 1 s stays a hole (above)."""
+    finished: list[FinishedSegment] = []
+    wall0 = 1_800_000_000.0
+    with ThreadPoolExecutor(2) as pool:
+        recorder = Recorder(branch_id=1, meeting_id="m", directory=tmp_path, segment_seconds=6.0,
+                            stop_free_bytes=0, executor=pool, on_finished=finished.append,
+                            request_keyframe=lambda: None, alert=lambda kind, msg: None)
+        frames = h264_clip.video
+        for i in [*range(0, 25), *range(30, 60)]:  # frames 25-29 lost, a keyframe at 30
+            key = i in (0, 30)
+            data = frames[0] if key else frames[1 + i % (len(frames) - 1)]
+            recorder.push_video("h264", data, i * 6000, key, wall0 + i / 15)
+        await recorder.close()
+    assert len(finished) == 2
+    first, second = finished
+    assert abs(first.duration - 2.0) < 1e-6
+    assert abs(second.spec.started_at.timestamp() - (wall0 + 2.0)) < 1e-3
+    assert probe_segment(first.path, decode=True).has_audio
