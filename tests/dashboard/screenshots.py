@@ -57,8 +57,16 @@ def main() -> None:
             submit_login(page)
             page.wait_for_selector(".tile")
             page.wait_for_function(f"document.querySelector('.tile[data-id=\"{star.id}\"]').dataset.state === 'live'", timeout=60_000)
+            page.click('#wall-mode button[data-mode="grouped"]')
             page.wait_for_timeout(2500)
             page.screenshot(path=str(OUT / "wall-1920x1080.png"))
+            for name, route in (("admin-halls", "/admin/devices"), ("admin-members", "/admin/members"),
+                                ("supervision-compliance", "/supervision/compliance"),
+                                ("supervision-reports", "/supervision/reports")):
+                page.goto(f"{hub.url}/ui/#{route}")
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(2000)
+                page.screenshot(path=str(OUT / f"{name}.png"))
             page.goto(f"{hub.url}/ui/#/branch/{star.id}")
             page.wait_for_function("document.getElementById('live-video').videoWidth > 0", timeout=60_000)
             edge.run(sims[0].checkin(meetings[star.id], star.members[-1]))
@@ -81,8 +89,9 @@ def main() -> None:
             p4.request.post(hub.url + "/api/v1/auth/login", data={"username": "admin", "password": bench.ADMIN_PASSWORD})
             p4.goto(hub.url + "/ui/#/wall")
             p4.wait_for_selector(".tile")
+            p4.click('#wall-mode button[data-mode="dense"]')
             p4.wait_for_timeout(2500)
-            p4.screenshot(path=str(OUT / "wall-3840x2160.png"))
+            p4.screenshot(path=str(OUT / "wall-dense-3840x2160.png"))
             browser.close()
         stop.set()
     finally:
