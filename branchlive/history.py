@@ -142,7 +142,7 @@ def _plans(session: Session, rng: random.Random, branches: list[OrgUnit], today:
                 continue
             status = rng.choices(("approved", "submitted", "returned"), (0.7, 0.2, 0.1))[0]
             plan = MeetingPlan(branch_id=b.id, kind=kind, year=year, month=month, status=status, revision=1 if status != "approved" or rng.random() < 0.8 else 2,
-                               return_reason="主题不具体、形式不明确，请细化" if status == "returned" else None, submitted_by="branch")
+                               return_reason="主题不具体、形式不明确，请细化" if status == "returned" else None, submitted_by="支部书记")
             if status != "submitted":
                 plan.reviewed_by, plan.reviewed_at = "乡镇审核员", datetime.now(UTC) - timedelta(days=rng.randint(1, 20))
             session.add(plan)
