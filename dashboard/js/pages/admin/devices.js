@@ -1,7 +1,7 @@
 // 会场设备: register a hall's PC (enrolment code + QR), revoke it, replace
 // it (a new code; the old PC's token stops working), and every hall's health.
 import qrcode from "../../../vendor/qrcode-generator/qrcode.js";
-import { busy, confirmBox, ensureCss, field, fmtTime, h, makeT, section, select, table, unitOptions } from "./dom.js";
+import { branchPicker, busy, confirmBox, ensureCss, field, fmtTime, h, makeT, section, table } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -61,9 +61,7 @@ export async function renderDevices(el, params, ctx) {
   ensureCss();
   const t = makeT(ctx);
   const units = await ctx.api.get("/api/v1/org-units");
-  const branches = unitOptions(units, { kinds: ["branch"] });
-  const branchSel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
-  branchSel.name = "branch";
+  const branchSel = branchPicker(units, params);
   const codeBox = h("div", { class: "adm-enrol", "aria-live": "polite" });
   const listBox = h("div", {});
   const fleetBox = h("div", {});
@@ -101,7 +99,7 @@ export async function renderDevices(el, params, ctx) {
         : d.enrol_expires_at ? t("dev_waiting_until", { time: fmtTime(d.enrol_expires_at) }) : t("dev_enrolled");
       const replace = h("button", { type: "button", class: "secondary" }, t("replace_pc"));
       replace.addEventListener("click", busy(replace, async () => {
-        if (!(await confirmBox(t, t("replace_confirm", { name: d.name })))) return;
+        if (!(await confirmBox(t("replace_confirm", { name: d.name })))) return;
         try {
           showCode(await ctx.api.post(`/api/v1/devices/${d.id}/enrolment-code`));
           await loadDevices();
@@ -109,7 +107,7 @@ export async function renderDevices(el, params, ctx) {
       }));
       const revoke = h("button", { type: "button", class: "danger" }, t("revoke"));
       revoke.addEventListener("click", busy(revoke, async () => {
-        if (!(await confirmBox(t, t("revoke_confirm", { name: d.name })))) return;
+        if (!(await confirmBox(t("revoke_confirm", { name: d.name })))) return;
         try {
           await ctx.api.post(`/api/v1/devices/${d.id}/revoke`);
           ctx.toast(t("revoked"), "ok");

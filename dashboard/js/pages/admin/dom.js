@@ -2,23 +2,10 @@
 // fields with visible validation messages, tables, unit pickers, times.
 // Text always goes in through textContent (never innerHTML).
 
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else if (k === "value") el.value = v;
-    else if (k === "checked") el.checked = Boolean(v);
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
+// The element builder is the shell's; re-exported so the admin pages import one module.
+import { confirmDialog, h } from "../../shell/ui.js";
+
+export { h };
 
 // Translation for this area: admin dictionary first, then the shell's.
 export function makeT(ctx) {
@@ -67,6 +54,14 @@ export function select(options, value) {
   for (const [v, label] of options) s.append(h("option", { value: v }, label));
   if (value !== undefined && value !== null) s.value = String(value);
   return s;
+}
+
+// The branch picker at the top of the members and devices pages (?branch=ID preselects).
+export function branchPicker(units, params) {
+  const branches = unitOptions(units, { kinds: ["branch"] });
+  const sel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
+  sel.name = "branch";
+  return sel;
 }
 
 export function table(headers, rows, { empty = "" } = {}) {
@@ -127,16 +122,7 @@ export function ensureCss() {
   document.head.append(h("link", { rel: "stylesheet", href: new URL("./admin.css", import.meta.url).href }));
 }
 
-// A modal yes/no question; resolves true on 确定.
-export function confirmBox(t, text) {
-  return new Promise((resolve) => {
-    const dlg = h("dialog", { class: "adm-dialog" });
-    const done = (v) => { dlg.close(); dlg.remove(); resolve(v); };
-    dlg.append(h("p", {}, text), h("div", { class: "adm-actions" },
-      h("button", { type: "button", class: "danger", onclick: () => done(true) }, t("confirm")),
-      h("button", { type: "button", class: "secondary", onclick: () => done(false) }, t("cancel"))));
-    dlg.addEventListener("cancel", () => done(false));
-    document.body.append(dlg);
-    dlg.showModal();
-  });
+// A modal yes/no question (the shell's dialog); resolves true on 确定.
+export function confirmBox(text) {
+  return confirmDialog(text, { danger: true });
 }

@@ -108,7 +108,7 @@ export async function renderMeetings(el, params, ctx) {
                 h("button", { type: "button", class: "secondary", onclick: load }, t("cancel")))));
             } }, t("edit")),
             h("button", { type: "button", class: "danger", onclick: async () => {
-              if (!(await confirmBox(t, t("cancel_meeting_confirm", { topic: m.topic })))) return;
+              if (!(await confirmBox(t("cancel_meeting_confirm", { topic: m.topic })))) return;
               try {
                 await ctx.api.post(`/api/v1/meetings/${m.id}/cancel`, { reason: "" });
                 await load();

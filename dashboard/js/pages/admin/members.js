@@ -1,6 +1,6 @@
 // 党员花名册: import a roster (CSV/XLSX) and fix each bad row in the page,
 // edit a member, status (正式/预备/免计/转出), committee roles.
-import { busy, ensureCss, field, h, makeT, section, select, table, unitOptions } from "./dom.js";
+import { branchPicker, busy, ensureCss, field, h, makeT, section, select, table } from "./dom.js";
 
 const FIELDS = ["name", "member_no", "phone", "status", "excused", "excused_reason", "committee", "committee_role"];
 
@@ -15,9 +15,7 @@ export async function renderMembers(el, params, ctx) {
   ensureCss();
   const t = makeT(ctx);
   const units = await ctx.api.get("/api/v1/org-units");
-  const branches = unitOptions(units, { kinds: ["branch"] });
-  const branchSel = select(branches, (params.query && params.query.get("branch")) || (branches[0] || [""])[0]);
-  branchSel.name = "branch";
+  const branchSel = branchPicker(units, params);
   const rosterBox = h("div", {});
   const importBox = h("div", { class: "adm-import-result" });
   const fileInput = h("input", { type: "file", name: "roster-file", accept: ".csv,.xlsx" });

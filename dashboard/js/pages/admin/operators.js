@@ -75,7 +75,7 @@ export async function renderOperators(el, _params, ctx) {
     };
     const reset = h("button", { type: "button", class: "secondary" }, t("reset_password"));
     reset.addEventListener("click", busy(reset, () => call(async () => {
-      if (!(await confirmBox(t, t("reset_confirm", { name: o.username })))) return;
+      if (!(await confirmBox(t("reset_confirm", { name: o.username })))) return;
       const res = await ctx.api.post(`/api/v1/operators/${o.id}/password-reset`);
       secretBox.replaceChildren(h("p", { class: "adm-ok", role: "status" },
         t("password_reset_done", { name: o.username }), " ", h("code", { class: "adm-secret" }, res.password)));
@@ -84,7 +84,7 @@ export async function renderOperators(el, _params, ctx) {
     const toggle = h("button", { type: "button", class: o.active ? "danger" : "secondary" },
       o.active ? t("deactivate") : t("activate"));
     toggle.addEventListener("click", busy(toggle, () => call(async () => {
-      if (o.active && !(await confirmBox(t, t("deactivate_confirm", { name: o.username })))) return;
+      if (o.active && !(await confirmBox(t("deactivate_confirm", { name: o.username })))) return;
       await ctx.api.patch(`/api/v1/operators/${o.id}`, { active: !o.active });
       await load();
     })));
