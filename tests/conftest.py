@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 PG_URL = os.environ.get("BRANCHLIVE_TEST_PG_URL")
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -33,7 +33,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("BRANCHLIVE_TEST_PG_URL is not set: run the tests with scripts/test")
         pytest.skip("no PostgreSQL server (run scripts/test to start one)")
-    _reset_postgres(PG_URL)
+    reset_postgres(PG_URL)
     yield PG_URL
 
 

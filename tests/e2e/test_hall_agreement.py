@@ -127,9 +127,9 @@ def hub(tmp_path: Path) -> Iterator[Any]:
     env = {}
     pg = os.environ.get("BRANCHLIVE_TEST_PG_URL")
     if pg:
-        from tests.conftest import _reset_postgres
+        from tests.conftest import reset_postgres
 
-        _reset_postgres(pg)
+        reset_postgres(pg)
         env["BRANCHLIVE_DATABASE_URL"] = pg
     process = bench.HubProcess(tmp_path / "hub", env=env).start()
     try:

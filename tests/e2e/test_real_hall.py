@@ -36,7 +36,7 @@ from skimage import data
 
 from branchlive.realhall import PIN, RealHall
 from branchlive.seed import Hall
-from tests.conftest import PG_URL, _reset_postgres
+from tests.conftest import PG_URL, reset_postgres
 from tests.dashboard.helpers import bench, signed_in_page
 from tests.e2e.hallsound import PulseServer, listen, peak, write_wav
 
@@ -78,7 +78,7 @@ def county(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
     if request.node.get_closest_marker("postgres") is not None:
         if not PG_URL:
             pytest.skip("no PostgreSQL server (run scripts/test to start one)")
-        _reset_postgres(PG_URL)
+        reset_postgres(PG_URL)
         env["BRANCHLIVE_DATABASE_URL"] = PG_URL
     hub = bench.HubProcess(tmp_path / "hub", media=True, env=env).start()
     edge = bench.EdgeLoop()

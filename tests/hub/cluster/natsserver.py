@@ -10,11 +10,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from branchlive.hub_process import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port", "nats_server"]
 
 
 @contextlib.contextmanager
