@@ -124,13 +124,15 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
             if serve.done():
                 return 2
             await asyncio.sleep(0.1)
+    # The real halls' kiosk pages sit 100 ports above the hub (8700, 8701, ... by default).
+    kiosk_ports = [settings.port + 100 + i for i in range(min(real, len(halls)))]
     print(f"""
   branchlive demo is running
     wall:      {url}/ui/
     API docs:  {url}/docs
     sign in:   user {settings.admin_username!r}, password {DEMO_PASSWORD!r}
     halls:     {len(halls)}: {min(real, len(halls))} with the real edge agent, emulated reader and camera
-               (kiosk pages: {", ".join(f"http://127.0.0.1:{8700 + i}/" for i in range(min(real, len(halls))))}, PIN {PIN}),
+               (kiosk pages: {", ".join(f"http://127.0.0.1:{p}/" for p in kiosk_ports)}, PIN {PIN}),
                the others scripted over the edge protocol
   Ctrl-C to stop.
 """, flush=True)
@@ -144,7 +146,7 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
     media: ClipPublisher | None = ClipPublisher(url)
     if media is not None and not await media.start():
         media = None
-    reals = [RealHall(h, url, data_dir / "halls", 8700 + i) for i, h in enumerate(halls[:real])]
+    reals = [RealHall(h, url, data_dir / "halls", p) for h, p in zip(halls[:real], kiosk_ports, strict=True)]
     sims = [SimHall(url.replace("http", "ws", 1), h, thumbnail=make, media=media) for h in halls[real:]]
 
     async def run_real(hall: RealHall) -> None:
