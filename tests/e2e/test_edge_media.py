@@ -25,7 +25,6 @@ from typing import Any
 
 import av
 import httpx
-import numpy as np
 import pytest
 
 from devices.agent.app import EdgeApp
@@ -326,9 +325,14 @@ async def test_uplink_cut_for_a_minute_leaves_no_hole_and_loses_no_check_in(tmp_
         covered_to = max(covered_to, end)
     assert worst <= 10.0, f"a {worst:.1f} s hole in the recording"
     assert all(g["seconds"] <= 10.0 for g in rec["gaps"]), rec["gaps"]
-    frames = [decoded_frames(p)[0] for p in hub_files(tmp_path, meeting_id)
-              if any(p.name.endswith(f"{s['id']}.mp4") for s in backfilled)]
-    assert frames and min(frames) > 10 and np.isfinite(sum(frames))
+    # every uploaded segment plays and holds its stretch of video; the one that closes when
+    # the link comes back may be shorter than a second, so judge frames against its duration
+    files = hub_files(tmp_path, meeting_id)
+    for s in backfilled:
+        path = next(p for p in files if p.name.endswith(f"{s['id']}.mp4"))
+        count, _ = decoded_frames(path)
+        assert count >= max(1, int(s["duration"] * 15 * 0.5)), (s, count)
+    assert sum(s["duration"] for s in backfilled) >= 45, backfilled
 
 
 def _ts(text: str) -> float:
