@@ -91,7 +91,7 @@ def init_recordings(ctx: HubContext, app: FastAPI) -> None:
     from hub.recordings.service import RecordingService
     from hub.recordings.views import router
 
-    ctx.extras["recordings"] = RecordingService(ctx.settings.media, ctx.settings.data_dir, ctx.session_factory,
+    ctx.recordings = RecordingService(ctx.settings.media, ctx.settings.data_dir, ctx.session_factory,
                                                 ctx.bus)
     app.include_router(router)
 
@@ -107,7 +107,7 @@ def init_media(ctx: HubContext, app: FastAPI) -> None:
     from hub.media_auth import HubMediaAuth
 
     ctx.media = MediaPlane(ctx.settings.media, ctx.settings.data_dir, ctx.bus, HubMediaAuth(ctx), ctx.session_factory,
-                           recordings=ctx.extras["recordings"])
+                           recordings=ctx.recordings)
     app.include_router(ctx.media.router)
 
 
@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await cluster.start()
         ctx.edge = EdgeGateway(ctx)
         await ctx.edge.start()
-        await ctx.extras["recordings"].start()
+        if ctx.recordings is not None:
+            await ctx.recordings.start()
         if ctx.media is not None:
             await ctx.media.start()
             # A restart in the middle of meetings: keep recording them.
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await supervision.stop(supervision_tasks)
             if ctx.media is not None:
                 await ctx.media.stop()
-            await ctx.extras["recordings"].stop()
+            if ctx.recordings is not None:
+                await ctx.recordings.stop()
             await ctx.edge.stop()
             ctx.wall.stop()
             if cluster is not None:
@@ -164,7 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_websocket_route("/ws/edge", _edge_socket)
     init_recordings(ctx, app)
     init_media(ctx, app)
-    cluster = ctx.extras["cluster"] = init_cluster(settings, ctx.bus, app)
+    cluster = ctx.cluster = init_cluster(settings, ctx.bus, app)
     bound_parameters(app)
     app.add_middleware(UploadLimit, max_bytes=max(MAX_UPLOAD, settings_for(ctx).evidence_max_bytes) + 1024 * 1024)
     pages = dashboard_dir()

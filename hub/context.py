@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,8 +14,11 @@ from hub.config import Settings
 from hub.events import EventBus
 
 if TYPE_CHECKING:
+    from hub.cluster.broker import ClusterNode
     from hub.edge.gateway import EdgeGateway
+    from hub.fingerprints.crypto import TemplateCipher
     from hub.media.plane import MediaPlane
+    from hub.recordings.service import RecordingService
     from hub.wall.state import WallState
 
 
@@ -31,4 +34,6 @@ class HubContext:
     media: MediaPlane | None = None  # live media: the front of the media nodes (hub/media/node.py)
     live: LiveSessions = field(default_factory=LiveSessions)
     enrol_limiter: LoginLimiter = field(default_factory=lambda: LoginLimiter(10))
-    extras: dict[str, Any] = field(default_factory=dict)
+    recordings: RecordingService | None = None  # recordings: their own domain, on with or without live media
+    cluster: ClusterNode | None = None  # set when cluster.enabled: the NATS link to the other nodes
+    fingerprint_cipher: TemplateCipher | None = None  # derived once, on first use (hub/fingerprints/views.py)

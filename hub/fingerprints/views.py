@@ -38,14 +38,14 @@ class KeyUnavailable(HubError):
 
 def cipher_for(ctx: HubContext) -> TemplateCipher:
     """The hub's template cipher, derived once per process."""
-    cipher = ctx.extras.get("fingerprint_cipher")
+    cipher = ctx.fingerprint_cipher
     if cipher is None:
         try:
             cipher = TemplateCipher.from_settings(ctx.settings)
         except TemplateKeyError as exc:
             raise KeyUnavailable(str(exc)) from None
-        ctx.extras["fingerprint_cipher"] = cipher
-    return cipher  # type: ignore[no-any-return]
+        ctx.fingerprint_cipher = cipher
+    return cipher
 
 
 def get_device(request: Request, session: SessionDep) -> Device:

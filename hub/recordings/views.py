@@ -31,10 +31,10 @@ FLUSH_BYTES = 1 << 20  # body bytes buffered before a write to the staging file
 
 
 def get_recordings(request: Request) -> RecordingService:
-    svc = get_ctx(request).extras.get("recordings")
+    svc = get_ctx(request).recordings
     if svc is None:
         raise HubError("录像服务未启动。The recordings service is not running; retry in a few seconds.")
-    return svc  # type: ignore[no-any-return]
+    return svc
 
 
 Recordings = Annotated[RecordingService, Depends(get_recordings)]

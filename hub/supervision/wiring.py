@@ -56,7 +56,6 @@ def start(ctx: HubContext) -> list[asyncio.Task[None]]:
     headcount flags) and the SMS dispatcher. Call from the lifespan."""
     sup = settings_for(ctx)
     dispatcher = Dispatcher(ctx.session_factory, sup.sms)
-    ctx.extras["supervision_dispatcher"] = dispatcher
     return [
         asyncio.create_task(_compliance_loop(ctx, sup), name="supervision-compliance"),
         asyncio.create_task(dispatcher.run_forever(), name="supervision-sms"),
