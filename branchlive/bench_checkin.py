@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,11 @@ from typing import Any
 import httpx
 import websockets
 
+from branchlive.hub_process import free_port
 from branchlive.probe import hub_is_up
 from branchlive.simhall import SimHall, message
 
 PASSWORD = "bench-admin-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(data_dir: Path, halls: int, members: int) -> list[Any]:

@@ -29,6 +29,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from branchlive.hub_process import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
 
@@ -248,14 +250,6 @@ def procs() -> Iterator[list[Proc]]:
         p.stop()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _python_modules(venv: Path, *names: str) -> dict[str, bool]:
     code = "import importlib.util, sys; print(' '.join(str(importlib.util.find_spec(n) is not None) for n in sys.argv[1:]))"
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code, *names], check=True, capture_output=True,
@@ -288,7 +282,7 @@ def test_installed_wheel_serves_the_wall_and_the_kiosk(wheel: Path, tmp_path: Pa
     assert wrong.returncode == 2 and "'branchlive[edge]'" in wrong.stderr, wrong.stderr
 
     # -- the hub, from its own venv, cwd outside the source tree -----------------------------
-    port = _free_port()
+    port = free_port()
     hub = Proc([str(hub_venv / "bin" / "branchlive"), "hub", "--port", str(port), "--data-dir", "hubdata"],
                cwd=work, env={"BRANCHLIVE_ADMIN_PASSWORD": ADMIN_PASSWORD}, log=work / "hub.log")
     procs.append(hub)
@@ -311,7 +305,7 @@ def test_installed_wheel_serves_the_wall_and_the_kiosk(wheel: Path, tmp_path: Pa
     while not link.exists():
         assert emulator.proc.poll() is None and time.monotonic() < deadline, (work / "fp.log").read_text()
         time.sleep(0.1)
-    kiosk_port = _free_port()
+    kiosk_port = free_port()
     edge = Proc([str(edge_venv / "bin" / "branchlive"), "edge"], cwd=work, log=work / "edge.log", env={
         "BRANCHLIVE_EDGE_HUB_URL": url, "BRANCHLIVE_EDGE_ENROLMENT_CODE": seeded.enrolment_code,
         "BRANCHLIVE_EDGE_DATA_DIR": str(work / "edgedata"), "BRANCHLIVE_EDGE_ADMIN_PIN": "246810",

@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from branchlive.bench_fingerprint import template_of
+from branchlive.hub_process import free_port
 from firmware_stubs.fingerprint.emulator import FingerprintEmulator
 from tests.dashboard.helpers import bench, signed_in_page
 from tests.e2e.linkcut import SilentLink
@@ -54,14 +55,6 @@ def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Edge:

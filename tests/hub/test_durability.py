@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 import websockets
 from fastapi.testclient import TestClient
 
+from branchlive.hub_process import free_port
 from branchlive.probe import hub_is_up
 from hub.app import create_app
 from hub.config import Settings
@@ -47,12 +47,6 @@ def test_data_survives_restarts(tmp_path: Path, db_url: str) -> None:
         assert len(client.get(f"/api/v1/meetings/{meeting_id}/attendance", headers=county.admin).json()) == 1
         members = client.get(f"/api/v1/branches/{county.branches['东城一村']}/members", headers=county.admin).json()
         assert len(members) == 4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_hub(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from branchlive.hub_process import free_port
 from hub.db import session_scope
 from hub.events import EventBus
 from hub.media import MediaPlane, MediaSettings
@@ -26,12 +26,6 @@ from tests.hub.media.conftest import FakeAuth, make_session
 from tests.hub.media.peers import Clip, Publisher, publish, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

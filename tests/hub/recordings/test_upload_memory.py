@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from branchlive.hub_process import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 MB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _memory(pid: int) -> tuple[int, int]:
@@ -35,7 +30,7 @@ def _memory(pid: int) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def hub_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, BRANCHLIVE_ADMIN_PASSWORD="county-admin-pw")
     log = open(tmp_path / "hub.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "branchlive.cli", "hub", "--host", "127.0.0.1",
