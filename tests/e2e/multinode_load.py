@@ -12,7 +12,8 @@ MEDIA_TIMEOUT it publishes again (to its hub address, redirected anew).
 
     python -m tests.e2e.multinode_load CLIP_DIR HALLS_JSON STATUS_JSON
 
-HALLS_JSON: [{"branch_id": 1, "token": "...", "urls": ["http://127.0.0.1:8601", ...]}, ...]
+HALLS_JSON: [{"branch_id": 1, "token": "...", "urls": ["http://10.201.7.10:8600", ...],
+              "address": "10.201.7.1"}, ...]  (address: the halls' own, default 127.0.0.1)
 STATUS_JSON is rewritten every second: {branch_id: {"publishes": n, "url": final WHIP URL}}.
 Ends on SIGTERM.
 """
@@ -47,6 +48,7 @@ class Hall:
     branch_id: int
     token: str
     urls: list[str]  # the hub's addresses; the next one is tried when one does not answer
+    address: str = "127.0.0.1"  # this hall's address (ICE host candidate)
     pc: RTCPeerConnection | None = None
     video: RelayTrack | None = None
     audio: RelayTrack | None = None
@@ -62,7 +64,7 @@ async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> boo
     video, audio = RelayTrack("video", 1000), RelayTrack("audio", 1000)
     pc.addTransceiver(video, direction="sendonly").setCodecPreferences(h264)
     pc.addTransceiver(audio, direction="sendrecv")
-    offer_host_addresses(pc, ["127.0.0.1"])
+    offer_host_addresses(pc, [hall.address])
     try:
         await pc.setLocalDescription(await pc.createOffer())
         url = httpx.URL(f"{hall.urls[0]}/whip/{hall.branch_id}")
@@ -129,7 +131,8 @@ async def main(clip_dir: Path, halls_file: Path, status_file: Path) -> None:
     with av.open(str(clip_dir / "bench.ogg")) as c:
         audio = [bytes(p) for p in c.demux(audio=0) if p.size]
     h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
-    halls = [Hall(int(h["branch_id"]), h["token"], list(h["urls"])) for h in json.loads(halls_file.read_text())]
+    halls = [Hall(int(h["branch_id"]), h["token"], list(h["urls"]), h.get("address", "127.0.0.1"))
+             for h in json.loads(halls_file.read_text())]
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     limits = httpx.Limits(max_connections=20)

@@ -1,0 +1,68 @@
+"""Machines on one LAN, on one host: a bridge in the test's namespace and one
+network namespace per machine, each joined to the bridge by a veth pair.
+
+The test's own namespace (publishers, browser, NATS, PostgreSQL) holds the
+bridge address `host_ip`; machine i answers on `ip_of(name)`. A machine
+reaches PostgreSQL through its Unix socket (a namespace isolates networks,
+not files), and NATS on `host_ip`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
+
+
+@dataclass
+class Fabric:
+    tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    net: int = field(default_factory=lambda: 1 + secrets.randbelow(250))
+    machines: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (netns, host veth, ip)
+
+    @property
+    def bridge(self) -> str:
+        return f"blbr{self.tag}"
+
+    @property
+    def host_ip(self) -> str:
+        return f"10.201.{self.net}.1"
+
+    def up(self) -> Fabric:
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        return self
+
+    def add(self, name: str) -> str:
+        """A machine joined to the bridge; returns its address."""
+        i = len(self.machines)
+        ns, outer, inner = f"blm{self.tag}{i}", f"blv{self.tag}{i}", f"blw{self.tag}{i}"
+        address = f"10.201.{self.net}.{10 + i}"
+        _ip("netns", "add", ns)
+        self.machines[name] = (ns, outer, address)
+        _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        _ip("link", "set", inner, "netns", ns)
+        _ip("link", "set", outer, "master", self.bridge)
+        _ip("link", "set", outer, "up")
+        _ip("-n", ns, "addr", "add", f"{address}/24", "dev", inner)
+        _ip("-n", ns, "link", "set", inner, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        return address
+
+    def ns_of(self, name: str) -> str:
+        return self.machines[name][0]
+
+    def ip_of(self, name: str) -> str:
+        return self.machines[name][2]
+
+    def down(self) -> None:
+        for ns, outer, _ in self.machines.values():
+            subprocess.run(["ip", "link", "del", outer], capture_output=True, timeout=20)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, timeout=20)
+        self.machines.clear()
