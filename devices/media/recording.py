@@ -250,6 +250,18 @@ class SegmentStore:
         return self.root / seg.file
 
 
+def _keep_extradata(stream: Any, extradata: bytes) -> None:
+    """Keep `extradata` (the stream's own SPS/PPS) in the file header of a
+    stream copy: PyAV opens an encoder for each stream added by codec name
+    when it writes the header, and libx264's own High-profile SPS/PPS would
+    replace it; a player then misreads every frame of a segment whose first
+    keyframe has no in-band SPS/PPS (an IP camera that sends them once).
+    Opened here, the encoder is left alone at the header."""
+    ctx = stream.codec_context
+    ctx.open()
+    ctx.extradata = extradata or None
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -278,14 +290,11 @@ class _SegmentFile:
         stream: Any = self._out.add_stream(self.codec, rate=15)
         stream.width, stream.height = width, height
         stream.time_base = VIDEO_TB
-        if self.codec == "h264":
-            extradata = annexb_parameter_sets(first.data)
-            if extradata:
-                stream.codec_context.extradata = extradata
+        _keep_extradata(stream, annexb_parameter_sets(first.data) if self.codec == "h264" else b"")
         self._stream = stream
         audio: Any = self._out.add_stream("opus", rate=48_000)
         audio.time_base = AUDIO_TB
-        audio.codec_context.extradata = opus_head()
+        _keep_extradata(audio, opus_head())
         self._audio = audio
         self._audio_end = 0
 

@@ -23,7 +23,7 @@ def _newer(a: int, b: int) -> bool:
 
 
 class FrameAssembler:
-    __slots__ = ("_ts", "_done_ts", "_parts", "_start", "_marker", "frames", "dropped")
+    __slots__ = ("_ts", "_done_ts", "_parts", "_start", "_marker", "frames", "dropped", "guessed")
 
     def __init__(self) -> None:
         self._ts: int | None = None  # timestamp of the frame being built
@@ -33,6 +33,7 @@ class FrameAssembler:
         self._marker: int | None = None
         self.frames = 0
         self.dropped = 0
+        self.guessed = False  # the last frame's first packet was not known, only the lowest seen
 
     def add(self, seq: int, ts: int, marker: bool, data: bytes) -> tuple[bytes | None, bool]:
         """Returns (complete frame or None, True if a frame was lost)."""
@@ -59,8 +60,10 @@ class FrameAssembler:
         if end is None:
             return None, lost
         start = self._start
+        guessed = False
         if start is None or (end - start) & 0xFFFF >= 0x8000:
             start = max(parts, key=lambda s: (end - s) & 0xFFFF)
+            guessed = True
         span = ((end - start) & 0xFFFF) + 1
         if len(parts) < span:
             return None, lost
@@ -77,4 +80,5 @@ class FrameAssembler:
         self._done_ts = ts
         self._ts = None
         self.frames += 1
+        self.guessed = guessed
         return frame, lost

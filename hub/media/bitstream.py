@@ -44,6 +44,26 @@ def h264_is_keyframe(annexb: bytes) -> bool:
     return False
 
 
+def h264_starts_access_unit(annexb: bytes) -> bool:
+    """The data begins as an access unit does: with a start code and a NAL
+    unit that can come first (SEI, SPS, PPS, AUD) or the first slice of a
+    picture (first_mb_in_slice 0: its ue(v) code is the single bit 1). What is
+    left of a frame whose leading RTP packets were lost begins with a
+    fragment of a NAL unit (no start code) or with a later slice."""
+    if annexb.startswith(b"\x00\x00\x00\x01"):
+        pos = 4
+    elif annexb.startswith(b"\x00\x00\x01"):
+        pos = 3
+    else:
+        return False
+    if len(annexb) < pos + 2:
+        return False
+    kind = annexb[pos] & 0x1F
+    if kind in (1, 5):
+        return annexb[pos + 1] & 0x80 != 0
+    return kind in (H264_NAL_SEI, H264_NAL_SPS, H264_NAL_PPS, 9)
+
+
 def h264_parameter_sets(annexb: bytes) -> bytes:
     """The SPS and PPS NAL units of an access unit, as Annex-B (b'' if none)."""
     out = b""

@@ -35,6 +35,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import HeaderExtensions, RtpPacket, unwrap_rtx
 
 from hub.media.assembler import FrameAssembler
+from hub.media.bitstream import h264_starts_access_unit
 
 FrameSink = Callable[[bytes, int], None]
 _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
@@ -173,8 +174,14 @@ class PassThroughReceiver(RTCRtpReceiver):
             data = depayload(payload) if payload else b""
         except ValueError:
             return
-        frame, lost = self._assembler.add(packet.sequence_number, packet.timestamp,
-                                          bool(packet.marker), data)
+        assembler = self._assembler
+        frame, lost = assembler.add(packet.sequence_number, packet.timestamp, bool(packet.marker), data)
+        if frame is not None and assembler.guessed and self.codec_name == "h264" \
+                and not h264_starts_access_unit(frame):
+            # the frame's first packets were lost (its start was not known after an
+            # earlier loss): what is left cannot be decoded, and is never passed on
+            frame, lost = None, True
+            assembler.dropped += 1
         if lost:
             await self._send_rtcp_pli(packet.ssrc)
         if frame is not None and self.sink is not None:

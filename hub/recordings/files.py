@@ -139,6 +139,21 @@ def mp4_init_size(path: Path) -> int:
             f.seek(offset)
 
 
+def keep_extradata(stream: av.stream.Stream, extradata: bytes) -> None:
+    """Make a stream-copy output stream carry `extradata` (for H.264 the
+    stream's own SPS/PPS) in the file header. PyAV opens an encoder for every
+    stream added by codec name when it writes the header, and the encoder's
+    own global header replaces any extradata set before: libx264 writes a
+    High-profile SPS/PPS of its own into the avcC. Decoders read the stream
+    with those whenever a segment's first keyframe lost its in-band SPS/PPS
+    (one RTP packet under loss), misparse every slice header after it and
+    refuse the frames (FFmpeg: "no frame!", Invalid data). Opened here, the
+    encoder is left alone at the header and the extradata set after it stays."""
+    ctx = stream.codec_context
+    ctx.open()
+    ctx.extradata = extradata or None
+
+
 class SegmentWriter:
     """Stream-copies encoded packets into one segment file."""
 
@@ -155,14 +170,13 @@ class SegmentWriter:
         video = cast("av.VideoStream", self._out.add_stream(spec.video_codec, rate=15))
         video.width, video.height = spec.width, spec.height
         video.time_base = VIDEO_TB
-        if spec.extradata:
-            video.codec_context.extradata = spec.extradata
+        keep_extradata(video, spec.extradata)
         self._video = video
         self._audio = None
         if spec.has_audio:
             audio = self._out.add_stream("opus", rate=48_000)
             audio.time_base = AUDIO_TB
-            audio.codec_context.extradata = opus_head()
+            keep_extradata(audio, opus_head())
             self._audio = audio
         self._video_end = 0
         self._video_last = -1

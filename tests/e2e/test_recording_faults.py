@@ -189,10 +189,6 @@ async def run_meeting(app: Any, hub: Hub, c: dict[str, Any], seconds: float,
 
 
 @pytestmark_timeout
-@pytest.mark.skip(reason="issue 11 (a) not met yet: passes 2 runs in 3; in the third, one live segment the hub "
-                         "wrote under 10 % loss held a frame FFmpeg refuses (avcodec_send_packet: Invalid data): "
-                         "live segments are only checked structurally, and a frame reassembled after a loss "
-                         "can still be corrupt; remove this mark once the hub never counts such a segment")
 async def test_steady_loss_and_delay(tmp_path: Path) -> None:
     """(a) 10 % of the packets lost and every other one 100 ms late, both ways,
     for the whole 80 s meeting; the link is clean again for the backfill."""

@@ -123,10 +123,12 @@ def test_frame_assembler_in_order_reordered_lost_and_wrapping() -> None:
     # reordered inside a frame
     assert a.add(2, 200, True, b"z") == (None, False)
     assert a.add(1, 200, False, b"y") == (b"yz", False)
+    assert not a.guessed  # it began right after the previous frame's marker
     # a lost packet: the frame is dropped when the next one starts
     assert a.add(3, 300, False, b"1") == (None, False)
     assert a.add(5, 300, True, b"3") == (None, False)
     assert a.add(6, 400, True, b"k") == (b"k", True)
+    assert a.guessed  # after the loss, its first packet is only the lowest one seen
     assert a.add(4, 300, False, b"2") == (None, False)  # too late
     assert (a.frames, a.dropped) == (3, 1)
     # timestamps wrap too
