@@ -155,15 +155,16 @@ export function loadThumb(node) {
   if (th.shown != null && now - th.fetchedAt < thumbGapMs) return;
   th.shown = th.at;
   th.fetchedAt = now;
-  // The picture is fetched and decoded off the page (img.decode() runs off
-  // the main thread) and swapped in with the others that are ready, in one
-  // frame: an <img> loading in place costs a frame of the whole wall each.
+  // The picture is fetched off the page and swapped in with the others that
+  // have arrived, in one frame: an <img> loading in place costs a frame of
+  // the whole wall each. (Not img.decode(): Chromium asks the compositor for
+  // the decode, a frame per picture; decoding="async" decodes at raster,
+  // off the main thread.)
   const img = thumbImg();
-  img.src = thumbUrl(node.dataset.id, th.at);
   const at = th.at;
-  img.decode().then(() => swapThumb(node, img, at), () => {
-    if (node._thumb.shown === at) node._r.img.classList.add("broken");
-  });
+  img.addEventListener("load", () => swapThumb(node, img, at), { once: true });
+  img.addEventListener("error", () => { if (node._thumb.shown === at) node._r.img.classList.add("broken"); }, { once: true });
+  img.src = thumbUrl(node.dataset.id, at);
 }
 
 const swaps = new Map();   // tile element -> decoded <img> waiting to be shown

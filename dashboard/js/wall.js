@@ -190,7 +190,7 @@ export class WallView {
         this.dirty.add(id);
       }
     }
-    // Dense: every hall is on screen and each frame repaints the whole wall,
+    // Dense: every hall is on screen and each frame costs the wall as a whole,
     // so changes are drawn together at the next second's tick (one frame)
     // rather than as each hall's message arrives.
     if (changed === null || this.mode !== "dense") this._schedule();
