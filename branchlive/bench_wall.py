@@ -10,6 +10,7 @@ is measured (target <= 20 %)."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from branchlive.wall_sim import run_wall_bench
@@ -44,8 +45,10 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
                         help="chance per hall and picture (5 s) that it opens or ends a meeting")
     parser.add_argument("--screenshot", help="save the wall as it was at the end (PNG), e.g. docs/screenshots/wall-dense-3840x2160.png")
     a = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     r = run_wall_bench(a.branches, a.seconds, townships=a.townships, viewport=(a.width, a.height), mode=a.mode,
                        churn=a.churn, screenshot=a.screenshot)
+    load_after = os.getloadavg()[0]
     check(r, a.branches)
     tw, th = r["tile_px"] or (0, 0)
     rows = [
@@ -68,5 +71,7 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
              f"meeting with check-ins; each hall opens or ends a meeting with probability {a.churn:g} per picture) against "
              f"a hub subprocess (media plane off: meetings show as 视频中断); the wall in Debian Chromium (headless) at "
              f"{a.width}x{a.height}, layout '{a.mode}', for {a.seconds:g} s. Main-thread busy = change of CDP Performance "
-             "TaskDuration / elapsed time; long tasks from a PerformanceObserver. Hub, halls and browser share this machine.")
+             "TaskDuration / elapsed time; long tasks from a PerformanceObserver. Hub, halls and browser share this machine "
+             f"(1-minute load average {load_before:.1f} before the run, {load_after:.1f} after it; the busy share "
+             "grows with the load, as the page's tasks wait for a core).")
     return f"live wall with {a.branches} branches", rows, notes

@@ -119,7 +119,7 @@ class RosterChanged(Event):
 
 @dataclass(frozen=True)
 class OrgUnitChanged(Event):
-    """A unit was created or renamed (`branch_id` is the unit's id)."""
+    """A unit was created, renamed, moved, deactivated or reactivated (`branch_id` is the unit's id)."""
 
     branch_id: int
 

@@ -129,6 +129,10 @@ export class WallFeed {
       this.tiles.set(msg.tile.branch_id, msg.tile);
       return msg.tile.branch_id;
     }
+    if (msg.type === "tile_removed") {
+      // A branch deactivated: every view redraws from the tiles left.
+      return this.tiles.delete(msg.branch_id) ? null : undefined;
+    }
     if (msg.type === "checkin") {
       for (const fn of this._checkinSubs) fn(msg);
     }

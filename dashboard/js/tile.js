@@ -155,7 +155,40 @@ export function loadThumb(node) {
   if (th.shown != null && now - th.fetchedAt < thumbGapMs) return;
   th.shown = th.at;
   th.fetchedAt = now;
-  node._r.img.src = thumbUrl(node.dataset.id, th.at);
+  // The picture is fetched off the page and swapped in with the others that
+  // have arrived, in one frame: an <img> loading in place costs a frame of
+  // the whole wall each. (Not img.decode(): Chromium asks the compositor for
+  // the decode, a frame per picture; decoding="async" decodes at raster,
+  // off the main thread.)
+  const img = thumbImg();
+  const at = th.at;
+  img.addEventListener("load", () => swapThumb(node, img, at), { once: true });
+  img.addEventListener("error", () => { if (node._thumb.shown === at) node._r.img.classList.add("broken"); }, { once: true });
+  img.src = thumbUrl(node.dataset.id, at);
+}
+
+const swaps = new Map();   // tile element -> decoded <img> waiting to be shown
+let swapFrame = 0;
+let holdSwaps = false;
+
+/** Hold decoded pictures until flushThumbs() (the dense wall swaps them at
+ * its per-second frame), or show each batch at the next frame. */
+export function setThumbHold(hold) {
+  holdSwaps = hold;
+  if (!hold && swaps.size && !swapFrame) swapFrame = requestAnimationFrame(flushThumbs);
+}
+
+/** Put the decoded pictures in place of the old ones. */
+export function flushThumbs() {
+  if (swapFrame) { cancelAnimationFrame(swapFrame); swapFrame = 0; }
+  for (const [node, fresh] of swaps) { node._r.img.replaceWith(fresh); node._r.img = fresh; }
+  swaps.clear();
+}
+
+function swapThumb(node, img, at) {
+  if (node._thumb.shown !== at) return;   // a newer picture is on its way
+  swaps.set(node, img);
+  if (!holdSwaps && !swapFrame) swapFrame = requestAnimationFrame(flushThumbs);
 }
 
 /** Per-second work: duration (not drawn on dense tiles) and picture age. `hubNow` in epoch seconds. */

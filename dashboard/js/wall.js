@@ -6,7 +6,7 @@
 // DOM writes are batched per animation frame and only changed tiles touched.
 import { feed } from "./feed.js";
 import { onLangChange, t } from "./shell/i18n.js";
-import { buildTile, loadThumb, patchState, patchTile, setThumbGap, tickTile } from "./tile.js";
+import { buildTile, flushThumbs, loadThumb, patchState, patchTile, setThumbGap, setThumbHold, tickTile } from "./tile.js";
 import { chooseMode, DENSE, denseFont, fitDense } from "./wall-layout.js";
 import { clear, el, everySecond, setText, STATE_ORDER, stateLabel, zhCompare } from "./util.js";
 
@@ -14,11 +14,13 @@ const PREFS = "bl.wall";
 const RELAYOUT_MS = 1000;
 export const STATES = ["live", "stalled", "scheduled", "idle", "offline"];
 const MODES = ["auto", "grouped", "dense"];
-// Each picture that arrives costs the dense wall a frame over all 512 tiles:
-// there a tile's picture is fetched at most every 30 s (its "stopped" mark
-// still follows the hall's own picture times), the due ones together every 5 s.
-const DENSE_THUMB_GAP_MS = 30_000;
+// Each picture that arrives costs the dense wall a repaint of its township
+// panel: there a tile's picture is fetched every 30 s (its "stopped" mark
+// still follows the hall's own picture times), a sixth of the panels every
+// 5 s, so that each batch repaints a few panels and not the whole wall.
+const DENSE_THUMB_PERIOD_S = 30;
 const DENSE_THUMB_BATCH_TICKS = 5;
+const DENSE_THUMB_TURNS = DENSE_THUMB_PERIOD_S / DENSE_THUMB_BATCH_TICKS;
 
 export class WallView {
   constructor(root) {
@@ -46,7 +48,10 @@ export class WallView {
         } else this.visible.delete(e.target);
       }
     }, { root: this.scroller, rootMargin: "200px" });
-    this.ro = new ResizeObserver(() => { this.layoutDirty = true; this.lastLayout = 0; this._schedule(); });
+    // The area is measured here, after the browser's layout, and kept: read
+    // in the middle of the frame's DOM writes it would force a layout.
+    this.areaNow = null;
+    this.ro = new ResizeObserver(() => { this.areaNow = null; this.areaNow = this._area(); this.layoutDirty = true; this.lastLayout = 0; this._schedule(); });
     this.ro.observe(this.scroller);
     this.unsubs = [
       feed.onTiles((changed) => this._onTiles(changed)),
@@ -185,7 +190,7 @@ export class WallView {
         this.dirty.add(id);
       }
     }
-    // Dense: every hall is on screen and each frame repaints the whole wall,
+    // Dense: every hall is on screen and each frame costs the wall as a whole,
     // so changes are drawn together at the next second's tick (one frame)
     // rather than as each hall's message arrives.
     if (changed === null || this.mode !== "dense") this._schedule();
@@ -227,9 +232,14 @@ export class WallView {
       this.tickAll = false;
       const now = feed.hubNow();
       const dense = this.mode === "dense";
+      if (dense) flushThumbs();  // the pictures decoded since the last second, in this one frame
       for (const node of this.visible) tickTile(node, now, feed.up, dense);
-      // Dense pictures are fetched in batches, so that they arrive together.
-      if (dense && (this.ticks = (this.ticks || 0) + 1) % DENSE_THUMB_BATCH_TICKS === 0) for (const node of this.visible) loadThumb(node);
+      // Dense pictures are fetched in batches, panel by panel, so that they arrive together.
+      if (dense && (this.ticks = (this.ticks || 0) + 1) % DENSE_THUMB_BATCH_TICKS === 0) {
+        const turn = (this.ticks / DENSE_THUMB_BATCH_TICKS) % DENSE_THUMB_TURNS;
+        let i = 0;
+        for (const g of this.groups.values()) if (i++ % DENSE_THUMB_TURNS === turn) for (const node of g.body.children) loadThumb(node);
+      }
       this._summary();
     }
   }
@@ -252,6 +262,7 @@ export class WallView {
   }
 
   _area() {
+    if (this.areaNow) return this.areaNow;
     const cs = getComputedStyle(this.scroller);
     return {
       w: this.scroller.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
@@ -361,10 +372,12 @@ export class WallView {
       this.root.dataset.fits = String(fit.fits);
     }
     this.root.classList.toggle("dense-thumbs", mode === "dense" && thumbs);
-    const policy = mode !== "dense" ? 0 : thumbs ? DENSE_THUMB_GAP_MS : null;
+    // (A little under the period: a panel's turn comes round every 30 s, give or take a timer's delay.)
+    const policy = mode !== "dense" ? 0 : thumbs ? DENSE_THUMB_PERIOD_S * 1000 - 2000 : null;
     if (policy !== this.thumbPolicy) {
       this.thumbPolicy = policy;
       setThumbGap(policy);
+      setThumbHold(mode === "dense");
       for (const node of this.visible) loadThumb(node);
     }
   }

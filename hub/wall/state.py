@@ -152,7 +152,7 @@ class WallState:
         with self.ctx.session_factory() as s:
             units = {u.id: u for u in s.scalars(select(OrgUnit))}
             for u in units.values():
-                if u.kind == "branch":
+                if u.kind == "branch" and u.active:
                     self.tiles[u.id] = Tile(u.id, u.name, self._township(units, u), u.path)
             for m in s.scalars(select(Member).where(Member.active.is_(True))):
                 if m.branch_id in self.tiles:
@@ -200,10 +200,11 @@ class WallState:
 
     def _read_branch(self, branch_id: int) -> tuple[Tile, list[quorum.RosterEntry]] | None:
         """A branch's tile header and roster, read on a worker thread (no
-        state touched here: the loop installs the result)."""
+        state touched here: the loop installs the result). None: no tile for
+        this unit (not a branch, or deactivated)."""
         with read_session(self.ctx.session_factory) as s:
             unit = s.get(OrgUnit, branch_id)
-            if unit is None or unit.kind != "branch":
+            if unit is None or unit.kind != "branch" or not unit.active:
                 return None
             units = {u.id: u for u in s.scalars(select(OrgUnit))}
             tile = Tile(unit.id, unit.name, self._township(units, unit), unit.path)
@@ -216,6 +217,13 @@ class WallState:
         fresh, roster = found
         tile = self.tiles.setdefault(fresh.branch_id, fresh)
         tile.name, tile.township, tile.path, tile.roster = fresh.name, fresh.township, fresh.path, roster
+
+    def _remove(self, branch_id: int) -> None:
+        """A branch deactivated (or no longer a branch): open walls drop its tile."""
+        tile = self.tiles.pop(branch_id, None)
+        self._dirty.discard(branch_id)
+        if tile is not None:
+            self.broadcast(tile.path, {"type": "tile_removed", "branch_id": branch_id, "ts": time.time()})
 
     def _reload_branch(self, branch_id: int) -> None:
         self._install(self._read_branch(branch_id))
@@ -252,8 +260,10 @@ class WallState:
             return
         if future.exception() is not None:
             log.warning("wall: could not re-read branch %s: %s", event.branch_id, future.exception())
+        elif (found := future.result()) is None:
+            self._remove(event.branch_id)
         else:
-            self._install(future.result())
+            self._install(found)
             self._apply(event)
         for later in backlog:
             self.apply(later)

@@ -201,3 +201,25 @@ def test_inspection_note_reports_a_missing_api_nicely(county: Any, browser: Any)
         assert_no_english(page)
     finally:
         page.context.close()
+
+
+def test_a_branch_deactivated_leaves_the_open_wall(county: Any, browser: Any) -> None:
+    b = county.branch("石门村党支部")
+    page = signed_in_page(browser, county.url)
+    admin = bench.admin_client(county.url)
+    try:
+        total = sum(len(v) for v in TOWNSHIPS.values())
+        expect(page.locator(".tile")).to_have_count(total, timeout=WAIT)
+        group = page.locator(f'section.group[data-township="{b.township}"]')
+        in_group = group.locator(".tiles > .tile").count()
+        admin.patch(f"/api/v1/org-units/{b.id}", json={"active": False}).raise_for_status()
+        expect(tile(page, b.id)).to_have_count(0, timeout=WAIT)
+        expect(page.locator(".tile")).to_have_count(total - 1)
+        expect(group.locator(".hc-total")).to_have_attribute("data-n", str(in_group - 1), timeout=WAIT)
+        admin.patch(f"/api/v1/org-units/{b.id}", json={"active": True}).raise_for_status()
+        expect(tile(page, b.id).locator(".name")).to_have_text(b.name, timeout=WAIT)
+        expect(page.locator(".tile")).to_have_count(total)
+    finally:
+        admin.patch(f"/api/v1/org-units/{b.id}", json={"active": True})
+        admin.close()
+        page.context.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 from hub.app import init_database
 from hub.config import Settings
@@ -13,9 +15,11 @@ from hub.events import (
     CheckInRecorded,
     HeadcountReported,
     MeetingStarted,
+    OrgUnitChanged,
     StreamStateChanged,
 )
 from hub.organisations import service as orgs
+from hub.organisations.models import OrgUnit
 from hub.wall.state import WallState
 
 
@@ -49,5 +53,48 @@ async def test_tile_states_and_alerts(tmp_path: Path) -> None:
     wall.apply(StreamStateChanged(bid, "live"))
     assert "publisher_lost" not in {a["kind"] for a in tile.alerts(now)}
     await asyncio.sleep(0)
+    wall.stop()
+    ctx.engine.dispose()
+
+
+async def test_deactivated_branch_leaves_open_walls_and_comes_back(tmp_path: Path) -> None:
+    ctx = init_database(Settings(data_dir=tmp_path, media={"enabled": False}))  # type: ignore[arg-type]
+    with ctx.session_factory() as s:
+        root = orgs.create_unit(s, name="县", kind="county", parent_id=None)
+        town = orgs.create_unit(s, name="镇", kind="township", parent_id=root.id)
+        gone = orgs.create_unit(s, name="东村支部", kind="branch", parent_id=town.id)
+        kept = orgs.create_unit(s, name="西村支部", kind="branch", parent_id=town.id)
+        s.commit()
+        gone_id, kept_id, root_path = gone.id, kept.id, root.path
+    wall = WallState(ctx)
+    wall.load()
+    client = wall.connect(root_path)
+
+    def set_active(active: bool) -> None:
+        with ctx.session_factory() as s:
+            unit = s.get(OrgUnit, gone_id)
+            assert unit is not None
+            unit.active = active
+            s.commit()
+
+    async def next_message() -> dict[str, Any]:
+        return await asyncio.wait_for(client.queue.get(), 10)
+
+    set_active(False)
+    wall.apply(OrgUnitChanged(gone_id))
+    assert await next_message() == {"type": "tile_removed", "branch_id": gone_id, "ts": ANY}
+    assert [t["branch_id"] for t in wall.snapshot(root_path)["tiles"]] == [kept_id]
+    # A fresh hub does not show it either.
+    fresh = WallState(ctx)
+    fresh.load()
+    assert set(fresh.tiles) == {kept_id}
+    # The hall's events meanwhile change nothing.
+    wall.apply(AlertRaised(gone_id, "device_offline", "会场设备离线"))
+    set_active(True)
+    wall.apply(OrgUnitChanged(gone_id))
+    msg = await next_message()
+    assert msg["type"] == "tile" and msg["tile"]["branch_id"] == gone_id and msg["tile"]["name"] == "东村支部"
+    assert {t["branch_id"] for t in wall.snapshot(root_path)["tiles"]} == {gone_id, kept_id}
+    wall.disconnect(client)
     wall.stop()
     ctx.engine.dispose()
