@@ -247,6 +247,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
             dg1 = sum(d.value for d in counts)
             s1 = client.get("/bench/stats").json()
             rss = sum(_proc_rss_mb(pid) for pid in hub_pids)
+            # MEDIA_BENCH_TRACEMALLOC=<frames>: the hub's largest allocation sites
+            memory = client.get("/bench/memory").json() if os.environ.get("MEDIA_BENCH_TRACEMALLOC") else None
             # whole-run totals once every publisher has stopped and the hub
             # has taken the last packets: every frame sent vs recorded
             stop.set()
@@ -301,6 +303,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
         "max_loop_lag_s": round(s1["max_loop_lag"], 3),
         "video_rtp_packets_lost": s1["rtp_packets_lost"],
         "video_frames_dropped_incomplete": s1["frames_dropped_incomplete"],
+        **({"memory_top": memory} if memory is not None else {}),
     }
 
 
