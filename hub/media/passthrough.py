@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
-from aiortc.codecs.h264 import h264_depayload
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -33,6 +32,7 @@ from aiortc.rtp import RtpPacket, unwrap_rtx
 
 from hub.media import fastpath
 from hub.media.assembler import FrameAssembler
+from hub.media.bitstream import h264_depayload
 
 FrameSink = Callable[[bytes, int], None]
 _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
