@@ -16,6 +16,10 @@ the receiver's synchronous `on_rtp`. Everything else (STUN, DTLS, SRTCP,
 datagrams before the handshake) still takes aioice's path, so ICE consent,
 DTLS and RTCP work as before.
 
+Batched reads (recvmmsg) are not done here: uvloop's UDP transport (libuv)
+already reads up to 32 datagrams per readiness event, so a batch call would
+only save the per-datagram recvfrom system call, not a loop iteration.
+
 These are per-instance replacements of aioice/aiortc internals (never a class
 patch: clients in the same process keep the stock path), written against
 aiortc 1.16.0, aioice 0.13.0 and pylibsrtp 1.0.0. They read
@@ -130,7 +134,7 @@ def _unprotector(srtp: pylibsrtp.Session) -> Callable[[bytes], bytes | None]:
         def public(data: bytes) -> bytes | None:
             try:
                 return srtp.unprotect(data)
-            except pylibsrtp.Error:
+            except (pylibsrtp.Error, ValueError):  # ValueError: longer than libsrtp takes
                 return None
         return public
     size = ffi.new("int *")
