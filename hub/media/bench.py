@@ -5,7 +5,10 @@ The hub runs under uvicorn in its own process (pinned to CPU 0 when the
 machine has more than one); publishers run in their own processes (several
 publishers each, pinned to the other CPUs), sending packets encoded once
 beforehand, so the numbers are the hub's. Per N: hub CPU per stream (% of a
-core), RSS, recorded frame rate vs sent, event-loop lag.
+core), hub CPU per datagram received (us; datagrams counted on the
+publishers' side: every SRTP/SRTCP/DTLS datagram their transports sent),
+RSS in all and per stream, recorded frame rate vs sent, event-loop lag, and
+whether the publishers kept up (sent 15 fps per stream).
 
     python -m hub.media.bench 64 128 256 --seconds 10
 """
@@ -56,14 +59,29 @@ def make_bench_clip(directory: Path) -> tuple[list[bytes], list[bytes]]:
 
 # -- publisher processes ---------------------------------------------------------
 def _publisher_process(base_url: str, branches: list[int], clip_dir: str, sent: Any,
-                       ready: Any, stop: Any, cpu: int | None) -> None:
+                       datagrams: Any, ready: Any, stop: Any, cpu: int | None) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    asyncio.run(_publish_many(base_url, branches, Path(clip_dir), sent, ready, stop))
+    asyncio.run(_publish_many(base_url, branches, Path(clip_dir), sent, datagrams, ready, stop))
+
+
+def _datagrams_sent(pcs: list[Any]) -> int:
+    """Datagrams the peers' DTLS transports sent (SRTP, SRTCP, DTLS): what the
+    hub had to read, bar STUN consent checks (one every ~5 s). aiortc keeps
+    the count in a private attribute (aiortc 1.16)."""
+    total = 0
+    for pc in pcs:
+        seen: set[int] = set()
+        for t in pc.getTransceivers():
+            dtls = t.sender.transport
+            if dtls is not None and id(dtls) not in seen:
+                seen.add(id(dtls))
+                total += getattr(dtls, "_RTCDtlsTransport__tx_packets", 0)
+    return total
 
 
 async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent: Any,
-                        ready: Any, stop: Any) -> None:
+                        datagrams: Any, ready: Any, stop: Any) -> None:
     import av
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
@@ -115,6 +133,7 @@ async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent
         # frames aiortc actually took for sending (an overloaded publisher
         # process shows as sent_fps below 15 * N, not as hub loss)
         sent.value = sum(v.sent for v, _ in tracks)
+        datagrams.value = _datagrams_sent(pcs)
         await asyncio.sleep(0.01)
     for v, a in tracks:  # stop feeding; let the senders drain what they hold
         v.stop()
@@ -185,6 +204,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     procs: list[tuple[Any, Any]] = []
+    counts: list[Any] = []  # datagrams sent, per publisher process
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             deadline = time.monotonic() + 30
@@ -202,18 +222,20 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
             groups = [list(range(i, min(i + STREAMS_PER_PROCESS, n + 1)))
                       for i in range(1, n + 1, STREAMS_PER_PROCESS)]
             for k, group in enumerate(groups):
-                sent = ctx.Value("q", 0)
+                sent, datagrams = ctx.Value("q", 0), ctx.Value("q", 0)
                 cpu = 1 + k % (ncpu - 1) if ncpu > 1 else None
                 p = ctx.Process(target=_publisher_process,
-                                args=(base, group, str(clip_dir), sent, ready, stop, cpu))
+                                args=(base, group, str(clip_dir), sent, datagrams, ready, stop, cpu))
                 p.start()
                 procs.append((p, sent))
+                counts.append(datagrams)
             deadline = time.monotonic() + 60 + n / 4
             while ready.value < len(groups) and time.monotonic() < deadline:
                 time.sleep(0.2)
             time.sleep(4.0)  # warm-up: ICE/DTLS done, first keyframes, first segments
             s0 = client.get("/bench/stats", params={"reset_lag": True}).json()
             sent0 = sum(s.value for _, s in procs)
+            dg0 = sum(d.value for d in counts)
             pub_pids = [p.pid for p, _ in procs]
             hub_pids = _tree(hub.pid)
             cpu0, t0 = _tree_cpu_seconds(hub_pids), time.monotonic()
@@ -222,8 +244,11 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
             cpu1, t1 = _tree_cpu_seconds(hub_pids), time.monotonic()
             pcpu1 = sum(_proc_cpu_seconds(pid) for pid in pub_pids)
             sent1 = sum(s.value for _, s in procs)
+            dg1 = sum(d.value for d in counts)
             s1 = client.get("/bench/stats").json()
             rss = sum(_proc_rss_mb(pid) for pid in hub_pids)
+            # MEDIA_BENCH_TRACEMALLOC=<frames>: the hub's largest allocation sites
+            memory = client.get("/bench/memory").json() if os.environ.get("MEDIA_BENCH_TRACEMALLOC") else None
             # whole-run totals once every publisher has stopped and the hub
             # has taken the last packets: every frame sent vs recorded
             stop.set()
@@ -250,6 +275,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
     rec_fps = (s1["recorded_frames"] - s0["recorded_frames"]) / dt
     recv_fps = (s1["video_frames"] - s0["video_frames"]) / dt
     stream_equivalents = recv_fps / 15 if recv_fps else 0.0
+    datagrams = dg1 - dg0
     return {
         "n": n,
         "workers": workers,
@@ -259,6 +285,10 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
         # per stream actually arriving at 15 fps (publishers may fall short)
         "cpu_per_15fps_stream_percent": round(hub_cpu / stream_equivalents, 3) if stream_equivalents else None,
         "rss_mb": round(rss, 1),
+        "rss_per_stream_mb": round(rss / n, 2),
+        "datagrams_per_s": round(datagrams / dt, 1),
+        # hub CPU time per datagram it read (RTP, RTCP, DTLS; STUN not counted)
+        "us_per_datagram": round(1e6 * (cpu1 - cpu0) / datagrams, 1) if datagrams else None,
         # the load generator: at 100 % per core it, not the hub, is the limit
         "publishers_cpu_percent": round(100 * (pcpu1 - pcpu0) / dt, 1),
         "expected_fps": 15 * n,
@@ -273,6 +303,7 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
         "max_loop_lag_s": round(s1["max_loop_lag"], 3),
         "video_rtp_packets_lost": s1["rtp_packets_lost"],
         "video_frames_dropped_incomplete": s1["frames_dropped_incomplete"],
+        **({"memory_top": memory} if memory is not None else {}),
     }
 
 

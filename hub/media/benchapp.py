@@ -116,6 +116,22 @@ def create_app() -> FastAPI:
                                    topic="bench", started_at=datetime.now(UTC)))
         return {"meeting_id": meeting_id}
 
+    if os.environ.get("MEDIA_BENCH_TRACEMALLOC"):  # memory per stream, by allocation site
+        import tracemalloc
+
+        tracemalloc.start(int(os.environ["MEDIA_BENCH_TRACEMALLOC"]))
+
+        @app.get("/bench/memory")
+        def memory(top: int = 40) -> list[str]:
+            snapshot = tracemalloc.take_snapshot()
+            total = sum(s.size for s in snapshot.statistics("filename"))
+            stats = snapshot.statistics("traceback")
+            return [f"traced {total / 2**20:.1f} MB"] + [
+                f"{s.size / 2**20:8.2f} MB {s.count:8d} " + " <- ".join(
+                    f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}"
+                    for f in reversed(s.traceback[-4:]))  # most recent call first
+                for s in stats[:top]]
+
     @app.get("/bench/stats")
     async def stats(reset_lag: bool = False) -> dict[str, object]:
         parts = await plane.counters()

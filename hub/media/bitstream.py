@@ -233,3 +233,31 @@ def is_keyframe(codec: str, frame: bytes) -> bool:
 def opus_head(channels: int = 2, pre_skip: int = 312, rate: int = 48000) -> bytes:
     """The OpusHead header (RFC 7845 5.1) MP4/Matroska muxers want as extradata."""
     return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, rate, 0, 0)
+
+
+_FU_A, _STAP_A = 28, 24
+# start code + reconstructed NAL header, by header byte (a FU-A's first fragment)
+_NAL_START = [b"\x00\x00\x00\x01" + bytes((h,)) for h in range(256)]
+
+
+def h264_depayload(payload: bytes) -> bytes:
+    """One H.264 RTP payload (RFC 6184) as Annex-B bytes: what
+    `aiortc.codecs.h264.h264_depayload` returns, without building a descriptor
+    object per packet (it was the largest Python cost per video packet).
+    STAP-A (parameter sets, a few per second at most) goes to aiortc's."""
+    if len(payload) < 2:
+        raise ValueError("NAL unit is too short")
+    b0 = payload[0]
+    nal_type = b0 & 0x1F
+    if nal_type == _FU_A:
+        fu = payload[1]
+        if fu & 0x80:  # first fragment: the NAL header comes back
+            return _NAL_START[(b0 & 0xE0) | (fu & 0x1F)] + payload[2:]
+        return payload[2:]
+    if 0 < nal_type < 24:
+        return b"\x00\x00\x00\x01" + payload
+    if nal_type == _STAP_A:
+        from aiortc.codecs.h264 import h264_depayload as aggregated
+
+        return aggregated(payload)
+    raise ValueError(f"NAL unit type {nal_type} is not supported")

@@ -21,78 +21,21 @@ why they are spelled `_RTCRtpReceiver__...` here (and only here).
 from __future__ import annotations
 
 import asyncio
-import struct
-import types
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
-from aiortc.codecs.h264 import h264_depayload
 from aiortc.codecs.vpx import vp8_depayload
-from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import HeaderExtensions, RtpPacket, unwrap_rtx
+from aiortc.rtp import RtpPacket, unwrap_rtx
 
+from hub.media import fastpath
 from hub.media.assembler import FrameAssembler
-from hub.media.bitstream import h264_starts_access_unit
+from hub.media.bitstream import h264_depayload, h264_starts_access_unit
 
 FrameSink = Callable[[bytes, int], None]
 _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
-
-
-_RTP_HEADER = struct.Struct("!BBHLL")
-_NO_EXTENSIONS = HeaderExtensions()  # shared, never written
-
-
-class _RtpHeader:
-    """The fields of an RTP packet the pass-through path reads; parsing them
-    without header extensions costs a third of `RtpPacket.parse`."""
-
-    __slots__ = ("marker", "payload_type", "sequence_number", "timestamp", "ssrc", "payload",
-                 "padding_size", "csrc", "extensions")
-
-    def __init__(self, b1: int, seq: int, ts: int, ssrc: int, payload: bytes, padding: int) -> None:
-        self.marker = b1 >> 7
-        self.payload_type = b1 & 0x7F
-        self.sequence_number = seq
-        self.timestamp = ts
-        self.ssrc = ssrc
-        self.payload = payload
-        self.padding_size = padding
-        self.csrc: list[int] = []
-        self.extensions = _NO_EXTENSIONS
-
-
-async def _handle_rtp_data(self: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
-    if len(data) < 12:
-        return
-    b0, b1, seq, ts, ssrc = _RTP_HEADER.unpack_from(data)
-    if b0 >> 6 != 2:
-        return
-    pos = 12 + 4 * (b0 & 0x0F)
-    if b0 & 0x10:
-        if len(data) < pos + 4:
-            return
-        pos += 4 + 4 * int.from_bytes(data[pos + 2:pos + 4], "big")
-    end = len(data)
-    padding = 0
-    if b0 & 0x20:
-        padding = data[-1]
-        end -= padding
-    if not pos <= end <= len(data) or (b0 & 0x20 and not padding):
-        return
-    packet = _RtpHeader(b1, seq, ts, ssrc, data[pos:end], padding)
-    receiver = self._rtp_router.route_rtp(packet)  # type: ignore[arg-type]
-    if receiver is not None:
-        await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)  # type: ignore[arg-type]
-
-
-def install_fast_rtp_path(transport: RTCDtlsTransport) -> None:
-    """Make `transport` parse incoming RTP with `_handle_rtp_data` above.
-    Only hub peer connections get it (per instance, not a class patch); the
-    hub reads no RTP header extension (no REMB, no audio level)."""
-    transport._handle_rtp_data = types.MethodType(_handle_rtp_data, transport)  # type: ignore[method-assign]
 
 
 class PassThroughReceiver(RTCRtpReceiver):
@@ -115,6 +58,11 @@ class PassThroughReceiver(RTCRtpReceiver):
         receiver._pt_table = {}
         receiver._assembler = FrameAssembler()
         receiver._depayload = None
+        # aiortc made a 512-slot jitter buffer and a bandwidth estimator (a
+        # 1000-bucket rate counter, ~100 kB) for a decoding receiver; this
+        # one uses neither (memory per stream)
+        receiver._RTCRtpReceiver__jitter_buffer = None  # type: ignore[attr-defined]
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
         return receiver
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
@@ -131,8 +79,9 @@ class PassThroughReceiver(RTCRtpReceiver):
         for encoding in parameters.encodings:
             if encoding.rtx:
                 self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc  # type: ignore[attr-defined]
-        install_fast_rtp_path(self.transport)
+        fastpath.install_rtp_parser(self.transport)
         self.transport._register_rtp_receiver(self, parameters)
+        fastpath.install(self.transport)
         self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())  # type: ignore[attr-defined]
         self._RTCRtpReceiver__started = True  # type: ignore[attr-defined]
 
@@ -142,6 +91,12 @@ class PassThroughReceiver(RTCRtpReceiver):
             self.on_end()
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        self.on_rtp(packet)
+
+    def on_rtp(self, packet: RtpPacket) -> None:
+        """One RTP packet of this track, on the event loop, synchronously (the
+        fast path calls it from the socket's callback: hub/media/fastpath.py);
+        the rare RTCP it answers with (NACK, PLI) is sent by a task."""
         if not self._enabled:
             return
         entry = self._pt_table.get(packet.payload_type)
@@ -169,7 +124,7 @@ class PassThroughReceiver(RTCRtpReceiver):
             return
         nack = self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
         if nack is not None and nack.add(packet):
-            await self._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+            asyncio.ensure_future(self._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
         try:
             data = depayload(payload) if payload else b""
         except ValueError:
@@ -183,7 +138,7 @@ class PassThroughReceiver(RTCRtpReceiver):
             frame, lost = None, True
             assembler.dropped += 1
         if lost:
-            await self._send_rtcp_pli(packet.ssrc)
+            asyncio.ensure_future(self._send_rtcp_pli(packet.ssrc))
         if frame is not None and self.sink is not None:
             self.sink(frame, packet.timestamp)
 

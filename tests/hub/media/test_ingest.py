@@ -11,6 +11,7 @@ import pytest
 
 from hub.db import session_scope
 from hub.events import KeyframeRequested, MeetingEnded, MeetingStarted, StreamStateChanged
+from hub.media import fastpath
 from hub.recordings import store
 from tests.hub.media.conftest import Hub
 from tests.hub.media.peers import Clip, Publisher, publish, wait_for
@@ -46,6 +47,11 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
     assert isinstance(pub, Publisher), pub.text
     try:
         await wait_for(lambda: hub.plane.stream_state(1) == "live", what="live")
+        publisher = hub.plane.engine.branch(1).publisher
+        assert publisher is not None and publisher.video is not None
+        # the media arrives by the hub's own receive path (an aiortc/aioice
+        # upgrade that renamed what it hooks into fails here, not silently)
+        assert fastpath.installed(publisher.video.transport)
         await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 4, what="4 segments")
         frames_sent_before_end = pub.video.sent
         end_meeting(hub, 1, meeting_id)

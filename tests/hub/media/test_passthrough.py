@@ -5,6 +5,7 @@ access unit does, and a frame it cannot complete is reported (PLI)."""
 
 from __future__ import annotations
 
+import asyncio
 import types
 from fractions import Fraction
 
@@ -90,6 +91,7 @@ async def test_a_frame_whose_first_packets_were_lost_is_not_passed_on() -> None:
     # frame 3 arrives whole
     for p in rtp[3]:
         await rx._handle_rtp_packet(p, arrival_time_ms=0)
+    await asyncio.sleep(0)  # the keyframe requests are sent from tasks of their own
     nals = [list(iter_nal_units(f)) for f in frames]
     assert nals[0] == list(iter_nal_units(units[0])) and nals[-1] == list(iter_nal_units(units[3]))
     assert all(h264_starts_access_unit(f) for f in frames), [f[:6].hex() for f in frames]

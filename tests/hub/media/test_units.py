@@ -153,3 +153,26 @@ async def test_offer_host_addresses_offers_exactly_the_configured_ones() -> None
         assert candidates and all(" 127.0.0.1 " in c and " typ host" in c for c in candidates)
     finally:
         await pc.close()
+
+
+def test_h264_depayload_matches_aiortc(h264_clip: Clip) -> None:
+    """The hub's H.264 depayloader returns what aiortc's does, for every packet
+    aiortc's packetiser makes of a real clip (single NAL, FU-A, STAP-A) and
+    for hand-made edge cases; bad payloads raise the same ValueError."""
+    from aiortc.codecs.h264 import H264Encoder
+    from aiortc.codecs.h264 import h264_depayload as reference
+
+    from hub.media.bitstream import h264_depayload
+
+    frames = h264_clip.video[:20]
+    payloads = [p for f in frames for p in H264Encoder._packetize(H264Encoder._split_bitstream(f))]
+    assert {p[0] & 0x1F for p in payloads} >= {24, 28}  # STAP-A and FU-A both seen
+    payloads += [b"\x41\x9a", b"\x7c\x85", b"\x7c\x45\x01", b"\x7c\x05", b"\x67\x42\x00"]
+    for payload in payloads:
+        assert h264_depayload(payload) == reference(payload)
+    for bad in (b"", b"\x7c", b"\x00\x00", b"\x19\x00\x01", b"\x1f\x00", b"\x18\x00"):
+        with pytest.raises(ValueError) as ours:
+            h264_depayload(bad)
+        with pytest.raises(ValueError) as theirs:
+            reference(bad)
+        assert str(ours.value) == str(theirs.value)
