@@ -121,16 +121,18 @@ def test_aiortc_has_every_private_attribute_the_passthrough_uses() -> None:
     from aiortc.rtcdtlstransport import RTCDtlsTransport
     from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-    from hub.media import passthrough
+    from hub.media import fastpath, passthrough
 
-    receiver, transport, own = _private_uses(Path(passthrough.__file__).read_text())
+    # the pass-through receiver and the fast receive path it installs (hub/media/fastpath.py)
+    receiver, transport, own = _private_uses(Path(passthrough.__file__).read_text()
+                                             + Path(fastpath.__file__).read_text())
     own |= set(vars(passthrough.PassThroughReceiver))
     assert any(n.startswith("_RTCRtpReceiver__") for n in receiver), "the scan found no private attribute"
     assert "_rtp_router" in transport, "the scan missed the transport's private attributes"
     missing = [f"RTCRtpReceiver.{n}" for n in sorted(receiver - own) if not _has(RTCRtpReceiver, n)]
     missing += [f"RTCDtlsTransport.{n}" for n in sorted(transport) if not _has(RTCDtlsTransport, n)]
     assert not missing, (f"the installed aiortc has no {', '.join(missing)}, which hub/media/passthrough.py "
-                         "relies on: install the pinned aiortc (requirements.lock) or adapt the pass-through")
+                         "and hub/media/fastpath.py rely on: install the pinned aiortc (requirements.lock) or adapt the pass-through")
 
 
 def test_private_attribute_check_can_fail() -> None:
