@@ -3,7 +3,7 @@
 // EXT-X-PROGRAM-DATE-TIME tags give each segment's real start time.
 import { api } from "./shell/api.js";
 import { feed } from "./feed.js";
-import { currentLang, errorText, t } from "./shell/i18n.js";
+import { errorText, t } from "./shell/i18n.js";
 import { el, fmtDateTime, fmtTime, setText } from "./util.js";
 
 /** Segments of an HLS playlist: [{start (epoch s), duration, mediaStart}]. */
@@ -87,9 +87,10 @@ export class PlaybackView {
     }
     if (meetingId !== this.meetingId) return;
     this.meeting = meeting;
-    const typeName = feed.meetingTypes.find((x) => x.code === meeting.meeting_type);
+    const types = await feed.typeNames();
+    if (meetingId !== this.meetingId) return;
     const tile = feed.tiles.get(meeting.branch_id);
-    setText(this.title, `${tile ? tile.name + " · " : ""}${typeName ? (currentLang() === "en" ? typeName.name_en : typeName.name_zh) : meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
+    setText(this.title, `${tile ? tile.name + " · " : ""}${types[meeting.meeting_type] || meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
     const [attendance, playlist, integrity] = await Promise.all([
       api.get(`/api/v1/meetings/${meetingId}/attendance`).catch(() => []),
       fetch(`/api/v1/meetings/${meetingId}/playlist.m3u8`, { credentials: "same-origin" })
@@ -190,7 +191,7 @@ export class PlaybackView {
     let list = [];
     try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, errorText(err))); return; }
     list = list.filter((m) => m.started_at);
-    const types = Object.fromEntries(feed.meetingTypes.map((x) => [x.code, currentLang() === "en" ? x.name_en : x.name_zh]));
+    const types = await feed.typeNames();
     const render = () => {
       const needle = q.value.trim();
       const rows = list.filter((m) => {
