@@ -72,7 +72,21 @@ export class PlaybackView {
     this.timeline = el("div.timeline", { id: "pb-timeline" });
     this.cursor = el("div.cursor");
     this.checkins = el("ol.pb-checkins", { id: "pb-checkins" });
-    this.export = el("a.button", { id: "pb-export", href: `/api/v1/meetings/${meetingId}/export.mp4`, download: `${meetingId}.mp4` }, t("pb_export"));
+    // Export through the API client: the hub's refusal (409/422, in Chinese by its code) is shown,
+    // and the button says the export is running (a long meeting takes tens of seconds to join).
+    this.export = el("button.button", { id: "pb-export", type: "button" }, t("pb_export"));
+    this.export.addEventListener("click", async () => {
+      this.export.disabled = true;
+      setText(this.export, t("pb_exporting"));
+      try {
+        await api.download(`/api/v1/meetings/${meetingId}/export.mp4`, `${meetingId}.mp4`);
+      } catch (err) {
+        this._error(t("pb_export_failed", { detail: errorText(err) }));
+      } finally {
+        this.export.disabled = false;
+        setText(this.export, t("pb_export"));
+      }
+    });
     this.root.replaceChildren(
       el("div.pb-bar", null, el("a.back", { href: "#/playback", title: "Esc" }, "← ", t("back")), this.title, this.export),
       el("div.pb-main", null,
@@ -106,7 +120,7 @@ export class PlaybackView {
     else {
       this.video.src = `/api/v1/meetings/${meetingId}/playlist.m3u8`;
       this.video.addEventListener("timeupdate", () => this._cursor());
-      this.video.addEventListener("error", () => this._error(t("pb_none", { detail: t("pb_decode") })));
+      this.video.addEventListener("error", () => this._error(t("pb_unplayable")));
     }
     this._drawTimeline();
   }
