@@ -3,7 +3,7 @@
 // branch's recent meetings.
 import { api, ApiError } from "./shell/api.js";
 import { feed } from "./feed.js";
-import { currentLang, errorText, t } from "./shell/i18n.js";
+import { errorText, t } from "./shell/i18n.js";
 import { alertLabel, el, fmtDateTime, fmtDuration, fmtTime, meetingTypeName, setText, stateLabel } from "./util.js";
 import { attendanceText } from "./tile.js";
 import { WhepViewer } from "./whep.js";
@@ -247,7 +247,8 @@ export class BranchView {
     try {
       const list = await api.get(`/api/v1/meetings?branch_id=${bid}&limit=10`);
       if (bid !== this.branchId) return;
-      const types = Object.fromEntries(feed.meetingTypes.map((x) => [x.code, currentLang() === "en" ? x.name_en : x.name_zh]));
+      const types = await feed.typeNames();
+      if (bid !== this.branchId) return;
       this.meetings.replaceChildren(...list.map((m) => el("li", null,
         el("span.when", null, fmtDateTime(m.started_at || m.scheduled_start)),
         el("span", null, `${types[m.meeting_type] || m.meeting_type}${m.topic ? " · " + m.topic : ""}`),

@@ -1,5 +1,8 @@
 // The wall feed: one /ws/wall socket for the whole page, reconnecting with
 // backoff, holding the tiles it receives (snapshot, then deltas).
+import { api } from "./shell/api.js";
+import { currentLang } from "./shell/i18n.js";
+
 const MIN_DELAY = 500;
 const MAX_DELAY = 15000;
 
@@ -24,6 +27,17 @@ export class WallFeed {
   onTiles(fn) { this._tileSubs.add(fn); return () => this._tileSubs.delete(fn); }
   onCheckin(fn) { this._checkinSubs.add(fn); return () => this._checkinSubs.delete(fn); }
   onStatus(fn) { this._statusSubs.add(fn); return () => this._statusSubs.delete(fn); }
+
+  /** {code: name} of the meeting types in the page's language. A page opened
+   * directly (#/branch/5, #/playback) can render before the wall's snapshot
+   * brings them: then they are asked of the API once. */
+  async typeNames() {
+    if (!this.meetingTypes.length) {
+      try { this.meetingTypes = await api.get("/api/v1/meeting-types"); } catch (err) { /* codes shown */ }
+    }
+    const en = currentLang() === "en";
+    return Object.fromEntries(this.meetingTypes.map((x) => [x.code, en ? x.name_en : x.name_zh]));
+  }
 
   /** Seconds since the epoch on the hub's clock. */
   hubNow() { return Date.now() / 1000 + this.clockOffset; }

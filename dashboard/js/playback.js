@@ -3,7 +3,7 @@
 // EXT-X-PROGRAM-DATE-TIME tags give each segment's real start time.
 import { api } from "./shell/api.js";
 import { feed } from "./feed.js";
-import { currentLang, errorText, t } from "./shell/i18n.js";
+import { errorText, t } from "./shell/i18n.js";
 import { el, fmtDateTime, fmtTime, setText } from "./util.js";
 
 /** Segments of an HLS playlist: [{start (epoch s), duration, mediaStart}]. */
@@ -72,7 +72,21 @@ export class PlaybackView {
     this.timeline = el("div.timeline", { id: "pb-timeline" });
     this.cursor = el("div.cursor");
     this.checkins = el("ol.pb-checkins", { id: "pb-checkins" });
-    this.export = el("a.button", { id: "pb-export", href: `/api/v1/meetings/${meetingId}/export.mp4`, download: `${meetingId}.mp4` }, t("pb_export"));
+    // Export through the API client: the hub's refusal (409/422, in Chinese by its code) is shown,
+    // and the button says the export is running (a long meeting takes tens of seconds to join).
+    this.export = el("button.button", { id: "pb-export", type: "button" }, t("pb_export"));
+    this.export.addEventListener("click", async () => {
+      this.export.disabled = true;
+      setText(this.export, t("pb_exporting"));
+      try {
+        await api.download(`/api/v1/meetings/${meetingId}/export.mp4`, `${meetingId}.mp4`);
+      } catch (err) {
+        this._error(t("pb_export_failed", { detail: errorText(err) }));
+      } finally {
+        this.export.disabled = false;
+        setText(this.export, t("pb_export"));
+      }
+    });
     this.root.replaceChildren(
       el("div.pb-bar", null, el("a.back", { href: "#/playback", title: "Esc" }, "← ", t("back")), this.title, this.export),
       el("div.pb-main", null,
@@ -87,9 +101,10 @@ export class PlaybackView {
     }
     if (meetingId !== this.meetingId) return;
     this.meeting = meeting;
-    const typeName = feed.meetingTypes.find((x) => x.code === meeting.meeting_type);
+    const types = await feed.typeNames();
+    if (meetingId !== this.meetingId) return;
     const tile = feed.tiles.get(meeting.branch_id);
-    setText(this.title, `${tile ? tile.name + " · " : ""}${typeName ? (currentLang() === "en" ? typeName.name_en : typeName.name_zh) : meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
+    setText(this.title, `${tile ? tile.name + " · " : ""}${types[meeting.meeting_type] || meeting.meeting_type}${meeting.topic ? " · " + meeting.topic : ""}`);
     const [attendance, playlist, integrity] = await Promise.all([
       api.get(`/api/v1/meetings/${meetingId}/attendance`).catch(() => []),
       fetch(`/api/v1/meetings/${meetingId}/playlist.m3u8`, { credentials: "same-origin" })
@@ -105,7 +120,7 @@ export class PlaybackView {
     else {
       this.video.src = `/api/v1/meetings/${meetingId}/playlist.m3u8`;
       this.video.addEventListener("timeupdate", () => this._cursor());
-      this.video.addEventListener("error", () => this._error(t("pb_none", { detail: t("pb_decode") })));
+      this.video.addEventListener("error", () => this._error(t("pb_unplayable")));
     }
     this._drawTimeline();
   }
@@ -190,7 +205,7 @@ export class PlaybackView {
     let list = [];
     try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, errorText(err))); return; }
     list = list.filter((m) => m.started_at);
-    const types = Object.fromEntries(feed.meetingTypes.map((x) => [x.code, currentLang() === "en" ? x.name_en : x.name_zh]));
+    const types = await feed.typeNames();
     const render = () => {
       const needle = q.value.trim();
       const rows = list.filter((m) => {

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 
 class EdgeError(Exception):
-    """Base of every error raised by the edge agent."""
+    """Base of every error raised by the edge agent. `code`, where set, names
+    the error for the kiosk, which shows it in the hall's language
+    (devices/kiosk/texts.py ERROR_CODES or PROMPTS); the message is for logs."""
+
+    default_code: str | None = None
+
+    def __init__(self, message: str = "", code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
 
 
 class ConfigError(EdgeError):
@@ -39,6 +47,10 @@ class ProtocolError(UplinkError, ValueError):
 class MeetingError(EdgeError):
     """A meeting operation is not allowed in the current meeting state."""
 
+    default_code = "meeting_refused"
+
 
 class ReaderUnavailable(EdgeError):
     """No fingerprint reader is attached or it is not ready."""
+
+    default_code = "reader_unavailable"

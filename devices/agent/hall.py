@@ -304,7 +304,7 @@ class Hall:
         if self.reader is None or self.reader_status is not ReaderStatus.READY:
             raise ReaderUnavailable("the fingerprint reader is not ready: check its cable")
         if self._enrol_lock.locked():
-            raise ReaderUnavailable("another enrolment is running: wait for it to finish")
+            raise ReaderUnavailable("another enrolment is running: wait for it to finish", "enrol_busy")
         async with self._enrol_lock:
             capacity = getattr(self.reader, "capacity", 0) or 1000
             try:
@@ -313,7 +313,7 @@ class Hall:
                 self._say(Prompt.LIBRARY_FULL, member.name)
                 raise ReaderUnavailable(
                     f"the fingerprint module is full ({capacity} fingers): ask the county to delete "
-                    "the fingers of members who left, then restore the fingerprints here"
+                    "the fingers of members who left, then restore the fingerprints here", "library_full"
                 ) from None
             self._say(Prompt.ENROL_PRESS, member.name)
 
@@ -330,8 +330,8 @@ class Hall:
                     self._say(Prompt.LIBRARY_FULL, member.name)
                     raise ReaderUnavailable(
                         "the fingerprint module says its library is full: ask the county to "
-                        "delete the fingers of members who left, then restore the fingerprints here"
-                    ) from exc
+                        "delete the fingers of members who left, then restore the fingerprints here",
+                        "library_full") from exc
                 self._say(Prompt.ENROL_FAILED, member.name)
                 why = str(exc) if hasattr(exc, "prompt_zh") else ""
                 raise ReaderUnavailable(

@@ -161,14 +161,14 @@ class MeetingDesk:
         from the hub's schedule). When the hub says the branch already has
         one open (another device started it), this device joins it."""
         if self.current is not None:
-            raise MeetingError("a meeting is already open: end it before starting another")
+            raise MeetingError("a meeting is already open: end it before starting another", "meeting_already_open")
         if self.hub_open is not None and self.hub_open.get("id") not in self._ended_here:
             return await self.adopt(self.hub_open)
         if meeting_type not in MEETING_TYPES:
-            raise MeetingError(f"unknown meeting type {meeting_type!r}: choose one from the list")
+            raise MeetingError(f"unknown meeting type {meeting_type!r}: choose one from the list", "unknown_meeting_type")
         topic = topic.strip()
         if not topic:
-            raise MeetingError("the meeting needs a topic: type one in")
+            raise MeetingError("the meeting needs a topic: type one in", "topic_required")
         info = MeetingInfo(
             id=meeting_id or str(uuid.uuid4()), meeting_type=meeting_type, topic=topic,
             started_at=self.clock(), scheduled_at=scheduled_at,
@@ -197,7 +197,7 @@ class MeetingDesk:
         scheduled start (late marks count from it)."""
         found = next((m for m in self.schedule if m.get("id") == meeting_id), None)
         if found is None:
-            raise MeetingError("this meeting is not on the schedule any more: refresh and pick again")
+            raise MeetingError("this meeting is not on the schedule any more: refresh and pick again", "not_scheduled")
         return await self.start_meeting(
             str(found["meeting_type"]), str(found.get("topic") or "") or MEETING_TYPES.get(
                 str(found["meeting_type"]), (str(found["meeting_type"]), ""))[0],
@@ -272,14 +272,14 @@ class MeetingDesk:
         """请假 for a member of the roster who will not come to the open meeting."""
         member = self.roster.get(member_id)
         if member is None:
-            raise MeetingError("this member is not on the roster: refresh the roster")
+            raise MeetingError("this member is not on the roster: refresh the roster", "not_on_roster")
         if self.current is None:
-            raise MeetingError("no meeting is open: leave is filed for the open meeting")
+            raise MeetingError("no meeting is open: leave is filed for the open meeting", "meeting_not_open")
         if member_id in self.checkins:
-            raise MeetingError(f"{member.name} has checked in: no leave needed")
+            raise MeetingError(f"{member.name} has checked in: no leave needed", "leave_after_checkin")
         reason = reason.strip()
         if not reason:
-            raise MeetingError("a leave request needs a reason (请假事由): type one in")
+            raise MeetingError("a leave request needs a reason (请假事由): type one in", "leave_reason_required")
         await self.outbox.put("leave", {"meeting_id": self.current.id, "member_id": member.hub_id,
                                         "reason": reason})
         self.leaves[member_id] = reason
@@ -287,7 +287,7 @@ class MeetingDesk:
 
     async def end_meeting(self) -> MeetingInfo:
         if self.current is None:
-            raise MeetingError("no meeting is open")
+            raise MeetingError("no meeting is open", "meeting_not_open")
         ended = replace(self.current, ended_at=self.clock())
 
         def also(conn: sqlite3.Connection) -> None:

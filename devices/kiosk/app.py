@@ -36,8 +36,10 @@ COOKIE = "kiosk_admin"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    """`code` is what the kiosk shows, in the hall's language (texts.ERROR_CODES);
+    `error` is the detail, in English, for logs and the API."""
+    return JSONResponse({"error": message, "code": code}, status_code=status)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -62,17 +64,17 @@ def create_kiosk_app(
     def admin(handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             if not gate.check(request.cookies.get(COOKIE)):
-                return _error(401, "admin mode is locked: enter the PIN")
+                return _error(401, "admin mode is locked: enter the PIN", "admin_locked")
             try:
                 return await handler(request)
             except (MeetingError, ReaderUnavailable) as exc:
-                return _error(409, str(exc))
+                return _error(409, str(exc), exc.code or "meeting_refused")
             except FingerprintSyncError as exc:
-                return _error(503, str(exc))
+                return _error(503, str(exc), "hub_unreachable")
             except ValueError as exc:
-                return _error(400, str(exc))
+                return _error(400, str(exc), "bad_request")
             except (StoreError, EdgeError) as exc:
-                return _error(500, str(exc))
+                return _error(500, str(exc), exc.code or "agent_fault")
 
         return guarded
 
@@ -107,9 +109,9 @@ def create_kiosk_app(
         pin = str((await _body(request)).get("pin") or "")
         result, token = gate.login(pin)
         if result is PinResult.LOCKED:
-            return _error(429, "too many wrong PINs: wait a minute and try again")
+            return _error(429, "too many wrong PINs: wait a minute and try again", "pin_locked")
         if result is PinResult.WRONG or token is None:
-            return _error(401, "wrong PIN: try again")
+            return _error(401, "wrong PIN: try again", "wrong_pin")
         response = JSONResponse({"ok": True})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response

@@ -95,6 +95,23 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
     "already_checked_in": ("已签到", "Already checked in"),
     "reason_required": ("缺少代签原因", "Reason required"),
     "bad_message": ("数据有误", "Bad message"),
+    # refusals of the secretary's actions in admin mode (devices/kiosk/app.py)
+    "wrong_pin": ("管理密码错误，请重新输入", "Wrong PIN: try again"),
+    "pin_locked": ("密码错误次数过多，请一分钟后再试", "Too many wrong PINs: wait a minute and try again"),
+    "admin_locked": ("管理模式已锁定，请先输入管理密码", "Admin mode is locked: enter the PIN"),
+    "meeting_refused": ("当前会议状态下不能这样操作", "Not allowed in the meeting's current state"),
+    "meeting_already_open": ("已有会议在进行，请先结束它", "A meeting is already open: end it first"),
+    "unknown_meeting_type": ("会议类型不在列表中，请从列表中选择", "Unknown meeting type: choose one from the list"),
+    "topic_required": ("请填写会议主题", "The meeting needs a topic"),
+    "not_scheduled": ("该会议已不在计划中，请刷新后重新选择", "No longer on the schedule: refresh and pick again"),
+    "not_on_roster": ("花名册中没有此党员，请刷新花名册", "Not on the roster: refresh the roster"),
+    "leave_after_checkin": ("该党员已签到，无需请假", "Already checked in: no leave needed"),
+    "leave_reason_required": ("请填写请假事由", "A leave request needs a reason"),
+    "reader_unavailable": ("指纹仪未就绪，请检查连接", "The fingerprint reader is not ready: check its cable"),
+    "enrol_busy": ("正在录入另一枚指纹，请稍候", "Another enrolment is running: wait for it to finish"),
+    "hub_unreachable": ("暂时无法连接县里，请稍后再试", "The county hub cannot be reached: try again later"),
+    "bad_request": ("填写的内容有误，请检查", "Something entered is not valid: check it"),
+    "agent_fault": ("会场主机出错，请联系县里技术人员", "The hall PC failed: call the county's IT staff"),
 }
 
 

@@ -268,9 +268,22 @@ def import_values(session: Session, *, branch: OrgUnit, rows: list[tuple[int, di
         if existing is None:
             session.add(Member(branch_id=branch.id, **fields))
             report.created += 1
-        else:
-            for key, value in fields.items():
+            continue
+        if existing.name != fields["name"]:
+            # a typo in the number would otherwise rename another member (and hand them
+            # that member's fingerprints and committee seat): refused, to be checked
+            bad(line_no, values, "name_mismatch", "member_no",
+                f"党员编号 {number} 已登记为 {existing.name}，与本行姓名 {fields['name']} 不同：请核对编号；"
+                f"确为改名请在花名册中编辑该党员 member number {number} belongs to {existing.name}")
+            continue
+        # Only what the row says changes: a column missing from the file, or left
+        # empty, keeps the member's current value (phone, committee seat, ...).
+        given = {k for k, v in values.items() if str(v or "").strip()}
+        if "committee_role" in given:
+            given.add("committee")
+        for key, value in fields.items():
+            if key in given:
                 setattr(existing, key, value)
-            existing.active = True
-            report.updated += 1
+        existing.active = True
+        report.updated += 1
     return report

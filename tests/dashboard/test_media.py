@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import av
 import pytest
 from playwright.sync_api import expect
 
 from tests.dashboard.helpers import bench, signed_in_page
+from tests.dashboard.latin import assert_no_english
 
 pytestmark = pytest.mark.browser
 WAIT = 60_000
@@ -135,7 +137,20 @@ def test_playback_shows_the_timeline_and_seeks_to_a_checkin(media_county: Any, b
         page.goto(f"{hub.url}/ui/#/playback/{meeting_id}")
         expect(page.locator("#pb-timeline .seg").first).to_be_visible(timeout=WAIT)
         expect(page.locator("#pb-timeline .mark")).to_have_count(2)
-        expect(page.locator("#pb-export")).to_have_attribute("href", f"/api/v1/meetings/{meeting_id}/export.mp4")
+        # Export: the file arrives, with video; a refusal is said on the page, in Chinese.
+        with page.expect_download(timeout=120_000) as download:
+            page.click("#pb-export")
+        with av.open(download.value.path()) as f:
+            assert f.streams.video and f.duration and f.duration > 4_000_000
+        page.route("**/export.mp4", lambda route: route.fulfill(
+            status=422, content_type="application/problem+json",
+            body='{"status": 422, "code": "bad_request", "title": "Unprocessable", "detail": "no playable segments"}'))
+        page.click("#pb-export")
+        expect(page.locator("#pb-msg")).to_contain_text("未能导出", timeout=WAIT)
+        expect(page.locator("#pb-export")).to_be_enabled()
+        assert_no_english(page)
+        page.unroute("**/export.mp4")
+        page.locator("#pb-msg").evaluate("m => { m.hidden = true; }")
         page.wait_for_function("() => { const v = document.getElementById('pb-video'); return v && v.readyState >= 1 && v.duration > 4; }", timeout=WAIT)
         buttons = page.locator("#pb-checkins button")
         expect(buttons).to_have_count(2)

@@ -26,6 +26,8 @@ def test_a_given_password_is_changed_at_the_first_sign_in(county: County, browse
         page.fill("#login-pass", "given-pw-123")
         submit_login(page)
         page.wait_for_selector("#pw-form:not([hidden])", timeout=30_000)
+        page.click("#pw-form button[type=submit]")  # nothing typed: each message names its field
+        page.wait_for_selector("#pw-form :text('请填写：当前密码')", timeout=30_000)
         page.fill("#pw-current", "wrong-one-1")
         page.fill("#pw-new", "my-own-pw-456")
         page.click("#pw-form button[type=submit]")

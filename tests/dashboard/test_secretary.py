@@ -112,7 +112,18 @@ def test_plan_review_round_trip_in_the_browser(county: County, browser: Any) -> 
         sec.wait_for_selector("#my-plans [data-status=resubmitted]", timeout=WAIT)
         assert_no_english(sec)
 
+        # The county's plan list: 待审核 holds the resubmitted plan too, and it can be reviewed there.
+        go(op, "/supervision/plans", "form.filters select[name=status]")
+        op.select_option("form.filters select[name=status]", "awaiting")
+        op.click("form.filters button[type=submit]")
+        row = op.locator("tr:has-text('东风村党支部'):has-text('已重新报送')")
+        row.wait_for(timeout=WAIT)
+        row.locator("button").click()
+        op.wait_for_selector("button:has-text('通过')", timeout=WAIT)
+        assert_no_english(op)
+
         # The township approves the second revision.
+        go(op, "/supervision/review", "#review-queue")
         op.reload()  # the queue again, as an operator coming back to it
         op.wait_for_selector("#review-queue tr[data-plan]", timeout=WAIT)
         op.click("#review-queue tr[data-plan] button")

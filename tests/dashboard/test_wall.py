@@ -223,3 +223,24 @@ def test_a_branch_deactivated_leaves_the_open_wall(county: Any, browser: Any) ->
         admin.patch(f"/api/v1/org-units/{b.id}", json={"active": True})
         admin.close()
         page.context.close()
+
+
+def test_a_branch_page_opened_before_the_wall_snapshot_names_meeting_types_in_chinese(
+        county: Any, browser: Any, meetings: dict[str, str]) -> None:
+    """A link to #/branch/N opened directly: the page lists the branch's
+    meetings before (here: without) the wall's snapshot, which used to bring
+    the meeting type names; raw codes such as general_meeting showed."""
+    b = county.branch("东风村党支部")
+    assert meetings[b.name]
+    page = signed_in_page(browser, county.url)
+    try:
+        page.route_web_socket("**/ws/wall", lambda ws: None)  # the wall socket never answers now
+        page.goto(f"{county.url}/ui/#/branch/{b.id}")
+        page.reload()
+        recent = page.locator("#recent-meetings li")
+        expect(recent.first).to_be_visible(timeout=WAIT)
+        expect(page.locator("#recent-meetings")).to_contain_text("支部党员大会", timeout=WAIT)
+        assert "general_meeting" not in page.locator("#recent-meetings").inner_text()
+        assert_no_english(page)
+    finally:
+        page.context.close()

@@ -86,3 +86,22 @@ def test_parse_row_rules() -> None:
         parse_row(["A", "1", "full", "maybe"], cols)
     with pytest.raises(RosterFileError):
         decode_csv(b"\xff\xfe\xfa\xfb\x81")
+
+
+def test_reimport_keeps_what_the_file_leaves_out_and_refuses_a_renamed_number(client: TestClient,
+                                                                              county: County) -> None:
+    """A second, thinner file must not wipe a member's phone or committee seat,
+    and a member number under another name is refused, not a rename."""
+    first = "姓名,党员编号,手机,类别,支委,支委职务\n王建国,K001,13800000001,正式,是,书记\n"
+    assert upload(client, county, "roster.csv", first.encode()).json()["created"] == 1
+    thin = "姓名,党员编号,类别\n王建国,K001,预备\n周某,K001X,正式\n"
+    report = upload(client, county, "thin.csv", thin.encode()).json()
+    assert (report["created"], report["updated"], report["errors"]) == (1, 1, [])
+    renamed = "姓名,党员编号,类别\n周某,K001,正式\n"
+    report = upload(client, county, "renamed.csv", renamed.encode()).json()
+    assert report["updated"] == 0 and [(e["row"], e["code"]) for e in report["errors"]] == [(2, "name_mismatch")]
+    assert "王建国" in report["errors"][0]["reason"]
+    members = client.get(f"/api/v1/branches/{county.branches['东城二村']}/members", headers=county.admin).json()
+    k = next(m for m in members if m["member_no"] == "K001")
+    assert (k["name"], k["phone"], k["committee"], k["committee_role"], k["status"]) == \
+        ("王建国", "13800000001", True, "书记", "probationary")

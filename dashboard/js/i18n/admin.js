@@ -53,6 +53,8 @@ export default {
   "admin.roster_err_excused_reason_missing": ["第 {row} 行：免计须填写原因", "Row {row}: an excused member needs a reason"],
   "admin.roster_err_duplicate": ["第 {row} 行：党员编号与前面的行重复", "Row {row}: the member number repeats an earlier row"],
   "admin.roster_err_other_branch": ["第 {row} 行：该党员编号已在其他支部", "Row {row}: the member number is in another branch"],
+  "admin.roster_err_name_mismatch": ["第 {row} 行：党员编号“{value}”已登记为另一名党员，姓名不同：请核对编号；确为改名请在下方编辑该党员",
+    "Row {row}: member number {value} belongs to a member of another name; check the number, or edit the member to rename"],
   "admin.roster_err_other": ["这一行有问题，请核对", "This row has a problem; check it"],
 
   "admin.register_device": ["登记会场主机", "Register a hall PC"], "admin.device_name": ["设备名称", "Device name"],

@@ -141,7 +141,10 @@ export function promptDialog(message, { label = "", ok = "ok", cancel = "cancel"
 }
 
 function labelOf(input) {
-  return input.closest(".field")?.querySelector(".field-label")?.textContent || input.getAttribute("aria-label") || input.placeholder || "";
+  // a page's field, or a plain <label><span>name</span><input></label> (the sign-in and password forms)
+  return input.closest(".field")?.querySelector(".field-label")?.textContent
+    || input.closest("label")?.querySelector("span")?.textContent
+    || input.getAttribute("aria-label") || input.placeholder || "";
 }
 
 /** The browser's own validation, in our words and on the page (its bubbles are in the browser's language). */

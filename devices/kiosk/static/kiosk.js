@@ -8,6 +8,8 @@
   let snap = boot.snapshot;
   const $ = (id) => document.getElementById(id);
   const T = (section, key) => (texts[lang][section] || {})[key] || key;
+  // an error's code in the hall's language: the error texts, then the prompts (library_full)
+  const said = (code) => texts[lang].errors[code] || texts[lang].prompts[code] || "";
   const tone = {checked_in: "good", enrol_done: "good", already_checked_in: "info",
     not_recognised: "warn", poor_image: "warn", reason_required: "warn", enrol_failed: "warn",
     not_a_member: "bad", reader_fault: "bad", read_failed: "warn", ask_staff: "bad",
@@ -91,7 +93,8 @@
       body: JSON.stringify(body), credentials: "same-origin"});
     let data = {}; try { data = await r.json(); } catch (e) { /* empty body */ }
     if (r.status === 401 && url !== "/api/admin/login") closeAdmin();
-    if (!r.ok) $("admin-error").textContent = data.error || data.outcome || r.status;
+    // a refusal in the hall's language (its code); the English detail is for the log
+    if (!r.ok) $("admin-error").textContent = said(data.code || data.outcome) || data.error || r.status;
     else $("admin-error").textContent = "";
     return {ok: r.ok, status: r.status, data};
   }
@@ -137,7 +140,7 @@
     ev.preventDefault();
     const r = await post("/api/admin/login", {pin: $("pin").value});
     $("pin").value = "";
-    if (!r.ok) { document.querySelector("#pin-form .error").textContent = r.data.error || ""; return; }
+    if (!r.ok) { document.querySelector("#pin-form .error").textContent = said(r.data.code) || r.data.error || ""; return; }
     adminOn = true; $("pin-form").hidden = true; $("admin-panel").hidden = false; loadMembers(); render();
   };
   $("meeting-form").onsubmit = async (ev) => {

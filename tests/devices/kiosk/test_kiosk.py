@@ -82,13 +82,34 @@ async def test_transient_prompt_falls_back_to_resting(kiosk: Kiosk) -> None:
 async def test_admin_needs_the_pin(kiosk: Kiosk) -> None:
     r = await kiosk.client.post("/api/admin/meeting/start",
                                 json={"meeting_type": "theme_day", "topic": "x"})
-    assert r.status_code == 401 and "PIN" in r.json()["error"]
+    assert r.status_code == 401 and "PIN" in r.json()["error"] and r.json()["code"] == "admin_locked"
     r = await kiosk.client.post("/api/admin/login", json={"pin": "000000"})
-    assert r.status_code == 401
+    assert r.status_code == 401 and r.json()["code"] == "wrong_pin"
     for _ in range(4):
         await kiosk.client.post("/api/admin/login", json={"pin": "111111"})
     r = await kiosk.client.post("/api/admin/login", json={"pin": "246810"})
-    assert r.status_code == 429  # locked after five wrong PINs, even for the right one
+    assert r.status_code == 429 and r.json()["code"] == "pin_locked"  # locked after five wrong PINs
+
+
+def test_every_refusal_the_kiosk_can_name_has_chinese_words() -> None:
+    """The kiosk shows an error by its code; each code the agent raises has a
+    Chinese text (the English detail is for the log)."""
+    import re
+    from pathlib import Path
+
+    from devices.kiosk.texts import ERROR_CODES, PROMPTS
+
+    root = Path(__file__).resolve().parents[3] / "devices"
+    raised = set()
+    for path in [*root.glob("agent/*.py"), root / "kiosk" / "app.py"]:
+        text = path.read_text(encoding="utf-8")
+        raised |= set(re.findall(r'MeetingError\([^\n]*, "([a-z_]+)"\)', text))
+        raised |= set(re.findall(r'_error\(\d+, [^\n]*?"([a-z_]+)"\)', text))
+        raised |= set(re.findall(r'default_code = "([a-z_]+)"', (root / "agent" / "errors.py").read_text()))
+    assert {"wrong_pin", "pin_locked", "meeting_already_open", "leave_reason_required"} <= raised
+    for code in raised:
+        zh = ERROR_CODES.get(code, PROMPTS.get(code, ("", "")))[0]
+        assert re.search(r"[\u4e00-\u9fff]", zh), f"no Chinese text for the kiosk error code {code!r}"
 
 
 async def test_admin_meeting_staff_check_in_and_enrolment(kiosk: Kiosk) -> None:
@@ -99,6 +120,7 @@ async def test_admin_meeting_staff_check_in_and_enrolment(kiosk: Kiosk) -> None:
     r = await kiosk.client.post("/api/admin/meeting/start",
                                 json={"meeting_type": "general_meeting", "topic": "again"})
     assert r.status_code == 409 and "already open" in r.json()["error"]
+    assert r.json()["code"] == "meeting_already_open"
 
     r = await kiosk.client.post("/api/admin/checkin", json={"member_id": "12"})
     assert r.status_code == 409 and r.json()["outcome"] == "reason_required"

@@ -8,7 +8,7 @@ export async function render(root) {
   const list = h("div");
   const detail = h("div");
   const filter = h("form", { class: "filters" }, field("unit", await unitPicker()),
-    field("status", select("status", [["", t("all")], ["submitted", t("submitted")], ["approved", t("approved")], ["returned", t("returned")]])),
+    field("status", select("status", [["", t("all")], ["awaiting", t("submitted")], ["approved", t("approved")], ["returned", t("returned")]])),
     h("button", { type: "submit" }, t("show")));
   filter.addEventListener("submit", (e) => { e.preventDefault(); load(); });
 
@@ -63,7 +63,7 @@ export async function render(root) {
         p.return_reason ? h("p", { class: "note bad" }, `${t("return_reason")}: ${p.return_reason}`) : null,
         table([{ label: "date", key: "planned_date" }, { label: "meeting_type", render: (i) => name[i.meeting_type] || i.meeting_type },
           { label: "topic", key: "topic" }, { label: "form", key: "form" }], p.items),
-        p.status === "submitted" ? h("div", { class: "filters" }, field("return_reason", reason),
+        ["submitted", "resubmitted"].includes(p.status) ? h("div", { class: "filters" }, field("return_reason", reason),
           h("button", { onclick: () => review("approve") }, t("approve")), h("button", { class: "danger", onclick: () => review("return") }, t("return"))) : null,
         h("h3", {}, `${t("vs_actual")}: ${va.held}/${va.planned}`),
         table([{ label: "meeting_type", render: (r) => name[r.meeting_type] || r.meeting_type }, { label: "planned_date", key: "planned_date" },
