@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.e2e.netfabric import run_ip
+
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 # Opens a TUN device inside the namespace it runs in and hands its fd back over a socket.
@@ -45,9 +47,6 @@ _OPEN_IN_NS = (
     "socket.send_fds(socket.socket(fileno=int(sys.argv[2])), [b'tun'], [fd])\n"
 )
 
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
 
 def open_tun(name: str) -> int:
@@ -108,14 +107,14 @@ class LossyLink:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def up(self) -> None:
-        _ip("netns", "add", self.ns)
-        _ip("tuntap", "add", "dev", self.edge_if, "mode", "tun")
-        _ip("-n", self.ns, "tuntap", "add", "dev", self.hub_if, "mode", "tun")
-        _ip("addr", "add", self.edge_ip, "peer", f"{self.hub_ip}/32", "dev", self.edge_if)
-        _ip("-n", self.ns, "addr", "add", self.hub_ip, "peer", f"{self.edge_ip}/32", "dev", self.hub_if)
-        _ip("link", "set", self.edge_if, "up")
-        _ip("-n", self.ns, "link", "set", self.hub_if, "up")
-        _ip("-n", self.ns, "link", "set", "lo", "up")
+        run_ip("netns", "add", self.ns)
+        run_ip("tuntap", "add", "dev", self.edge_if, "mode", "tun")
+        run_ip("-n", self.ns, "tuntap", "add", "dev", self.hub_if, "mode", "tun")
+        run_ip("addr", "add", self.edge_ip, "peer", f"{self.hub_ip}/32", "dev", self.edge_if)
+        run_ip("-n", self.ns, "addr", "add", self.hub_ip, "peer", f"{self.edge_ip}/32", "dev", self.hub_if)
+        run_ip("link", "set", self.edge_if, "up")
+        run_ip("-n", self.ns, "link", "set", self.hub_if, "up")
+        run_ip("-n", self.ns, "link", "set", "lo", "up")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.lossylink", self.edge_if, self.ns, self.hub_if,
              str(self.loss), str(self.delay)], cwd=Path(__file__).resolve().parents[2])

@@ -14,7 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 
 
-def _ip(*args: str) -> None:
+def run_ip(*args: str) -> None:
+    """`ip ARGS...`, failing loudly (the namespace tests' one way to shape the network)."""
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
 
@@ -33,9 +34,9 @@ class Fabric:
         return f"10.201.{self.net}.1"
 
     def up(self) -> Fabric:
-        _ip("link", "add", self.bridge, "type", "bridge")
-        _ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
-        _ip("link", "set", self.bridge, "up")
+        run_ip("link", "add", self.bridge, "type", "bridge")
+        run_ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
+        run_ip("link", "set", self.bridge, "up")
         return self
 
     def add(self, name: str) -> str:
@@ -43,15 +44,15 @@ class Fabric:
         i = len(self.machines)
         ns, outer, inner = f"blm{self.tag}{i}", f"blv{self.tag}{i}", f"blw{self.tag}{i}"
         address = f"10.201.{self.net}.{10 + i}"
-        _ip("netns", "add", ns)
+        run_ip("netns", "add", ns)
         self.machines[name] = (ns, outer, address)
-        _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
-        _ip("link", "set", inner, "netns", ns)
-        _ip("link", "set", outer, "master", self.bridge)
-        _ip("link", "set", outer, "up")
-        _ip("-n", ns, "addr", "add", f"{address}/24", "dev", inner)
-        _ip("-n", ns, "link", "set", inner, "up")
-        _ip("-n", ns, "link", "set", "lo", "up")
+        run_ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        run_ip("link", "set", inner, "netns", ns)
+        run_ip("link", "set", outer, "master", self.bridge)
+        run_ip("link", "set", outer, "up")
+        run_ip("-n", ns, "addr", "add", f"{address}/24", "dev", inner)
+        run_ip("-n", ns, "link", "set", inner, "up")
+        run_ip("-n", ns, "link", "set", "lo", "up")
         return address
 
     def ns_of(self, name: str) -> str:

@@ -33,6 +33,7 @@ from devices.agent.uplink import UplinkState
 from devices.config import EdgeSettings, load_settings
 from devices.media.publisher import PublisherState
 from tests.devices.agent.conftest import eventually
+from tests.e2e.netfabric import run_ip
 
 ADMIN_PASSWORD = "county-admin-pw"
 PIN = "135790"
@@ -55,9 +56,6 @@ pytestmark = [
 ]
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
-
 
 class HubLink:
     """A namespace for the hub and a veth pair to it; `cut()`/`restore()` the link."""
@@ -69,20 +67,20 @@ class HubLink:
         self.edge_ip, self.hub_ip = f"10.200.{net}.1", f"10.200.{net}.2"
 
     def up(self) -> None:
-        _ip("netns", "add", self.ns)
-        _ip("link", "add", self.edge_if, "type", "veth", "peer", "name", self.hub_if)
-        _ip("link", "set", self.hub_if, "netns", self.ns)
-        _ip("addr", "add", f"{self.edge_ip}/30", "dev", self.edge_if)
-        _ip("link", "set", self.edge_if, "up")
-        _ip("-n", self.ns, "addr", "add", f"{self.hub_ip}/30", "dev", self.hub_if)
-        _ip("-n", self.ns, "link", "set", self.hub_if, "up")
-        _ip("-n", self.ns, "link", "set", "lo", "up")
+        run_ip("netns", "add", self.ns)
+        run_ip("link", "add", self.edge_if, "type", "veth", "peer", "name", self.hub_if)
+        run_ip("link", "set", self.hub_if, "netns", self.ns)
+        run_ip("addr", "add", f"{self.edge_ip}/30", "dev", self.edge_if)
+        run_ip("link", "set", self.edge_if, "up")
+        run_ip("-n", self.ns, "addr", "add", f"{self.hub_ip}/30", "dev", self.hub_if)
+        run_ip("-n", self.ns, "link", "set", self.hub_if, "up")
+        run_ip("-n", self.ns, "link", "set", "lo", "up")
 
     def cut(self) -> None:
-        _ip("link", "set", self.edge_if, "down")
+        run_ip("link", "set", self.edge_if, "down")
 
     def restore(self) -> None:
-        _ip("link", "set", self.edge_if, "up")
+        run_ip("link", "set", self.edge_if, "up")
 
     def down(self) -> None:
         subprocess.run(["ip", "link", "del", self.edge_if], capture_output=True, timeout=20)
