@@ -91,6 +91,9 @@ class CameraEmulator:
         self._header_nals: list[bytes] = []
         self._keyframe_wanted = threading.Event()
         self.picture: np.ndarray | None = None  # shown instead of the pattern (control)
+        # Counts picture changes; a snapshot asked for after a change waits for a frame made after it.
+        self._picture_generation = 0
+        self._jpeg_generation = 0
         self.audio_on = True
         self._audio_config = b""
         if self.settings.audio:
@@ -161,12 +164,13 @@ class CameraEmulator:
                 time.sleep(delay)
             next_due += period
             seq += 1
+            generation = self._picture_generation
             image = self._picture(seq)
             self.frames = seq
             if self._mjpeg_clients:
                 ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, s.jpeg_quality])
                 if ok:
-                    self._to_loop(self._set_jpeg, jpeg.tobytes())
+                    self._to_loop(self._set_jpeg, (generation, jpeg.tobytes()))
             rtsp = self._rtsp
             if rtsp is not None and rtsp.client_count:
                 if encoder is None:
@@ -205,12 +209,14 @@ class CameraEmulator:
         """Show this JPEG (scaled to the camera's size) instead of the pattern; None: the pattern."""
         if jpeg is None:
             self.picture = None
+            self._picture_generation += 1
             return
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError("the picture is not a JPEG")
         self.picture = cv2.resize(image, (self.settings.width, self.settings.height),
                                   interpolation=cv2.INTER_AREA)
+        self._picture_generation += 1
         self._keyframe_wanted.set()
 
     @staticmethod
@@ -226,8 +232,8 @@ class CameraEmulator:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(func, arg)
 
-    def _set_jpeg(self, jpeg: bytes) -> None:
-        self._jpeg = jpeg
+    def _set_jpeg(self, made: tuple[int, bytes]) -> None:
+        self._jpeg_generation, self._jpeg = made
         self._jpeg_event.set()
         self._jpeg_event = asyncio.Event()
 
@@ -302,9 +308,13 @@ class CameraEmulator:
         await writer.drain()
 
     async def _next_jpeg(self) -> bytes:
+        wanted = self._picture_generation
         self._mjpeg_clients += 1
         try:
-            await asyncio.wait_for(self._jpeg_event.wait(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self._jpeg_event.wait()
+                while self._jpeg_generation < wanted:  # a frame made before the last picture change
+                    await self._jpeg_event.wait()
             assert self._jpeg is not None
             return self._jpeg
         finally:
