@@ -32,6 +32,7 @@ import av
 import httpx
 import pytest
 
+from devices.agent.uplink import UplinkState
 from devices.media.publisher import PublisherState
 from tests.devices.agent.conftest import eventually
 from tests.e2e.lossylink import LossyLink
@@ -222,17 +223,31 @@ async def ten_short_cuts(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, t
 
 
 async def a_60_s_cut(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
-    """(c) the hall's link is down for a minute."""
+    """(c) the hall's link is down for a minute; members check in on the kiosk
+    during the cut (and one before it): no check-in is lost."""
     async def cut() -> None:
-        await asyncio.sleep(5)
-        link.cut()
-        await asyncio.sleep(60)
-        link.restore()
+        async with kiosk(app) as k:
+            r = await k.post("/api/admin/checkin", json={"member_id": str(c["members"]["张三"]),
+                                                         "reason": "手指受伤"})
+            assert r.status_code == 201, r.text
+            await asyncio.sleep(5)
+            link.cut()
+            cut_at = time.monotonic()
+            await eventually(lambda: app.uplink.state is not UplinkState.ONLINE, 60)
+            for name in ("李四", "王五"):
+                r = await k.post("/api/admin/checkin", json={"member_id": str(c["members"][name]),
+                                                             "reason": "离线代签"})
+                assert r.status_code == 201, r.text
+            await asyncio.sleep(max(0.0, 60 - (time.monotonic() - cut_at)))
+            link.restore()
 
     meeting_id = await run_meeting(app, hub, c, 70, cut)
     await settle(app)
     rec = await assert_whole(hub, c["headers"], meeting_id, tmp_path)
     assert sum(s["duration"] for s in rec["segments"] if s["source"] == "backfill") >= 55
+    async with httpx.AsyncClient(base_url=hub.base, timeout=10) as client:
+        rows = (await client.get(f"/api/v1/meetings/{meeting_id}/attendance", headers=c["headers"])).json()
+    assert sorted(row["name"] for row in rows) == ["张三", "李四", "王五"]
 
 
 async def hub_killed(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
