@@ -120,7 +120,8 @@ async def _connected(pc: Any, timeout: float = 30.0) -> bool:
     dtls = pc.getTransceivers()[0].sender.transport
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if dtls.state == "connected" and getattr(dtls, "_tx_srtp", None) is not None:
+        if (dtls.state == "connected" and getattr(dtls, "_tx_srtp", None) is not None
+                and 1 in dtls.transport._connection._nominated):
             return True
         if dtls.state in ("failed", "closed"):
             return False
