@@ -14,6 +14,11 @@ One scenario, in order:
   node 2; every hall shows live there;
 - a hall's edge socket on API node 1 opens a meeting and sends a check-in:
   it appears on the wall socket of API node 2;
+- the operator signs in on API node 2 (session cookie, as the browser) and
+  opens a live view (WHEP) of a hall a media node carries, through API
+  node 2's address only: the signalling is carried to the media node, the
+  answer's candidates are the media node's, decoded video frames arrive,
+  and the session URL (on API node 2) ends the view;
 - the media node carrying that hall is killed with SIGKILL: each of its
   halls is shown not live on the wall (the dead node cannot say so: the
   others do), then live again on a surviving node, within 15 s of the kill;
@@ -41,15 +46,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import nats
 import pytest
 import websockets
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import create_engine, make_url, select
 
 from branchlive.seed import Hall, seed_county
 from hub.db import make_engine, make_session_factory, migrate
 from hub.media.bench import make_bench_clip
+from hub.media.ice import offer_host_addresses
 from hub.recordings.models import RecordedSegment
 from tests.conftest import PG_URL, reset_postgres
 from tests.e2e.netfabric import Fabric
@@ -260,6 +269,56 @@ async def edge_until(ws: Any, type_: str, message_id: str | None = None) -> dict
             return m
 
 
+async def watch_through(node: HubNode, branch_id: int, address: str, holder: HubNode, logs: Path) -> int:
+    """The operator signs in on `node` with the session cookie (the browser's
+    way: no bearer token) and watches `branch_id` through `node` alone, as
+    dashboard/js/whep.js does; returns the video frames decoded."""
+    async with httpx.AsyncClient(base_url=node.url, timeout=30) as browser:
+        r = await browser.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 200, r.text
+        assert browser.cookies.get("bl_session"), "signing in sets the session cookie"
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        decoded = {"video": 0, "width": 0}
+        readers: list[asyncio.Task[None]] = []
+
+        async def consume(track: MediaStreamTrack) -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await track.recv()
+                    if isinstance(frame, av.VideoFrame):  # decoded: aiortc hands out pictures, not packets
+                        decoded["video"] += 1
+                        decoded["width"] = frame.width
+
+        pc.on("track", lambda track: readers.append(asyncio.ensure_future(consume(track))))
+        try:
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+            offer_host_addresses(pc, [address])
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await browser.post(f"/whep/{branch_id}", content=pc.localDescription.sdp.encode(),
+                                   headers={"content-type": "application/sdp"})
+            assert r.status_code == 201, f"WHEP through {node.name}: {r.status_code} {r.text}"
+            location = r.headers["location"]
+            assert location == f"/whep/{branch_id}/{location.split('/')[3].split('?')[0]}?node={holder.name}", \
+                f"the session URL is on {node.name}'s origin and names the media node: {location}"
+            candidates = [line for line in r.text.splitlines() if line.startswith("a=candidate:")]
+            assert candidates and all(f" {holder.ip} " in c for c in candidates), \
+                f"the media flows from {holder.name} ({holder.ip}), not through {node.name}: {candidates}"
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+            await until(lambda: decoded["video"] >= 10 and decoded["width"] > 0,
+                        f"decoded video of hall {branch_id} from {holder.name}, watched through {node.name}", 60,
+                        logs)
+            assert (await browser.delete(location)).status_code == 200  # carried to the media node
+            gone = await browser.delete(location)
+            assert gone.status_code == 404 and "ended" in gone.json()["detail"], gone.text
+            return decoded["video"]
+        finally:
+            await pc.close()
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+
 async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
         cluster: Cluster, county: list[Hall], clip_dir: Path, pg_url: str, fabric: Fabric) -> None:
     nodes = cluster.nodes
@@ -334,6 +393,11 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                 await until(lambda: tiles[hall.branch_id]["checked_in"] == 1 and tiles[hall.branch_id]["meeting"],
                             "the meeting and its check-in on API node 2's tile", 60, logs)
 
+            # -- the operator on API node 2 watches a hall live through API node 2 only --
+            watched = halls[1].branch_id
+            holder = next(n for n, branches in held.items() if watched in branches)
+            frames = await watch_through(nodes["api-2"], watched, fabric.host_ip, nodes[holder], logs)
+
             # -- SIGKILL the media node recording that meeting --------------------------
             await until(lambda: asyncio.to_thread(recorded, pg_url, meeting_id), "the meeting's first segment",
                         120, logs)
@@ -384,7 +448,8 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
             assert took <= FAILOVER_BOUND, (f"{len(orphans)} halls of {victim} took {took:.1f} s to be live again "
                                             f"(bound {FAILOVER_BOUND:g} s; {HALLS} halls on a shared machine; "
                                             f"seconds after the kill: {marks})")
-            print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; killed {victim} "
+            print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; hall {watched} watched "
+                  f"through api-2 from {holder} ({frames} frames decoded); killed {victim} "
                   f"({len(orphans)} halls): all live again on {survivors} after {took:.1f} s; "
                   f"recording gap {gap:.1f} s (bound {lost_bound:.1f} s)")
         finally:
