@@ -18,7 +18,9 @@ One scenario, in order:
   opens a live view (WHEP) of a hall a media node carries, through API
   node 2's address only: the signalling is carried to the media node, the
   answer's candidates are the media node's, decoded video frames arrive,
-  and the session URL (on API node 2) ends the view;
+  and the session URL (on API node 2) ends the view; then the same in
+  Chromium (when installed): the branch page's video plays, every request
+  of the page goes to API node 2, the media comes from the media node;
 - the media node carrying that hall is killed with SIGKILL: each of its
   halls is shown not live on the wall (the dead node cannot say so: the
   others do), then live again on a surviving node, within 15 s of the kill;
@@ -56,6 +58,7 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import create_engine, make_url, select
 
 from branchlive.seed import Hall, seed_county
+from branchlive.wall_sim import CHROMIUM, launch_args
 from hub.db import make_engine, make_session_factory, migrate
 from hub.media.bench import make_bench_clip
 from hub.media.ice import offer_host_addresses
@@ -273,7 +276,7 @@ async def watch_through(node: HubNode, branch_id: int, address: str, holder: Hub
     """The operator signs in on `node` with the session cookie (the browser's
     way: no bearer token) and watches `branch_id` through `node` alone, as
     dashboard/js/whep.js does; returns the video frames decoded."""
-    async with httpx.AsyncClient(base_url=node.url, timeout=30) as browser:
+    async with httpx.AsyncClient(base_url=node.url, timeout=30, follow_redirects=True) as browser:  # as fetch()
         r = await browser.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 200, r.text
         assert browser.cookies.get("bl_session"), "signing in sets the session cookie"
@@ -317,6 +320,89 @@ async def watch_through(node: HubNode, branch_id: int, address: str, holder: Hub
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+
+
+SELECTED_REMOTE = """async () => {
+  const pc = window.branchlive.views.branch.viewer.pc;
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+  const remote = pair ? stats.get(pair.remoteCandidateId) : null;
+  return remote ? (remote.address || remote.ip) : null;
+}"""
+
+PAGE_STATE = """() => {
+  const v = document.getElementById("live-video");
+  const m = document.getElementById("media-msg");
+  return {hash: location.hash, video: v ? {w: v.videoWidth, t: v.currentTime, ready: v.readyState} : null,
+          msg: m && !m.hidden ? m.textContent : null,
+          pc: window.branchlive?.views?.branch?.viewer?.pc?.connectionState ?? null};
+}"""
+
+
+async def watch_in_chromium(node: HubNode, branch_id: int, holder: HubNode, logs: Path) -> str:
+    """The same in real Chromium: sign in on `node`'s page, click the hall's
+    tile, the branch page's live video plays. Every request of the page goes
+    to `node`; the selected ICE pair's remote end is the media node. Returns
+    the media's remote address."""
+    from playwright.async_api import async_playwright
+
+    requests: list[str] = []
+    deletes: list[int] = []
+    async with async_playwright() as pw:
+        options = launch_args("")
+        # kept off the network as in tests/dashboard, except for the node it signs in on
+        options["args"] = [f"{a}, EXCLUDE {node.ip}" if a.startswith("--host-resolver-rules=") else a
+                           for a in options["args"]]
+        browser = await pw.chromium.launch(**options)
+        try:
+            context = await browser.new_context(locale="zh-CN", bypass_csp=True)  # the probes are evaluated strings
+            page = await context.new_page()
+            console: list[str] = []
+            failed: list[str] = []
+            page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+            try:
+                page.on("request", lambda req: requests.append(req.url))
+                def answered(res: Any) -> None:
+                    if res.request.method == "DELETE" and "/whep/" in res.url:
+                        deletes.append(res.status)
+                    elif res.status >= 400:
+                        failed.append(f"{res.request.method} {res.url} {res.status}")
+
+                page.on("response", answered)
+                await page.goto(node.url + "/")
+                await page.fill("#login-user", "admin")
+                await page.fill("#login-pass", ADMIN_PASSWORD)
+                await page.click("#login-form button[type=submit]:not([disabled])", timeout=180_000)
+                tile = page.locator(f'.tile[data-id="{branch_id}"]')
+                await tile.click(timeout=60_000)  # its stream is live (its device socket is not: shown offline)
+                await page.wait_for_function("""() => {
+                    const v = document.getElementById('live-video');
+                    return v && v.videoWidth > 0 && v.currentTime > 0.5;
+                }""", timeout=60_000)
+                t0 = await page.evaluate("document.getElementById('live-video').currentTime")
+                await page.wait_for_function(f"document.getElementById('live-video').currentTime > {t0} + 1",
+                                             timeout=60_000)
+                remote = await page.evaluate(SELECTED_REMOTE)
+                await page.keyboard.press("Escape")  # back to the wall: whep.js DELETEs the session URL
+                await page.wait_for_function("() => !window.branchlive.views.branch.viewer", timeout=60_000)
+                deadline = time.monotonic() + 60
+                while not deletes:
+                    assert time.monotonic() < deadline, "the page's DELETE of its WHEP session was not answered"
+                    await asyncio.sleep(0.1)
+                assert deletes == [200], f"DELETE of the WHEP session through {node.name}: {deletes}"
+            except Exception as exc:
+                await page.screenshot(path=str(logs / "chromium.png"))
+                state = await page.evaluate(PAGE_STATE)
+                raise AssertionError(f"Chromium on {node.name}: {str(exc).splitlines()[0]}; page {state}; failed {failed}; "
+                                     f"console {console[-10:]}; "
+                                     f"screenshot {logs / 'chromium.png'}") from None
+        finally:
+            await browser.close()
+    elsewhere = [u for u in requests if not u.startswith(node.url + "/")]
+    assert not elsewhere, f"the page asked other origins than {node.name}: {elsewhere[:5]}"
+    assert remote == holder.ip, f"the media comes from {remote}, not from {holder.name} ({holder.ip})"
+    return str(remote)
 
 
 async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
@@ -367,7 +453,13 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                 await until(all_live, f"all {HALLS} halls live on API node 2's wall", 180, logs)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; not live: {not_live()}") from None
-            reg = await registry(cluster.nats_url)
+            async def registry_covers_all() -> dict[str, dict[str, Any]]:
+                # the wall learns from events at once; the registry at each node's next heartbeat
+                reg = await registry(cluster.nats_url)
+                live = set().union(*(set(reg.get(n, {}).get("live", ())) for n in ("media-1", "media-2", "media-3")))
+                return reg if live == ids else {}
+
+            reg = await until(registry_covers_all, "every live hall in the node registry", 30, logs)
             held = {n: set(reg[n]["live"]) for n in ("media-1", "media-2", "media-3")}
             assert all(held.values()), f"every media node carries halls: { {n: len(b) for n, b in held.items()} }"
             assert set().union(*held.values()) == ids
@@ -397,6 +489,11 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
             watched = halls[1].branch_id
             holder = next(n for n, branches in held.items() if watched in branches)
             frames = await watch_through(nodes["api-2"], watched, fabric.host_ip, nodes[holder], logs)
+            if Path(CHROMIUM).exists():  # the dashboard's branch page, in the browser the county uses
+                await watch_in_chromium(nodes["api-2"], watched, nodes[holder], logs)
+                watchers = "aiortc and Chromium"
+            else:
+                watchers = "aiortc (no Chromium here)"
 
             # -- SIGKILL the media node recording that meeting --------------------------
             await until(lambda: asyncio.to_thread(recorded, pg_url, meeting_id), "the meeting's first segment",
@@ -449,7 +546,7 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                                             f"(bound {FAILOVER_BOUND:g} s; {HALLS} halls on a shared machine; "
                                             f"seconds after the kill: {marks})")
             print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; hall {watched} watched "
-                  f"through api-2 from {holder} ({frames} frames decoded); killed {victim} "
+                  f"through api-2 from {holder} ({frames} frames decoded; {watchers}); killed {victim} "
                   f"({len(orphans)} halls): all live again on {survivors} after {took:.1f} s; "
                   f"recording gap {gap:.1f} s (bound {lost_bound:.1f} s)")
         finally:
