@@ -2,8 +2,9 @@
 
 One PostgreSQL shared by every node; events between nodes and the registry
 of live media nodes go through NATS (docs/cluster.md says why NATS); halls
-are assigned to media nodes by rendezvous hashing over the live ones and
-redirected there (WHIP: 307) or carried there (WHEP, relay.py). With no broker configured (the default) none of
+are assigned to media nodes by rendezvous hashing over the live ones;
+halls are redirected there (WHIP: 307) and operators' live views carried
+there (WHEP, relay.py). With no broker configured (the default) none of
 this runs and the hub is one process, as before.
 
 - config.py: ClusterSettings (nested under `cluster` in the hub's settings)

@@ -11,7 +11,7 @@
   (the bucket's TTL is the node timeout, so a dead node's entry goes away
   on its own); every node watches the bucket and feeds hub/cluster/registry.py.
   A node silent for the timeout is dead: its halls are shown offline at
-  once, and WHIP/WHEP redirect (redirect.py) picks among the live nodes.
+  once, and WHIP/WHEP routing (redirect.py) picks among the live nodes.
 """
 
 from __future__ import annotations
