@@ -277,6 +277,10 @@ async def watch_through(node: HubNode, branch_id: int, address: str, holder: Hub
     way: no bearer token) and watches `branch_id` through `node` alone, as
     dashboard/js/whep.js does; returns the video frames decoded."""
     async with httpx.AsyncClient(base_url=node.url, timeout=30, follow_redirects=True) as browser:  # as fetch()
+        # the media node checks the session itself: a forged cookie is carried there and refused there
+        forged = await browser.post(f"/whep/{branch_id}", content=b"v=0\r\n",
+                                    headers={"content-type": "application/sdp", "cookie": "bl_session=forged"})
+        assert forged.status_code == 401 and "sign in again" in forged.json()["detail"], forged.text
         r = await browser.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 200, r.text
         assert browser.cookies.get("bl_session"), "signing in sets the session cookie"
