@@ -168,7 +168,7 @@ class WhepRelay:
                                                   "was dropped; check that node's log")
                 finally:
                     await response.aclose()
-        except TimeoutError:
+        except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):  # connecting: 502 below
             raise RelayError(504, f"媒体节点 {node} 在 {self.timeout:g} 秒内没有回答, 请稍后重试 media node {node}, "
                                   f"which carries this hall, did not answer within {self.timeout:g} s; retry in a "
                                   "few seconds, and if it keeps happening check that node's load and log") from None

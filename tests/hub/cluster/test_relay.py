@@ -52,6 +52,8 @@ def holder_app(seen: list[dict[str, Any]], release: threading.Event) -> FastAPI:
             return JSONResponse({"type": "about:blank", "title": "Forbidden", "status": 403,
                                  "detail": "This branch is outside your area."}, status_code=403,
                                 media_type="application/problem+json")
+        if branch_id == 98:  # a node gone wrong: an answer far larger than any SDP
+            return Response("a" * 100_000, status_code=201, media_type="application/sdp")
         if branch_id == 99:  # a node that never answers
             while not release.is_set():
                 await asyncio.sleep(0.02)
@@ -90,7 +92,7 @@ def closed_port() -> int:
 
 
 def cluster_node(node_id: str, role: str, holder_url: str) -> ClusterNode:
-    """A node whose registry knows media node m1 (the stub) holding BRANCH, 7 and 99, and
+    """A node whose registry knows media node m1 (the stub) holding BRANCH, 7, 98 and 99, and
     media node m2, which holds branch 8 and refuses connections. Never started: no broker needed."""
     settings = ClusterSettings(nats_url="nats://unused:4222", role=role)  # type: ignore[arg-type]
     node = ClusterNode(settings, EventBus(), node_id=node_id,
@@ -99,7 +101,7 @@ def cluster_node(node_id: str, role: str, holder_url: str) -> ClusterNode:
     reg.seen(node.info, 0.0)
     reg.seen(NodeInfo("m1", "media", holder_url), 0.0)
     reg.seen(NodeInfo("m2", "media", f"http://127.0.0.1:{closed_port()}"), 0.0)
-    for branch in (BRANCH, 7, 99):
+    for branch in (BRANCH, 7, 98, 99):
         reg.stream_state(branch, "live", "m1")
     reg.stream_state(8, "live", "m2")
     return node
@@ -208,6 +210,12 @@ async def test_a_silent_holder_is_504_after_the_relay_timeout(api: httpx.AsyncCl
     assert r.status_code == 504
     detail = r.json()["detail"]
     assert detail.startswith("媒体节点 m1 在 1 秒内没有回答") and "did not answer within 1 s" in detail
+
+
+async def test_an_answer_larger_than_any_sdp_is_dropped(api: httpx.AsyncClient) -> None:
+    r = await api.post("/whep/98", content=OFFER, headers={"content-type": "application/sdp"})
+    assert r.status_code == 502
+    assert "media node m1 is larger than" in r.json()["detail"] and "check that node's log" in r.json()["detail"]
 
 
 async def test_a_session_on_a_node_that_is_gone_says_open_it_again(api: httpx.AsyncClient, holder: Holder) -> None:
