@@ -4,6 +4,7 @@
 import { errorText, has, t } from "./shell/i18n.js";
 
 const ICE_WAIT_MS = 2000;
+const DELETE_WAIT_MS = 2000;  // longest our end stays open for the server to end the session
 let routeMissingUntil = 0;   // the media plane is off: do not hammer it
 
 /** Why live video cannot be shown. `text` is for the operator, in the
@@ -101,17 +102,26 @@ export class WhepViewer {
   setTalking(on) { if (this.mic) this.mic.enabled = on; }
 
   _delete() {
-    if (this.location) {
-      fetch(this.location, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
-      this.location = null;
-    }
+    const url = this.location;
+    this.location = null;
+    if (!url) return Promise.resolve();
+    return fetch(url, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
   }
 
   close() {
     this.closed = true;
-    this._delete();
+    const pc = this.pc;
+    this.pc = null;
     if (this.mic) { this.mic.stop(); this.mic = null; }
-    if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.video) this.video.srcObject = null;
+    if (!pc) { this._delete(); return; }
+    pc.ontrack = null;
+    pc.onconnectionstatechange = null;
+    // The server ends the session (DELETE) before our end closes: closed
+    // first, the media node would see the connection go and end the view
+    // itself, and the DELETE (one hop longer through a hub node in a
+    // cluster) would find no session. Bounded: the page may be leaving.
+    const waited = new Promise((resolve) => setTimeout(resolve, DELETE_WAIT_MS));
+    Promise.race([this._delete(), waited]).then(() => pc.close());
   }
 }

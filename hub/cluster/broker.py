@@ -11,7 +11,7 @@
   (the bucket's TTL is the node timeout, so a dead node's entry goes away
   on its own); every node watches the bucket and feeds hub/cluster/registry.py.
   A node silent for the timeout is dead: its halls are shown offline at
-  once, and WHIP/WHEP redirect (redirect.py) picks among the live nodes.
+  once, and WHIP/WHEP routing (redirect.py) picks among the live nodes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.cluster import codec
@@ -58,6 +58,7 @@ class ClusterNode:
         self._dropped = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._unforward: Callable[[], None] | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self._nc: Any = None
         self._kv: Any = None
 
@@ -90,6 +91,10 @@ class ClusterNode:
                        for fn in (self._send_loop, self._heartbeat_loop, self._watch_loop, self._sweep_loop)]
         log.info("cluster node %s (%s) joined through %s", self.node_id, s.role, s.nats_url)
 
+    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Something of this node's to close when it leaves (the WHEP relay's connections)."""
+        self._closers.append(close)
+
     async def stop(self) -> None:
         if self._unforward is not None:
             self._unforward()
@@ -99,6 +104,9 @@ class ClusterNode:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._kv.delete(self.node_id), 2)  # leave at once, not after the timeout

@@ -22,11 +22,13 @@ class ClusterSettings(BaseModel):
     role: Literal["all", "api", "media"] = Field(
         default="all", title="What this node does",
         description="all: API, wall sockets and live media (single machine); api: API and wall sockets, "
-        "WHIP/WHEP redirected to media nodes; media: API and wall sockets too, and carries halls",
+        "WHIP redirected and WHEP carried to media nodes; media: API and wall sockets too, and carries halls",
     )
     media_url: str | None = Field(
-        default=None, title="Base URL halls and browsers use to reach this node's WHIP/WHEP (media nodes)",
-        description="e.g. http://10.0.0.11:8600; empty: http://<host>:<port>",
+        default=None, title="Base URL halls and the other hub nodes use to reach this node's WHIP/WHEP (media nodes)",
+        description="e.g. http://10.0.0.11:8600; empty: http://<host>:<port>. Browsers never use it: their "
+        "live views are carried here by the node they signed in on (the media itself goes to "
+        "media.ice_host_addresses)",
     )
     heartbeat_seconds: float = Field(default=1.0, gt=0, le=30, title="How often a node says it is alive (s)")
     node_timeout_seconds: float = Field(

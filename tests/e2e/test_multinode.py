@@ -14,6 +14,13 @@ One scenario, in order:
   node 2; every hall shows live there;
 - a hall's edge socket on API node 1 opens a meeting and sends a check-in:
   it appears on the wall socket of API node 2;
+- the operator signs in on API node 2 (session cookie, as the browser) and
+  opens a live view (WHEP) of a hall a media node carries, through API
+  node 2's address only: the signalling is carried to the media node, the
+  answer's candidates are the media node's, decoded video frames arrive,
+  and the session URL (on API node 2) ends the view; then the same in
+  Chromium (when installed): the branch page's video plays, every request
+  of the page goes to API node 2, the media comes from the media node;
 - the media node carrying that hall is killed with SIGKILL: each of its
   halls is shown not live on the wall (the dead node cannot say so: the
   others do), then live again on a surviving node, within 15 s of the kill;
@@ -41,15 +48,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import nats
 import pytest
 import websockets
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import create_engine, make_url, select
 
 from branchlive.seed import Hall, seed_county
+from branchlive.wall_sim import CHROMIUM, launch_args
 from hub.db import make_engine, make_session_factory, migrate
 from hub.media.bench import make_bench_clip
+from hub.media.ice import offer_host_addresses
 from hub.recordings.models import RecordedSegment
 from tests.conftest import PG_URL, reset_postgres
 from tests.e2e.netfabric import Fabric
@@ -260,6 +272,143 @@ async def edge_until(ws: Any, type_: str, message_id: str | None = None) -> dict
             return m
 
 
+async def watch_through(node: HubNode, branch_id: int, address: str, holder: HubNode, logs: Path) -> int:
+    """The operator signs in on `node` with the session cookie (the browser's
+    way: no bearer token) and watches `branch_id` through `node` alone, as
+    dashboard/js/whep.js does; returns the video frames decoded."""
+    async with httpx.AsyncClient(base_url=node.url, timeout=30, follow_redirects=True) as browser:  # as fetch()
+        # the media node checks the session itself: a forged cookie is carried there and refused there
+        forged = await browser.post(f"/whep/{branch_id}", content=b"v=0\r\n",
+                                    headers={"content-type": "application/sdp", "cookie": "bl_session=forged"})
+        assert forged.status_code == 401 and "sign in again" in forged.json()["detail"], forged.text
+        r = await browser.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 200, r.text
+        assert browser.cookies.get("bl_session"), "signing in sets the session cookie"
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        decoded = {"video": 0, "width": 0}
+        readers: list[asyncio.Task[None]] = []
+
+        async def consume(track: MediaStreamTrack) -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await track.recv()
+                    if isinstance(frame, av.VideoFrame):  # decoded: aiortc hands out pictures, not packets
+                        decoded["video"] += 1
+                        decoded["width"] = frame.width
+
+        pc.on("track", lambda track: readers.append(asyncio.ensure_future(consume(track))))
+        try:
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+            offer_host_addresses(pc, [address])
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await browser.post(f"/whep/{branch_id}", content=pc.localDescription.sdp.encode(),
+                                   headers={"content-type": "application/sdp"})
+            assert r.status_code == 201, f"WHEP through {node.name}: {r.status_code} {r.text}"
+            location = r.headers["location"]
+            assert location == f"/whep/{branch_id}/{location.split('/')[3].split('?')[0]}?node={holder.name}", \
+                f"the session URL is on {node.name}'s origin and names the media node: {location}"
+            candidates = [line for line in r.text.splitlines() if line.startswith("a=candidate:")]
+            assert candidates and all(f" {holder.ip} " in c for c in candidates), \
+                f"the media flows from {holder.name} ({holder.ip}), not through {node.name}: {candidates}"
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+            await until(lambda: decoded["video"] >= 10 and decoded["width"] > 0,
+                        f"decoded video of hall {branch_id} from {holder.name}, watched through {node.name}", 60,
+                        logs)
+            assert (await browser.delete(location)).status_code == 200  # carried to the media node
+            gone = await browser.delete(location)
+            assert gone.status_code == 404 and "ended" in gone.json()["detail"], gone.text
+            return decoded["video"]
+        finally:
+            await pc.close()
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+
+SELECTED_REMOTE = """async () => {
+  const pc = window.branchlive.views.branch.viewer.pc;
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+  const remote = pair ? stats.get(pair.remoteCandidateId) : null;
+  return remote ? (remote.address || remote.ip) : null;
+}"""
+
+PAGE_STATE = """() => {
+  const v = document.getElementById("live-video");
+  const m = document.getElementById("media-msg");
+  return {hash: location.hash, video: v ? {w: v.videoWidth, t: v.currentTime, ready: v.readyState} : null,
+          msg: m && !m.hidden ? m.textContent : null,
+          pc: window.branchlive?.views?.branch?.viewer?.pc?.connectionState ?? null};
+}"""
+
+
+async def watch_in_chromium(node: HubNode, branch_id: int, holder: HubNode, logs: Path) -> str:
+    """The same in real Chromium: sign in on `node`'s page, click the hall's
+    tile, the branch page's live video plays. Every request of the page goes
+    to `node`; the selected ICE pair's remote end is the media node. Returns
+    the media's remote address."""
+    from playwright.async_api import async_playwright
+
+    requests: list[str] = []
+    deletes: list[int] = []
+    async with async_playwright() as pw:
+        options = launch_args("")
+        # kept off the network as in tests/dashboard, except for the node it signs in on
+        options["args"] = [f"{a}, EXCLUDE {node.ip}" if a.startswith("--host-resolver-rules=") else a
+                           for a in options["args"]]
+        browser = await pw.chromium.launch(**options)
+        try:
+            context = await browser.new_context(locale="zh-CN", bypass_csp=True)  # the probes are evaluated strings
+            page = await context.new_page()
+            console: list[str] = []
+            failed: list[str] = []
+            page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+            try:
+                page.on("request", lambda req: requests.append(req.url))
+                def answered(res: Any) -> None:
+                    if res.request.method == "DELETE" and "/whep/" in res.url:
+                        deletes.append(res.status)
+                    elif res.status >= 400:
+                        failed.append(f"{res.request.method} {res.url} {res.status}")
+
+                page.on("response", answered)
+                await page.goto(node.url + "/")
+                await page.fill("#login-user", "admin")
+                await page.fill("#login-pass", ADMIN_PASSWORD)
+                await page.click("#login-form button[type=submit]:not([disabled])", timeout=180_000)
+                tile = page.locator(f'.tile[data-id="{branch_id}"]')
+                await tile.click(timeout=60_000)  # its stream is live (its device socket is not: shown offline)
+                await page.wait_for_function("""() => {
+                    const v = document.getElementById('live-video');
+                    return v && v.videoWidth > 0 && v.currentTime > 0.5;
+                }""", timeout=60_000)
+                t0 = await page.evaluate("document.getElementById('live-video').currentTime")
+                await page.wait_for_function(f"document.getElementById('live-video').currentTime > {t0} + 1",
+                                             timeout=60_000)
+                remote = await page.evaluate(SELECTED_REMOTE)
+                await page.keyboard.press("Escape")  # back to the wall: whep.js DELETEs the session URL
+                await page.wait_for_function("() => !window.branchlive.views.branch.viewer", timeout=60_000)
+                deadline = time.monotonic() + 60
+                while not deletes:
+                    assert time.monotonic() < deadline, "the page's DELETE of its WHEP session was not answered"
+                    await asyncio.sleep(0.1)
+                assert deletes == [200], f"DELETE of the WHEP session through {node.name}: {deletes}"
+            except Exception as exc:
+                await page.screenshot(path=str(logs / "chromium.png"))
+                state = await page.evaluate(PAGE_STATE)
+                raise AssertionError(f"Chromium on {node.name}: {str(exc).splitlines()[0]}; page {state}; failed {failed}; "
+                                     f"console {console[-10:]}; "
+                                     f"screenshot {logs / 'chromium.png'}") from None
+        finally:
+            await browser.close()
+    elsewhere = [u for u in requests if not u.startswith(node.url + "/")]
+    assert not elsewhere, f"the page asked other origins than {node.name}: {elsewhere[:5]}"
+    assert remote == holder.ip, f"the media comes from {remote}, not from {holder.name} ({holder.ip})"
+    return str(remote)
+
+
 async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
         cluster: Cluster, county: list[Hall], clip_dir: Path, pg_url: str, fabric: Fabric) -> None:
     nodes = cluster.nodes
@@ -308,7 +457,13 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                 await until(all_live, f"all {HALLS} halls live on API node 2's wall", 180, logs)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; not live: {not_live()}") from None
-            reg = await registry(cluster.nats_url)
+            async def registry_covers_all() -> dict[str, dict[str, Any]]:
+                # the wall learns from events at once; the registry at each node's next heartbeat
+                reg = await registry(cluster.nats_url)
+                live = set().union(*(set(reg.get(n, {}).get("live", ())) for n in ("media-1", "media-2", "media-3")))
+                return reg if live == ids else {}
+
+            reg = await until(registry_covers_all, "every live hall in the node registry", 30, logs)
             held = {n: set(reg[n]["live"]) for n in ("media-1", "media-2", "media-3")}
             assert all(held.values()), f"every media node carries halls: { {n: len(b) for n, b in held.items()} }"
             assert set().union(*held.values()) == ids
@@ -333,6 +488,16 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
                                         for m in wall_log), "the check-in on API node 2's wall", 60, logs)
                 await until(lambda: tiles[hall.branch_id]["checked_in"] == 1 and tiles[hall.branch_id]["meeting"],
                             "the meeting and its check-in on API node 2's tile", 60, logs)
+
+            # -- the operator on API node 2 watches a hall live through API node 2 only --
+            watched = halls[1].branch_id
+            holder = next(n for n, branches in held.items() if watched in branches)
+            frames = await watch_through(nodes["api-2"], watched, fabric.host_ip, nodes[holder], logs)
+            if Path(CHROMIUM).exists():  # the dashboard's branch page, in the browser the county uses
+                await watch_in_chromium(nodes["api-2"], watched, nodes[holder], logs)
+                watchers = "aiortc and Chromium"
+            else:
+                watchers = "aiortc (no Chromium here)"
 
             # -- SIGKILL the media node recording that meeting --------------------------
             await until(lambda: asyncio.to_thread(recorded, pg_url, meeting_id), "the meeting's first segment",
@@ -384,7 +549,8 @@ async def test_halls_spread_checkins_cross_and_a_killed_media_node_fails_over(
             assert took <= FAILOVER_BOUND, (f"{len(orphans)} halls of {victim} took {took:.1f} s to be live again "
                                             f"(bound {FAILOVER_BOUND:g} s; {HALLS} halls on a shared machine; "
                                             f"seconds after the kill: {marks})")
-            print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; killed {victim} "
+            print(f"\nmultinode: {HALLS} halls, spread {[len(b) for b in held.values()]}; hall {watched} watched "
+                  f"through api-2 from {holder} ({frames} frames decoded; {watchers}); killed {victim} "
                   f"({len(orphans)} halls): all live again on {survivors} after {took:.1f} s; "
                   f"recording gap {gap:.1f} s (bound {lost_bound:.1f} s)")
         finally:

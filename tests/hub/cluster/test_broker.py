@@ -1,6 +1,7 @@
 """Two nodes' buses joined through a real nats-server: events cross once,
 a node that dies (no goodbye) has its halls shown offline on the other, and
-WHIP/WHEP POSTs are redirected to the node that carries the hall."""
+WHIP POSTs are redirected to the node that carries the hall (WHEP is carried
+there: test_relay.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from hub.cluster.broker import ClusterNode
 from hub.cluster.config import ClusterSettings
 from hub.cluster.redirect import MediaRedirect
+from hub.cluster.relay import RELAYED_BY
 from hub.events import AlertRaised, CheckInRecorded, Event, EventBus, StreamStateChanged
 from tests.hub.cluster.natsserver import nats_server
 
@@ -89,21 +91,23 @@ async def test_dead_node_halls_go_offline_and_redirects_move(nodes: Callable[[st
     await until(lambda: all(n.cluster.registry.holders.get(br, ("",))[0] == "media-a" for br in mine
                             for n in (api, b)), "node a's halls are held by a, for every node")
 
-    async def post(node: Node, path: str) -> httpx.Response:
+    async def post(node: Node, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         async def app(scope, receive, send):  # type: ignore[no-untyped-def]
             await send({"type": "http.response.start", "status": 201, "headers": []})
             await send({"type": "http.response.body", "body": b"served here"})
 
         transport = httpx.ASGITransport(app=MediaRedirect(app, node.cluster))
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
-            return await client.post(path, content=b"v=0")
+            return await client.post(path, content=b"v=0", headers=headers)
 
     r = await post(api, f"/whip/{mine[0]}")
     assert r.status_code == 307
     assert r.headers["location"] == f"http://media-a.example:8600/whip/{mine[0]}?node=media-a"
     assert (await post(a, f"/whip/{mine[0]}")).status_code == 201  # its own hall: served
     assert (await post(b, f"/whip/{mine[0]}?node=media-b")).status_code == 201  # named: served
-    assert (await post(b, f"/whep/{mine[0]}")).headers["location"].startswith("http://media-a.example")
+    # WHEP is carried (test_relay.py), not redirected: a request already carried once says where it belongs
+    carried = await post(b, f"/whep/{mine[0]}", {RELAYED_BY: "api"})
+    assert carried.status_code == 503 and "belonging to media-a" in carried.json()["detail"]
 
     # SIGKILL-like: no goodbye, heartbeats stop, the connection vanishes
     for task in a.cluster._tasks:
