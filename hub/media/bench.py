@@ -5,7 +5,7 @@ The hub runs under uvicorn in its own process (pinned to CPU 0 when the
 machine has more than one); publishers run in their own processes (several
 publishers each, pinned to the other CPUs). They are lean: aiortc sets each
 one up (ICE, DTLS, SDP), then RTP packetised once for every stream goes out
-with one SRTP protect and one sendto per packet (`_LeanStream`), so they
+with one SRTP protect and one sendto per packet (`LeanStream`), so they
 keep up at 256 streams on one core and the numbers are the hub's. Per N: hub CPU per stream (% of a
 core), hub CPU per datagram received (us; datagrams counted on the
 publishers' side: every SRTP/SRTCP/DTLS datagram their transports sent),
@@ -70,7 +70,7 @@ def _publisher_process(base_url: str, branches: list[int], clip_dir: str, sent: 
     asyncio.run(_publish_many(base_url, branches, Path(clip_dir), sent, datagrams, ready, stop))
 
 
-class _LeanStream:
+class LeanStream:
     """One hall's media after aiortc has set it up (ICE, DTLS, SDP): RTP
     built from packets packetised once for every stream, protected with the
     stream's own SRTP session and written straight to the ICE socket aiortc
@@ -116,7 +116,7 @@ class _LeanStream:
         self.datagrams += 1
 
 
-async def _connected(pc: Any, timeout: float = 30.0) -> bool:
+async def lean_ready(pc: Any, timeout: float = 30.0) -> bool:
     dtls = pc.getTransceivers()[0].sender.transport
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,8 +164,8 @@ async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent
             await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
             pcs.append(pc)
             answers.append(r.text)
-    up = await asyncio.gather(*(_connected(pc) for pc in pcs))
-    streams = [_LeanStream(pc, answer) for pc, answer, ok in zip(pcs, answers, up, strict=True) if ok]
+    up = await asyncio.gather(*(lean_ready(pc) for pc in pcs))
+    streams = [LeanStream(pc, answer) for pc, answer, ok in zip(pcs, answers, up, strict=True) if ok]
     if len(streams) < len(branches):
         print(f"bench: {len(branches) - len(streams)} of {len(branches)} publishers did not connect",
               file=sys.stderr, flush=True)

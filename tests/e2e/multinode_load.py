@@ -2,8 +2,10 @@
 generator, not a proof: the real edge agent's publisher is tested on its
 own, tests/e2e/test_edge_media.py).
 
-The bench's lean publisher (hub/media/bench.py: a pre-encoded 360p15 H.264
-+ Opus clip, one pacing loop for every track of the process) plus what a
+The bench's lean publisher (hub/media/bench.py `LeanStream`: aiortc sets the
+hall up, then a pre-packetised 360p15 H.264 + Opus clip goes out with one
+SRTP protect and one sendto per packet, one pacing loop for every hall of
+the process) plus what a
 hall does when its media node dies: each hall POSTs its WHIP offer to its
 own hub address (any node: the 307 to the node that carries it is followed,
 as devices/media/whip.py does), watches the RTCP receiver reports like the
@@ -34,7 +36,9 @@ from typing import Any
 import av
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.codecs.h264 import H264Encoder
 
+from hub.media.bench import LeanStream, lean_ready
 from hub.media.ice import offer_host_addresses
 from hub.media.relay import RelayTrack
 
@@ -50,8 +54,7 @@ class Hall:
     urls: list[str]  # the hub's addresses; the next one is tried when one does not answer
     address: str = "127.0.0.1"  # this hall's address (ICE host candidate)
     pc: RTCPeerConnection | None = None
-    video: RelayTrack | None = None
-    audio: RelayTrack | None = None
+    stream: LeanStream | None = None  # once the connection is up
     heard_at: float = 0.0
     last_rr: Any = None
     publishes: int = 0
@@ -61,9 +64,8 @@ class Hall:
 
 async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> bool:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    video, audio = RelayTrack("video", 1000), RelayTrack("audio", 1000)
-    pc.addTransceiver(video, direction="sendonly").setCodecPreferences(h264)
-    pc.addTransceiver(audio, direction="sendrecv")
+    pc.addTransceiver(RelayTrack("video", 1), direction="sendonly").setCodecPreferences(h264)
+    pc.addTransceiver(RelayTrack("audio", 1), direction="sendrecv")
     offer_host_addresses(pc, [hall.address])
     try:
         await pc.setLocalDescription(await pc.createOffer())
@@ -77,13 +79,16 @@ async def publish(hall: Hall, client: httpx.AsyncClient, h264: list[Any]) -> boo
         if r.status_code != 201:
             raise RuntimeError(f"WHIP {r.status_code}: {r.text[:120]}")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+        if not await lean_ready(pc, CONNECT_TIMEOUT):
+            raise RuntimeError(f"not connected within {CONNECT_TIMEOUT:.0f} s ({pc.connectionState})")
+        stream = LeanStream(pc, r.text)
     except Exception as exc:  # noqa: BLE001 - node gone or busy: retried by the caller
         hall.errors = [*hall.errors[-4:], f"{type(exc).__name__}: {exc}"]
         if isinstance(exc, httpx.TransportError):
             hall.urls.append(hall.urls.pop(0))
         await pc.close()
         return False
-    hall.pc, hall.video, hall.audio = pc, video, audio
+    hall.pc, hall.stream = pc, stream
     hall.heard_at, hall.last_rr = time.monotonic(), None
     hall.publishes += 1
     hall.whip_url = str(r.url)
@@ -117,17 +122,14 @@ async def keep_publishing(hall: Hall, client: httpx.AsyncClient, h264: list[Any]
         if pc.connectionState in ("failed", "closed") or now - hall.heard_at > MEDIA_TIMEOUT:
             hall.errors = [*hall.errors[-4:], f"republish: {pc.connectionState}, last report "
                                               f"{now - hall.heard_at:.1f} s ago"]
-            hall.pc = None
-            if hall.video is not None and hall.audio is not None:
-                hall.video.stop()
-                hall.audio.stop()
+            hall.pc = hall.stream = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pc.close(), 5.0)
 
 
 async def main(clip_dir: Path, halls_file: Path, status_file: Path) -> None:
-    with av.open(str(clip_dir / "bench.h264")) as c:
-        video = [bytes(p) for p in c.demux(video=0) if p.size]
+    with av.open(str(clip_dir / "bench.h264")) as c:  # packetised once for every hall
+        video = [H264Encoder._packetize(H264Encoder._split_bitstream(bytes(p))) for p in c.demux(video=0) if p.size]
     with av.open(str(clip_dir / "bench.ogg")) as c:
         audio = [bytes(p) for p in c.demux(audio=0) if p.size]
     h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "H264"]
@@ -146,14 +148,14 @@ async def main(clip_dir: Path, halls_file: Path, status_file: Path) -> None:
             while n_audio <= now * 50:
                 data = audio[n_audio % len(audio)]
                 for h in halls:
-                    if h.pc is not None and h.audio is not None:
-                        h.audio.offer(data, n_audio * 960, True)
+                    if h.stream is not None:
+                        h.stream.send_audio(data, n_audio * 960)
                 n_audio += 1
             while n_video <= now * 15:
-                data = video[n_video % len(video)]
+                payloads = video[n_video % len(video)]
                 for h in halls:
-                    if h.pc is not None and h.video is not None:
-                        h.video.offer(data, n_video * 6000, True)
+                    if h.stream is not None:
+                        h.stream.send_video(payloads, n_video * 6000)
                 n_video += 1
             if now - written >= 1.0:
                 written = now
