@@ -281,6 +281,11 @@ def seed_history(session_factory: sessionmaker[Session], settings: Settings, *, 
         root = session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))
         if not branches or root is None:
             return {"skipped": 1}
+        # The history says the county was on the hub all year: compliance
+        # judges a branch only from the day it was set up.
+        since = local_midnight_utc(period_of("yearly", first).start, sup.utc_offset_hours)
+        for unit in session.scalars(select(OrgUnit).where(OrgUnit.created_at > since)):
+            unit.created_at = since
         roster: dict[int, list[Member]] = defaultdict(list)
         for m in session.scalars(select(Member).where(Member.active.is_(True))):
             roster[m.branch_id].append(m)

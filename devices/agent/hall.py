@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -267,29 +267,48 @@ class Hall:
         """实到 / 应到 / 请假 / quorum as the wall shows them: the hub's numbers
         (hub/attendance/summary.py), plus this kiosk's check-ins and leave
         requests the hub has not acknowledged yet. Offline and never told,
-        the kiosk counts its own (`source: local`, no quorum)."""
+        the kiosk counts its own (`source: local`, no quorum). Either way a
+        committee meeting (支委会) counts only the committee members."""
         meeting = self.desk.current
-        members = self.roster.members()
         local_present = {self._wire(m) for m in self.desk.checkins}
         local_leave = {self._wire(m) for m in self.desk.leaves}
+        # Whom the meeting calls, by this hall's roster: the hub's default rule
+        # for the committee type is half_committee (the committee only).
+        committee_only = meeting is not None and meeting.meeting_type == "committee"
+        members = [m for m in self.roster.members() if m.committee or not committee_only]
+        called = {str(m.hub_id) for m in members}
+        excused = {str(m.hub_id) for m in members if m.excused}
         hub = self.desk.hub_attendance
         if meeting is None or hub is None or hub.get("meeting_id") != meeting.id:
-            expected = sum(1 for m in members if not m.excused or m.id in self.desk.checkins)
-            n_leave = len(local_leave - local_present)
-            return {"source": "local", "present": len(local_present), "expected": expected,
-                    "on_leave": n_leave, "absent": max(0, expected - len(local_present) - n_leave),
-                    "quorum": None}
+            return self._numbers("local", called, excused, local_present, local_leave, None)
+        if "called_ids" in hub:  # the hub's word (a hub before it sent these: this roster's)
+            called = {str(i) for i in hub.get("called_ids") or []}
+            excused = {str(i) for i in hub.get("excused_ids") or []}
         present = {str(i) for i in hub.get("present_ids") or []} | local_present
-        leave = ({str(i) for i in hub.get("leave_ids") or []} | local_leave) - present
-        counted = {str(i) for i in hub.get("counted_ids") or []}
+        leave = {str(i) for i in hub.get("leave_ids") or []} | local_leave
         q = dict(hub.get("quorum") or {})
+        return self._numbers("hub", called, excused, present, leave, q or None,
+                             {str(i) for i in hub.get("counted_ids") or []})
+
+    @staticmethod
+    def _numbers(source: str, called: set[str], excused: set[str], present: set[str], leave: set[str],
+                 q: dict[str, Any] | None, counted: Collection[str] = ()) -> dict[str, Any]:
+        """The summary's arithmetic (hub/attendance/summary.py) on wire ids."""
+        present = present & called
+        leave = (leave & called) - present
+        expected = len(called - excused) + len(present & excused)
         if q:
+            counted = set(counted)
             q["present"] = len(present & counted)
+            share = q.pop("share", None)
+            if share and len(share) == 2 and int(share[1]) > 0:
+                # an excused member checked in here, not yet acknowledged: counted too
+                q["expected"] = len(counted - excused) + len(present & counted & excused)
+                q["required"] = q["expected"] * int(share[0]) // int(share[1]) + 1 if q["expected"] else 1
             q["met"] = q.get("rule") == "none" or (int(q.get("expected") or 0) > 0
                                                    and q["present"] >= int(q.get("required") or 0))
-        expected = int(hub.get("expected") or 0)
-        return {"source": "hub", "present": len(present), "expected": expected, "on_leave": len(leave),
-                "absent": max(0, expected - len(present) - len(leave)), "quorum": q or None}
+        return {"source": source, "present": len(present), "expected": expected, "on_leave": len(leave),
+                "absent": max(0, expected - len(present) - len(leave)), "quorum": q}
 
     def _wire(self, member_id: str) -> str:
         member = self.roster.get(member_id)

@@ -21,6 +21,14 @@ _TONE = {
 }
 
 
+def pill_class(uplink: dict[str, Any]) -> str:
+    """The status pill's colour: green only when online with nothing wrong;
+    amber while a device fault is shown; red offline (static/kiosk.js too)."""
+    if not uplink.get("online"):
+        return "offline"
+    return "online fault" if uplink.get("faults") else "online"
+
+
 def _clock(ts: float | None) -> str:
     return "" if ts is None else time.strftime("%H:%M", time.localtime(ts))
 
@@ -75,10 +83,12 @@ def render(snapshot: dict[str, Any]) -> str:
             f'{zh(LABELS, "last")}：<b id="last-name">{escape(last["name"])}</b> '
             f'<span id="last-time">{_clock(last["at"])}</span>{tag_html}'
         )
-    online = "online" if uplink.get("online") else "offline"
+    online = pill_class(uplink)
     uplink_text = zh(UPLINK, uplink.get("state", "offline"))
     if uplink.get("pending"):
         uplink_text += f" · {zh(LABELS, 'pending')} {uplink['pending']}"
+    for fault in uplink.get("faults") or []:
+        uplink_text += f" · ⚠ {escape(str(fault.get('zh') or ''))}"
     rejected = "".join(
         f'<li>{escape(r.get("name") or r["type"])}：{escape(r.get("code") or "")}</li>'
         for r in snapshot.get("rejected", [])
@@ -99,6 +109,7 @@ def render(snapshot: dict[str, Any]) -> str:
   <div id="meeting">{meeting_html}</div>
   <div id="uplink" class="{online}">{uplink_text}</div>
   <button id="lang" type="button">{zh(LABELS, "lang")}</button>
+  <button id="admin-open" type="button">{zh(LABELS, "admin")}</button>
 </header>
 <main>
   <section id="prompt" class="tone-{_TONE.get(code, "idle")}" data-code="{code}">{escape(prompt_text)}</section>
@@ -110,7 +121,6 @@ def render(snapshot: dict[str, Any]) -> str:
 {_hall_html(snapshot)}
   <ul id="rejected">{rejected}</ul>
 </main>
-<button id="admin-open" type="button">{zh(LABELS, "admin")}</button>
 <div id="admin" hidden>
   <form id="pin-form">
     <label for="pin">{zh(LABELS, "pin")}</label>

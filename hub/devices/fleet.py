@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from hub.api.deps import Ctx, CurrentOperator, SessionDep
+from hub.devices import service
 from hub.devices.models import Device
 from hub.organisations.models import OrgUnit
 
@@ -68,7 +69,8 @@ def fleet(session: SessionDep, op: CurrentOperator, ctx: Ctx) -> Fleet:
     ).all()
     devices = [FleetDevice(device_id=d.id, name=d.name, branch_id=b.id, branch_name=b.name,
                            agent_version=d.agent_version, settings_digest=d.settings_digest,
-                           last_seen_at=d.last_seen_at, outdated=is_older(d.agent_version, expected),
+                           last_seen_at=service.last_seen(d.last_seen_at, ctx.edge.last_heard(d.id) if ctx.edge else None),
+                           outdated=is_older(d.agent_version, expected),
                            **_live(ctx, b.id))
                for d, b in rows]
     versions: dict[str, int] = {}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,3 +61,10 @@ def revoke(session: Session, device: Device) -> None:
     device.revoked_at = utcnow()
     device.token_hash = None
     device.enrol_code_hash = None
+
+
+def last_seen(stored: datetime | None, live: datetime | None) -> datetime | None:
+    """最后在线: the later of the stored time (written on connecting and then
+    about once a minute, hub/edge/gateway.py) and a connected hall's last frame."""
+    known = [t for t in (stored, live) if t is not None]
+    return max(known) if known else None

@@ -55,9 +55,15 @@ def _device_visible(session: SessionDep, op: CurrentOperator, device_id: int) ->
 
 
 @router.get("/branches/{branch_id}/devices", response_model=list[DeviceRead])
-def list_devices(branch_id: int, session: SessionDep, op: CurrentOperator) -> list:
+def list_devices(branch_id: int, session: SessionDep, op: CurrentOperator, ctx: Ctx) -> list[DeviceRead]:
+    """The branch's devices; `last_seen_at` (最后在线) is when the hall last sent anything."""
     get_branch_visible(session, op, branch_id)
-    return list(session.scalars(select(Device).where(Device.branch_id == branch_id)))
+    out = []
+    for d in session.scalars(select(Device).where(Device.branch_id == branch_id)):
+        read = DeviceRead.model_validate(d)
+        read.last_seen_at = service.last_seen(d.last_seen_at, ctx.edge.last_heard(d.id) if ctx.edge else None)
+        out.append(read)
+    return out
 
 
 @router.post("/branches/{branch_id}/devices", response_model=DeviceRegistered, status_code=201)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
+from sqlalchemy import or_, update
 from starlette.websockets import WebSocketState
 
 from hub.context import HubContext
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT = 10.0
 BRANCH_STATE_EVENTS = (MeetingScheduled, MeetingStarted, MeetingEnded, CheckInRecorded, LeaveFiled, RosterChanged)
 BRANCH_STATE_DELAY = 0.1  # coalesce a burst of check-ins into one push per branch
+# How often a connected hall's last-heard time is written to the database
+# (devices.last_seen_at); the API reads the live value of a connected hall.
+LAST_SEEN_WRITE_EVERY = 60.0
 
 
 @dataclass
@@ -53,8 +57,10 @@ class EdgeConnection:
     device_id: int
     branch_id: int
     branch_name: str
-    last_seen: float
+    last_seen: float  # monotonic: for the silence watchdog
     lock: asyncio.Lock
+    last_heard_at: datetime | None = None  # wall clock of the last frame: 最后在线
+    last_written: float = 0.0  # monotonic time last_heard_at was last written to the database
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -72,6 +78,7 @@ class EdgeGateway:
         self._unsubscribe: list[Any] = []
         self._watchdog: asyncio.Task[None] | None = None
         self._state_due: set[int] = set()  # branches whose branch_state push is scheduled
+        self.clock = utcnow  # wall clock of "last heard from" (tests set their own)
 
     # ---- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -175,7 +182,7 @@ class EdgeGateway:
             device = devices.authenticate(s, token)
             if device is None:
                 return None
-            device.last_seen_at = utcnow()
+            device.last_seen_at = self.clock()
             branch = s.get(OrgUnit, device.branch_id)
             s.commit()
             return device, branch.name if branch else ""
@@ -192,7 +199,8 @@ class EdgeGateway:
             return
         device, branch_name = found
         await websocket.accept()
-        conn = EdgeConnection(websocket, device.id, device.branch_id, branch_name, time.monotonic(), asyncio.Lock())
+        conn = EdgeConnection(websocket, device.id, device.branch_id, branch_name, time.monotonic(), asyncio.Lock(),
+                              last_heard_at=device.last_seen_at, last_written=time.monotonic())
         old = self.connections.get(device.id)
         self.connections[device.id] = conn
         if old is not None:
@@ -209,6 +217,8 @@ class EdgeGateway:
             if self.connections.get(device.id) is conn:
                 del self.connections[device.id]
                 self.ctx.bus.publish(DeviceDisconnected(device.branch_id, device.id))
+            # A task of its own: the endpoint may be being cancelled.
+            self._spawn(asyncio.to_thread(self._write_last_seen, conn.device_id, conn.last_heard_at))
             if websocket.client_state != WebSocketState.DISCONNECTED:
                 with contextlib.suppress(Exception):
                     await websocket.close()
@@ -219,6 +229,10 @@ class EdgeGateway:
             if frame["type"] == "websocket.disconnect":
                 return
             conn.last_seen = time.monotonic()
+            conn.last_heard_at = self.clock()
+            if conn.last_seen - conn.last_written >= LAST_SEEN_WRITE_EVERY:
+                conn.last_written = conn.last_seen
+                self._spawn(asyncio.to_thread(self._write_last_seen, conn.device_id, conn.last_heard_at))
             if frame.get("bytes") is not None:
                 self._thumbnail(conn, frame["bytes"])
                 continue
@@ -261,6 +275,19 @@ class EdgeGateway:
             self.health[conn.branch_id] = {**msg.health, "at": time.time()}
             self.ctx.bus.publish(DeviceHealthReported(conn.branch_id, conn.device_id, dict(msg.health)))
             await conn.send(p.ack(msg.id, ok=True))
+
+    def last_heard(self, device_id: int) -> datetime | None:
+        """When a connected hall last sent anything (None if not connected)."""
+        conn = self.connections.get(device_id)
+        return None if conn is None else conn.last_heard_at
+
+    def _write_last_seen(self, device_id: int, at: datetime | None) -> None:
+        if at is None:
+            return
+        with session_scope(self.ctx.session_factory) as s:
+            s.execute(update(Device).where(Device.id == device_id,
+                                           or_(Device.last_seen_at.is_(None), Device.last_seen_at < at))
+                      .values(last_seen_at=at))
 
     def _thumbnail(self, conn: EdgeConnection, data: bytes) -> None:
         try:

@@ -106,7 +106,7 @@ class Tile:
 
     def to_json(self, settings: Settings, now: datetime) -> dict[str, Any]:
         q = None
-        expected, on_leave = sum(1 for m in self.roster if not m.excused), 0
+        checked_in, expected, on_leave = len(self.present), sum(1 for m in self.roster if not m.excused), 0
         if self.meeting is not None:
             # The same numbers the hall's kiosk gets (hub/attendance/summary.py).
             mtype = settings.meeting_type(self.meeting["type"])
@@ -114,11 +114,11 @@ class Tile:
                                 self.leave)
             r = summary.quorum
             q = {"rule": r.rule, "expected": r.expected, "present": r.present, "required": r.required, "met": r.met}
-            expected, on_leave = summary.expected, summary.on_leave
+            checked_in, expected, on_leave = summary.present, summary.expected, summary.on_leave
         return {
             "branch_id": self.branch_id, "name": self.name, "township": self.township, "state": self.state(),
             "device_online": self.device_online, "stream": self.stream, "meeting": self.meeting,
-            "checked_in": len(self.present), "roster": len(self.roster), "expected": expected, "on_leave": on_leave,
+            "checked_in": checked_in, "roster": len(self.roster), "expected": expected, "on_leave": on_leave,
             "quorum": q, "headcount": self.headcount,
             "thumbnail_at": self.thumbnail_at, "next_meeting": self.next_meeting, "alerts": self.alerts(now),
             "health": self.health,

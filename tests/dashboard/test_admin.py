@@ -291,6 +291,16 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
         section(page, "筛选").locator("button[type=submit]").click()
         page.get_by_text("共 1 条").wait_for(timeout=WAIT)
         assert page.locator("tr[data-action=meeting_scheduled]").count() == 1
+        # in words, not codes or JSON; the code in its own column for IT
+        row = page.locator("tr[data-action=meeting_scheduled]")
+        assert row.locator(".adm-action").inner_text() == "安排会议"
+        assert row.locator(".adm-code-col").inner_text() == "meeting_scheduled"
+        pick(page, "select[name=f-action]", "导入花名册")
+        section(page, "筛选").locator("button[type=submit]").click()
+        page.locator("tr[data-action=roster_imported]").first.wait_for(timeout=WAIT)
+        details = page.locator("tr[data-action=roster_imported] .adm-detail").all_inner_texts()
+        assert any("新增：2" in d and "错误：2" in d for d in details), details
+        assert not [d for d in details if "{" in d or '"' in d], details
         page.select_option("select[name=f-action]", "")
         page.fill("input[name=f-actor]", "hekou")
         section(page, "筛选").locator("button[type=submit]").click()
@@ -301,6 +311,7 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
             section(page, "筛选").get_by_role("button", name="导出 CSV").click()
         rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig"))))
         assert len(rows) > 1 and {r[1] for r in rows[1:]} == {"hekou"}
+        assert {r[2] for r in rows[1:]} >= {"修改密码"} and {r[7] for r in rows[1:]} >= {"password_changed"}
         # by time: nothing before the hub existed
         page.fill("input[name=f-actor]", "")
         page.fill("input[name=f-until]", "2001-01-01T00:00")

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from hub.audit.labels import ACTIONS
+from hub.supervision.plans.models import STATUSES as PLAN_STATUSES
 from tests.hub.conftest import County
 
 
@@ -117,7 +122,51 @@ def test_audit_filters_by_who_what_where_when_and_exports_csv(client: TestClient
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == 3 and {rows[1][1], rows[2][1]} == {"dongcheng", "admin"}
-    assert any(e["action"] == "audit_exported" for e in client.get("/api/v1/audit", headers=county.admin).json())
+    exported = client.get("/api/v1/audit", headers=county.admin, params={"action": "audit_exported"}).json()
+    assert exported and exported[0]["action_zh"] == "导出审计日志"
+
+
+def test_audit_in_words_with_the_codes_kept(client: TestClient, county: County) -> None:
+    """The audit page and its CSV say what happened in Chinese (English on the
+    English page); the action code and the raw detail stay for IT."""
+    r = client.post(f"/api/v1/branches/{county.branches['东城一村']}/members", headers=county.admin,
+                    json={"name": "新党员", "member_no": "N900", "status": "probationary", "excused": True,
+                          "excused_reason": "长期卧床"})
+    assert r.status_code == 201, r.text
+    [entry] = [e for e in client.get("/api/v1/audit", headers=county.admin, params={"action": "member_created"}).json()
+               if e["detail"].get("member_no") == "N900"]
+    assert (entry["action"], entry["action_zh"], entry["action_en"]) == ("member_created", "新增党员", "Member added")
+    assert entry["detail"]["excused_reason"] == "长期卧床"  # the machine's detail, unchanged
+    assert "免计原因：长期卧床" in entry["detail_zh"] and "免计到会人数：是" in entry["detail_zh"]
+    assert "{" not in entry["detail_zh"] and '"' not in entry["detail_zh"]
+    assert "excused reason: 长期卧床" in entry["detail_en"]
+    labels = client.get("/api/v1/audit/action-labels", headers=county.admin).json()
+    assert {"code": "member_created", "zh": "新增党员", "en": "Member added"} in labels
+    r = client.get("/api/v1/audit/export.csv", headers=county.admin, params={"action": "member_created"})
+    header, row = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[:2]  # newest first
+    assert header[2] == "操作 action" and header[7] == "操作代码 action code"
+    assert row[2] == "新增党员" and row[7] == "member_created"
+    assert "免计原因：长期卧床" in row[6] and "{" not in row[6]
+    assert json.loads(row[8])["excused_reason"] == "长期卧床"
+
+
+def test_every_audited_action_has_words() -> None:
+    """An action recorded anywhere in the hub has its Chinese and English
+    words (hub/audit/labels.py): a new one without them fails here."""
+    root = Path(__file__).resolve().parents[2] / "hub"
+    found: set[str] = set()
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'action="([a-z_.]+)"', text))
+        found |= set(re.findall(r'"((?:recording|media)\.[a-z_.]+)"', text))
+        lines = text.splitlines()
+        for i, line in enumerate(lines):  # action = "a" if ... else ("b" if ... else "c")
+            if re.match(r"\s*action = ", line):
+                found |= set(re.findall(r'(?:= |else \(?\s*)"([a-z_.]+)"', line + lines[i + 1]))
+    found |= {f"plan_{s}" for s in PLAN_STATUSES}  # action=f"plan_{plan.status}"
+    found.discard("store_true")  # argparse, not an audit action
+    assert len(found) > 50
+    assert sorted(found - set(ACTIONS)) == []
 
 
 def test_fleet_lists_each_hall_with_online_and_health_fields(client: TestClient, county: County) -> None:

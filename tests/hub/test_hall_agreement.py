@@ -34,6 +34,20 @@ def test_summary_counts_present_expected_leave_and_quorum() -> None:
     assert none.on_leave == 0 and none.quorum.met
 
 
+def test_committee_meeting_counts_only_the_committee() -> None:
+    """支委会: 应到, 实到, 请假 and the quorum all have the committee as their base
+    (DOMAIN.md), not the whole branch."""
+    roster = ROSTER + [RosterEntry(6, "full", False, True), RosterEntry(7, "full", False, True),
+                       RosterEntry(8, "full", True, True)]  # committee: 1, 6, 7 and 8 (excused)
+    s = summarise("m", "half_committee", roster, present_ids={1, 2, 3}, leave_ids={5, 7})
+    # 2 and 3 sit in (列席): on the list, not in the numbers; 5 is not called, so not on leave
+    assert (s.expected, s.present, s.on_leave, s.absent) == (3, 1, 1, 1)
+    assert (s.quorum.expected, s.quorum.present, s.quorum.required, s.quorum.met) == (3, 1, 2, False)
+    assert s.present_ids == (1, 2, 3) and s.called_ids == (1, 6, 7, 8) and s.excused_ids == (8,)
+    came = summarise("m", "half_committee", roster, present_ids={1, 6, 8}, leave_ids=set())
+    assert (came.expected, came.present, came.quorum.expected, came.quorum.required, came.quorum.met) == (4, 3, 4, 3, True)
+
+
 def test_second_device_joins_the_open_meeting(client: TestClient, county: County) -> None:
     branch = county.branches["东城一村"]
     second = enrol_device(client, county.admin, branch)

@@ -57,3 +57,12 @@ def test_no_rule_and_empty_roster() -> None:
     assert not compute("half_voting", [], set()).met
     with pytest.raises(ValueError, match="unknown quorum rule"):
         compute("most", roster(), set())
+
+
+def test_committee_quorum_has_the_committee_meetings_expected_as_its_base() -> None:
+    # 8, 9, 10 on the committee; 11 on it too but excused with approval (abroad)
+    r = roster() + [RosterEntry(11, "full", True, True)]
+    q = compute("half_committee", r, {8, 9})
+    assert (q.expected, q.present, q.required, q.met) == (3, 2, 2, True)
+    came = compute("half_committee", r, {8, 11})  # the excused member came: expected and counted
+    assert (came.expected, came.present, came.required, came.met) == (4, 2, 3, False)

@@ -52,7 +52,9 @@
     let u = T("uplink", snap.uplink.state);
     if (snap.uplink.pending) u += " · " + T("labels", "pending") + " " + snap.uplink.pending;
     for (const f of snap.uplink.faults || []) u += " · ⚠ " + (lang === "zh" ? f.zh : f.en);
-    up.textContent = u; up.className = snap.uplink.online ? "online" : "offline";
+    // green only when online with nothing wrong; amber while a fault is shown (page.py pill_class)
+    up.textContent = u;
+    up.className = !snap.uplink.online ? "offline" : (snap.uplink.faults || []).length ? "online fault" : "online";
     let talk = $("talkback");  // the county's talkback is playing on the hall's speaker
     if (!talk) { talk = el("div"); talk.id = "talkback"; document.body.prepend(talk); }
     talk.hidden = !snap.uplink.talkback;

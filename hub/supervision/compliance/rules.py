@@ -6,6 +6,8 @@ For each branch, meeting type and period the outcome is one of
 - not_recorded: held with quorum but neither streamed nor recorded;
 - not_held: nothing that counts was held (final once the period closed);
 - due: the period is still open and nothing has been held yet.
+
+Periods that began before the branch was set up are not judged (`judged`).
 """
 
 from __future__ import annotations
@@ -177,6 +179,16 @@ def evaluate(
         notes = (Note.of("theme_day", day=day), *reasons)
         return Outcome(rule.code, period, "due" if today <= day else "not_held", None, notes)
     return Outcome(rule.code, period, "due" if not period.is_closed(today) else "not_held", None, tuple(reasons))
+
+
+def judged(outcome: Outcome, since: date | None) -> bool:
+    """Whether the outcome holds against a branch the hub has known since
+    `since` (the county day it was set up): a period that began before that
+    is not held against it; in its first, partial period a meeting it did
+    hold still shows, but none is not a miss. None: judge every period."""
+    if since is None or outcome.period.start >= since:
+        return True
+    return outcome.status in _RANK
 
 
 def headcount_flag(checkins: int, max_headcount: int | None, ratio: float, min_checkins: int) -> str | None:

@@ -22,7 +22,7 @@ from hub.organisations.models import OrgUnit
 from hub.supervision.compliance import service
 from hub.supervision.compliance.models import ComplianceAlert
 from hub.supervision.compliance.periods import Period, local_day, period_of, theme_day
-from hub.supervision.compliance.rules import Rule, evaluate, headcount_flag
+from hub.supervision.compliance.rules import Rule, evaluate, headcount_flag, judged
 from hub.supervision.config import SupervisionSettings
 from hub.supervision.notifications import service as notify
 
@@ -65,11 +65,12 @@ def run_checks(session: Session, settings: Settings, sup: SupervisionSettings, *
         committee.setdefault(m.branch_id, []).append(m)
     for b in branches:
         held = history.get(b.id, [])
+        set_up = service.set_up_on(b, sup)
         for r in rules:
             current = period_of(r.frequency, today)
             due_day = deadline(r, current, sup)
             outcome = evaluate(r, current, held, today, sup.theme_day_moves)
-            if outcome.status == "due" and 0 <= (due_day - today).days <= sup.reminder_days:
+            if outcome.status == "due" and judged(outcome, set_up) and 0 <= (due_day - today).days <= sup.reminder_days:
                 text = f"{b.name}：{r.name_zh}（{current.key}）尚未召开，请于{due_day:%m月%d日}前召开并全程录像。"
                 if _once(session, kind="reminder", branch_id=b.id, subject=r.code, period_key=current.key, message=text):
                     for m in committee.get(b.id, []):
@@ -81,7 +82,7 @@ def run_checks(session: Session, settings: Settings, sup: SupervisionSettings, *
                                           dedupe=f"reminder:{b.id}:{r.code}:{current.key}")
             previous = current if today > due_day else period_of(r.frequency, current.start - timedelta(days=1))
             closed = evaluate(r, previous, held, today, sup.theme_day_moves)
-            if closed.status != "due" and not closed.met:
+            if closed.status != "due" and not closed.met and judged(closed, set_up):
                 text = f"{b.name}：{r.name_zh}（{previous.key}）未按要求召开：{_STATUS_ZH[closed.status]}"
                 if _once(session, kind="unmet", branch_id=b.id, subject=r.code, period_key=previous.key, message=text):
                     events.append(AlertRaised(b.id, "compliance_unmet", text))

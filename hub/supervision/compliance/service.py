@@ -26,6 +26,7 @@ from hub.supervision.compliance.rules import (
     RuleConflict,
     effective_rules,
     evaluate,
+    judged,
 )
 from hub.supervision.config import SupervisionSettings
 
@@ -108,10 +109,19 @@ def matrix(
     cells: list[Cell] = []
     for b in branches:
         held = history.get(b.id, [])
+        set_up = set_up_on(b, sup)
         for r in chosen:
             for p in plans[r.code]:
-                cells.append(Cell(b.id, evaluate(r, p, held, today, sup.theme_day_moves)))
+                outcome = evaluate(r, p, held, today, sup.theme_day_moves)
+                if judged(outcome, set_up):
+                    cells.append(Cell(b.id, outcome))
     return cells
+
+
+def set_up_on(branch: OrgUnit, sup: SupervisionSettings) -> date | None:
+    """The county day the branch was set up on the hub: no meeting is owed
+    for a period that began before it."""
+    return local_day(branch.created_at, sup.utc_offset_hours) if branch.created_at else None
 
 
 def summarise(cells: list[Cell]) -> dict[str, dict[str, int]]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub.attendance.models import CheckIn
 from hub.config import Settings
 from hub.meetings.models import Meeting
-from hub.meetings.quorum import RosterEntry
+from hub.meetings.quorum import RosterEntry, expected_members
 from hub.organisations.models import OrgUnit
 from hub.supervision.common import Tree
 from hub.supervision.compliance import service as compliance
@@ -30,13 +30,11 @@ from hub.supervision.spotchecks.models import SpotCheck, SpotCheckCall
 def attendance(rule: str, roster: list[RosterEntry], present_ids: set[int]) -> tuple[int, int]:
     """实到 and 应到 of one meeting: who was expected depends on its type.
     A committee meeting (quorum rule half_committee) expects the committee,
-    not the whole roster; other meetings expect every member not excused
-    (an excused member who came counts on both sides). Members who were not
-    expected (a non-committee member sitting in) do not raise the rate."""
-    if rule == "half_committee":
-        expected = {r.member_id for r in roster if r.committee}
-    else:
-        expected = {r.member_id for r in roster if not r.excused or r.member_id in present_ids}
+    not the whole roster; every meeting leaves out the members excused with
+    approval unless they came (`quorum.expected_members`, the base the wall and the
+    hall use). Members who were not expected (a non-committee member sitting
+    in) do not raise the rate."""
+    expected = {r.member_id for r in expected_members(rule, roster, present_ids)}
     return len(expected & present_ids), len(expected)
 
 

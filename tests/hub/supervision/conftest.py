@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import supervision
@@ -19,7 +19,9 @@ from hub.app import create_app
 from hub.attendance.models import CheckIn
 from hub.config import Settings
 from hub.meetings.models import Meeting
+from hub.organisations.models import OrgUnit
 from hub.supervision.scoresheets import service as scoresheets
+from tests.hub.conftest import County
 
 
 def mount(app: FastAPI) -> FastAPI:
@@ -42,6 +44,17 @@ def client(app: FastAPI) -> Iterator[TestClient]:
             scoresheets.ensure_default_template(s)
             s.commit()
         yield c
+
+
+@pytest.fixture
+def county(county: County, client: TestClient) -> County:
+    """The county of tests/hub/conftest.py, on the hub since 2020: the
+    histories below are judged from then (no meeting is owed for a period
+    before a branch was set up)."""
+    with sessions(client)() as s:
+        s.execute(update(OrgUnit).values(created_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        s.commit()
+    return county
 
 
 def sessions(client: TestClient) -> sessionmaker[Session]:

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
+from hub.organisations.models import OrgUnit
 from hub.supervision.compliance import scheduler
 from hub.supervision.compliance.models import ComplianceAlert
 from hub.supervision.compliance.recording import meeting_has_recording, meetings_with_recording
@@ -130,3 +131,28 @@ def test_scheduler_reminds_alerts_and_flags_once(client: TestClient, county: Cou
     assert all(a["branch_id"] in (county.branches["西山一村"], county.branches["西山二村"]) for a in r.json())
     r = client.get("/api/v1/supervision/compliance/alerts", headers=county.operators["东城镇"])
     assert any(a["kind"] == "headcount" for a in r.json())
+
+
+def test_a_branch_set_up_in_november_owes_nothing_for_january_to_october(client: TestClient, county: County) -> None:
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    new, old = county.branches["西山一村"], county.branches["西山二村"]
+    with sessions(client)() as s:
+        s.get(OrgUnit, new).created_at = local(2024, 11, 12)  # type: ignore[union-attr]
+        s.commit()
+    r = client.get("/api/v1/supervision/compliance", headers=county.admin, params={
+        "since": "2024-01-01", "until": "2024-12-31", "types": ["general_meeting", "theme_day"]})
+    assert r.status_code == 200, r.text
+    cells = {(c["branch_id"], c["code"], c["period"]): c["status"] for c in r.json()["cells"]}
+    assert {(c, p) for b, c, p in cells if b == new} == {("theme_day", "2024-12")}
+    assert cells[(new, "theme_day", "2024-12")] == "not_held"
+    assert cells[(old, "theme_day", "2024-01")] == "not_held"  # on the hub since 2020
+    assert cells[(old, "general_meeting", "2024-Q1")] == "not_held"
+    with sessions(client)() as s:
+        scheduler.run_checks(s, ctx.settings, MOVES, today=date(2024, 12, 28))
+        alerts = {b: {(a.kind, a.period_key) for a in s.scalars(select(ComplianceAlert).where(ComplianceAlert.branch_id == b))}
+                  for b in (new, old)}
+        # the December theme day (the 5th) fell after it was set up: missed; nothing before that,
+        # and no reminder for the quarter it joined part-way
+        assert ("unmet", "2024-12") in alerts[new] and ("unmet", "2024-11") not in alerts[new]
+        assert {p for _, p in alerts[new]} == {"2024-12"}
+        assert {("unmet", "2024-11"), ("reminder", "2024-Q4")} <= alerts[old]

@@ -23,6 +23,7 @@ from hub.supervision.compliance.rules import (
     effective_rules,
     evaluate,
     headcount_flag,
+    judged,
 )
 from hub.supervision.config import RuleOverride, SupervisionSettings
 
@@ -135,3 +136,17 @@ def test_headcount_flag() -> None:
     assert headcount_flag(20, 12, 0.5, 5) is None
     assert headcount_flag(3, 0, 0.5, 5) is None  # too few to judge
     assert headcount_flag(20, None, 0.5, 5) is None  # no camera count
+
+
+def test_periods_before_the_branch_was_set_up_are_not_judged() -> None:
+    set_up = date(2026, 11, 12)
+    today = date(2026, 12, 28)
+    held = [HeldMeeting("nov", "theme_day", date(2026, 11, 5), 60, True, True)]
+    outcomes = {p.key: evaluate(THEME, p, held, today) for p in periods_between("monthly", date(2026, 1, 1), date(2026, 12, 31))}
+    assert outcomes["2026-01"].status == "not_held" and not judged(outcomes["2026-01"], set_up)
+    assert not judged(outcomes["2026-10"], set_up)
+    # its first, partial month: the theme day it did hold shows; had it held none, nothing is owed
+    assert outcomes["2026-11"].status == "held_ok" and judged(outcomes["2026-11"], set_up)
+    assert not judged(evaluate(THEME, period_of("monthly", set_up), [], today), set_up)
+    assert judged(outcomes["2026-12"], set_up) and outcomes["2026-12"].status == "not_held"
+    assert judged(outcomes["2026-01"], None)
