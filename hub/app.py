@@ -37,7 +37,7 @@ from hub.db import check_connection, make_engine, make_session_factory, migrate
 from hub.devices.fleet import router as fleet_router
 from hub.devices.views import router as devices_router
 from hub.edge.gateway import EdgeGateway
-from hub.errors import install_handlers
+from hub.errors import Invalid, install_handlers
 from hub.events import EventBus
 from hub.fingerprints.views import router as fingerprints_router
 from hub.meetings.views import router as meetings_router
@@ -77,9 +77,13 @@ def init_first_admin(ctx: HubContext) -> None:
             return
         root = org_service.root(s) or org_service.create_unit(s, name="县委组织部", kind="county", parent_id=None)
         password = ctx.settings.admin_password or secrets.token_urlsafe(9)
-        auth_service.create_operator(s, username=ctx.settings.admin_username, password=password, role="county_admin",
-                                     scope_id=root.id, display_name="管理员",
-                                     must_change_password=not ctx.settings.admin_password)
+        try:
+            auth_service.create_operator(s, username=ctx.settings.admin_username, password=password,
+                                         role="county_admin", scope_id=root.id, display_name="管理员",
+                                         must_change_password=not ctx.settings.admin_password)
+        except Invalid as exc:
+            raise RuntimeError(f"BRANCHLIVE_ADMIN_PASSWORD (admin_password) is refused: {exc.detail} Set another "
+                               "one, or leave it unset to get a one-time password in the log.") from exc
         s.commit()
         if not ctx.settings.admin_password:
             log.warning("first county admin created: user %r, password %r (to be changed at the first sign-in)",

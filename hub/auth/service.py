@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from hub.audit import service as audit
 from hub.audit.models import AuditEntry
@@ -23,11 +24,19 @@ from hub.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, 
 from hub.organisations.models import OrgUnit
 
 MIN_PASSWORD = 8
+# zxcvbn's score: 0-1 fall to an online guesser (12345678, password1, the
+# user name with a digit); 2 and up resist throttled guessing at the sign-in.
+MIN_PASSWORD_SCORE = 2
 
 
-def _check_password(password: str) -> None:
+def _check_password(password: str, *, user_inputs: list[str] | None = None) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"The password must have at least {MIN_PASSWORD} characters.", code="password_too_short")
+    # zxcvbn is slow on long inputs (it scans every substring); its own docs cut at 100
+    if zxcvbn(password[:100], user_inputs=[u for u in user_inputs or [] if u])["score"] < MIN_PASSWORD_SCORE:
+        raise Invalid("The password is too easy to guess (a common password, a run of digits or keys, or the "
+                      "user name): use three or more words, or mix letters, digits and signs.",
+                      code="password_too_weak")
 
 
 def create_operator(
@@ -36,7 +45,7 @@ def create_operator(
 ) -> Operator:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
-    _check_password(password)
+    _check_password(password, user_inputs=[username, display_name])
     unit = session.get(OrgUnit, scope_id)
     if unit is None:
         raise NotFound(f"Organisation unit {scope_id} does not exist; pick the operator's area from the tree.")
@@ -196,7 +205,7 @@ def change_password(session: Session, actor: OperatorPrincipal, *, current: str,
     assert op is not None
     if not verify_password(op.password_hash, current):
         raise Forbidden("The current password is wrong; type it again.", code="wrong_password")
-    _check_password(new)
+    _check_password(new, user_inputs=[op.username, op.display_name or ""])
     if new == current:
         raise Invalid("Choose a new password different from the current one.", code="password_unchanged")
     op.password_hash = hash_password(new)

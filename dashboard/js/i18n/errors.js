@@ -28,6 +28,8 @@ export default {
   // Accounts and passwords
   wrong_password: ["当前密码不正确", "The current password is wrong"],
   password_too_short: ["密码太短，至少 8 位", "The password is too short (8 characters or more)"],
+  password_too_weak: ["密码太容易被猜到（常见密码、连续数字或键位、含用户名）：请用三个以上词语，或字母、数字、符号混合",
+    "The password is too easy to guess (a common password, a run of digits or keys, or the user name): use three or more words, or mix letters, digits and signs"],
   password_unchanged: ["新密码不能与当前密码相同", "The new password must differ from the current one"],
   password_change_required: ["请先修改初始密码", "Change the given password first"],
   self_change_refused: ["不能修改自己的角色或停用自己的账号", "You cannot change your own role or deactivate yourself"],
