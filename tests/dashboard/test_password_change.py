@@ -26,6 +26,13 @@ def test_a_given_password_is_changed_at_the_first_sign_in(county: County, browse
         page.fill("#login-pass", "given-pw-123")
         submit_login(page)
         page.wait_for_selector("#pw-form:not([hidden])", timeout=30_000)
+        assert not page.is_visible("#login-form"), "the sign-in form stays on screen above the password form"
+        page.fill("#pw-current", "given-pw-123")  # an easy new password is refused, in words
+        page.fill("#pw-new", "12345678")
+        page.click("#pw-form button[type=submit]")
+        page.wait_for_selector("#pw-msg:has-text('太容易被猜到')", timeout=30_000)
+        page.fill("#pw-current", "")
+        page.fill("#pw-new", "")
         page.click("#pw-form button[type=submit]")  # nothing typed: each message names its field
         page.wait_for_selector("#pw-form :text('请填写：当前密码')", timeout=30_000)
         page.fill("#pw-current", "wrong-one-1")

@@ -12,6 +12,9 @@ export function currentUser() { return me; }
 function showForm(which) {
   $("login-form").hidden = which !== "login";
   $("pw-form").hidden = which !== "password";
+  // a message belongs to the form it answered: none is carried to the other one
+  $("login-msg").textContent = "";
+  $("pw-msg").textContent = "";
 }
 
 async function signedIn(op) {
