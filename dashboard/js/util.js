@@ -79,3 +79,22 @@ export function meetingTypeName(meeting) {
   if (!meeting) return "";
   return currentLang() === "en" ? (meeting.type_name_en || meeting.type) : (meeting.type_name || meeting.type);
 }
+
+/** Labels for org units in a picker: the name, and where two units of the list
+ * share it (两个"第一党支部"), the parent's name after it, then the code. */
+export function unitLabels(units, shown = units) {
+  const byId = new Map(units.map((u) => [u.id, u]));
+  const count = new Map();
+  for (const u of shown) count.set(u.name, (count.get(u.name) || 0) + 1);
+  const labels = new Map();
+  for (const u of shown) {
+    if (count.get(u.name) < 2) { labels.set(u.id, u.name); continue; }
+    const parent = byId.get(u.parent_id);
+    labels.set(u.id, `${u.name}（${parent ? parent.name : ""}${u.code ? (parent ? " · " : "") + u.code : ""}）`);
+  }
+  // still equal (same name under one parent, no code): the id tells them apart
+  const seen = new Map();
+  for (const label of labels.values()) seen.set(label, (seen.get(label) || 0) + 1);
+  for (const [id, label] of labels) if (seen.get(label) > 1) labels.set(id, `${label} #${id}`);
+  return labels;
+}

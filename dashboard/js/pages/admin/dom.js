@@ -4,6 +4,7 @@
 
 // The element builder is the shell's; re-exported so the admin pages import one module.
 import { confirmDialog, h } from "../../shell/ui.js";
+import { unitLabels } from "../../util.js";
 
 export { h };
 
@@ -98,9 +99,9 @@ export function isoFromInput(value) {
 // Units as an indented list (tree order by path), with their depth.
 export function unitOptions(units, { kinds = null, activeOnly = true } = {}) {
   const minDepth = Math.min(...units.map((u) => u.path.split("/").length));
-  return units
-    .filter((u) => (!kinds || kinds.includes(u.kind)) && (!activeOnly || u.active !== false))
-    .map((u) => [String(u.id), `${"　".repeat(u.path.split("/").length - minDepth)}${u.name}`]);
+  const shown = units.filter((u) => (!kinds || kinds.includes(u.kind)) && (!activeOnly || u.active !== false));
+  const labels = unitLabels(units, shown);
+  return shown.map((u) => [String(u.id), `${"　".repeat(u.path.split("/").length - minDepth)}${labels.get(u.id)}`]);
 }
 
 export function busy(button, work) {

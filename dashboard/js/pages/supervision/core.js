@@ -4,6 +4,7 @@
 import { api, qs } from "../../shell/api.js";
 import { errorText, has, lang, t as shellT } from "../../shell/i18n.js";
 import { checkRequired, confirmDialog, fieldError, formData, formField, h, promptDialog, show, toast } from "../../shell/ui.js";
+import { unitLabels } from "../../util.js";
 
 export { api, has, checkRequired, confirmDialog, fieldError, formData, h, promptDialog, qs };
 export const getLang = lang;
@@ -48,9 +49,11 @@ export async function units() {
   return unitsCache;
 }
 export async function unitPicker(name = "unit_id", { kinds = ["county", "township", "branch"], blank = true } = {}) {
-  const list = (await units()).filter((u) => kinds.includes(u.kind));
+  const all = await units();
+  const list = all.filter((u) => kinds.includes(u.kind));
+  const labels = unitLabels(all, list);
   const depth = (u) => u.path.split("/").filter(Boolean).length;
-  const opts = list.map((u) => [u.id, `${"\u3000".repeat(Math.max(0, depth(u) - 1))}${u.name}`]);
+  const opts = list.map((u) => [u.id, `${"\u3000".repeat(Math.max(0, depth(u) - 1))}${labels.get(u.id)}`]);
   return select(name, blank ? [["", t("my_area")], ...opts] : opts);
 }
 export const STATUS_CLASS = { held_ok: "ok", no_quorum: "warn", not_recorded: "bad", not_held: "bad", due: "muted" };
