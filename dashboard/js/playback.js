@@ -4,7 +4,7 @@
 import { api } from "./shell/api.js";
 import { feed } from "./feed.js";
 import { errorText, t } from "./shell/i18n.js";
-import { el, fmtDateTime, fmtTime, setText } from "./util.js";
+import { el, fmtDateTime, fmtDuration, fmtTime, setText } from "./util.js";
 
 /** Segments of an HLS playlist: [{start (epoch s), duration, mediaStart}]. */
 export function parsePlaylist(text) {
@@ -199,26 +199,58 @@ export class PlaybackView {
   }
 
   async _list() {
+    // Filters an operator uses to find one meeting among a county's: text (branch
+    // or topic), township, meeting type and a date range (asked of the hub, so
+    // meetings older than the newest 500 are found too).
     const q = el("input.search", { type: "search", placeholder: t("search_ph") });
+    const town = el("select", { name: "pb-town", title: t("pb_town") });
+    const type = el("select", { name: "pb-type", title: t("pb_type") });
+    const from = el("input", { type: "date", name: "pb-from", title: t("pb_from") });
+    const to = el("input", { type: "date", name: "pb-to", title: t("pb_to") });
+    const count = el("span.pb-count");
     const ul = el("ul.pb-list", { id: "pb-list" });
-    this.root.replaceChildren(el("div.pb-bar", null, el("a.back", { href: "#/wall" }, "← ", t("back")), el("h2", null, t("pb_pick")), q), ul);
-    let list = [];
-    try { list = await api.get("/api/v1/meetings?limit=500"); } catch (err) { ul.replaceChildren(el("li.error", null, errorText(err))); return; }
-    list = list.filter((m) => m.started_at);
+    this.root.replaceChildren(el("div.pb-bar", null, el("a.back", { href: "#/wall" }, "← ", t("back")), el("h2", null, t("pb_pick")),
+      q, town, type, el("label.pb-dates", null, from, "–", to), count), ul);
     const types = await feed.typeNames();
+    const option = (value, text) => el("option", { value }, text);
+    town.replaceChildren(option("", t("pb_all_towns")),
+      ...[...new Set([...feed.tiles.values()].map((x) => x.township).filter(Boolean))].sort().map((n) => option(n, n)));
+    type.replaceChildren(option("", t("pb_all_types")), ...Object.entries(types).map(([k, v]) => option(k, v)));
+    let list = [];
+    const load = async () => {
+      const params = new URLSearchParams({ limit: "500" });
+      // local midnights, as the operator reads the dates
+      if (from.value) params.set("since", new Date(`${from.value}T00:00:00`).toISOString());
+      if (to.value) params.set("until", new Date(new Date(`${to.value}T00:00:00`).getTime() + 86400e3).toISOString());
+      try { list = await api.get(`/api/v1/meetings?${params}`); } catch (err) { ul.replaceChildren(el("li.error", null, errorText(err))); return; }
+      list = list.filter((m) => m.started_at);
+      render();
+    };
     const render = () => {
       const needle = q.value.trim();
       const rows = list.filter((m) => {
-        const name = feed.tiles.get(m.branch_id)?.name || "";
-        return !needle || name.includes(needle) || m.topic.includes(needle);
+        const tile = feed.tiles.get(m.branch_id);
+        const name = tile?.name || "";
+        return (!needle || name.includes(needle) || m.topic.includes(needle))
+          && (!town.value || tile?.township === town.value) && (!type.value || m.meeting_type === type.value);
       });
-      ul.replaceChildren(...(rows.length ? rows.map((m) => el("li", null, el("a", { href: `#/playback/${m.id}` },
-        el("span.when", null, fmtDateTime(m.started_at)),
-        el("span", null, feed.tiles.get(m.branch_id)?.name || `#${m.branch_id}`),
-        el("span", null, `${types[m.meeting_type] || m.meeting_type}${m.topic ? " · " + m.topic : ""}`),
-        el("span.status", null, t("pb_status_" + m.status))))) : [el("li.empty", null, t("pb_list_empty"))]));
+      count.textContent = t("pb_count", { n: rows.length });
+      ul.replaceChildren(...(rows.length ? rows.map((m) => {
+        const tile = feed.tiles.get(m.branch_id);
+        const seconds = m.ended_at ? (Date.parse(m.ended_at) - Date.parse(m.started_at)) / 1000 : null;
+        return el("li", null, el("a", { href: `#/playback/${m.id}` },
+          el("span.when", null, fmtDateTime(m.started_at)),
+          el("span.pb-len", null, seconds != null && seconds >= 0 ? fmtDuration(seconds) : "—"),
+          el("span", null, tile ? `${tile.name}${tile.township ? "（" + tile.township + "）" : ""}` : `#${m.branch_id}`),
+          el("span", null, `${types[m.meeting_type] || m.meeting_type}${m.topic ? " · " + m.topic : ""}`),
+          el("span.status", null, t("pb_status_" + m.status))));
+      }) : [el("li.empty", null, t("pb_list_empty"))]));
     };
     q.addEventListener("input", render);
-    render();
+    town.addEventListener("change", render);
+    type.addEventListener("change", render);
+    from.addEventListener("change", load);
+    to.addEventListener("change", load);
+    await load();
   }
 }
