@@ -56,6 +56,7 @@ export class BranchView {
     this.mediaMsg = el("div.media-msg", { id: "media-msg" });
     this.retry = el("button.secondary", { type: "button", hidden: true, onclick: () => this._startVideo() }, "↻");
     this.ptt = el("button.ptt", { type: "button", id: "ptt", disabled: true }, t("ptt"));
+    this.pttFault = el("span.ptt-fault", { id: "ptt-fault", role: "status", hidden: true }, t("ptt_speaker_fault"));
     this.ptt.addEventListener("pointerdown", (e) => { e.preventDefault(); this.setTalking(true); });
     for (const ev of ["pointerup", "pointerleave", "pointercancel"]) this.ptt.addEventListener(ev, () => this.setTalking(false));
     this.attHead = el("h3", { id: "att-head" });
@@ -68,7 +69,7 @@ export class BranchView {
         el("a.back", { href: "#/wall", title: "Esc" }, "← ", t("back")),
         this.h.name, this.h.town, this.h.badge, this.h.meet, this.h.dur, this.h.ci, this.h.alerts),
       el("div.b-main", null,
-        el("div.video-pane", null, this.video, this.mediaMsg, el("div.video-bar", null, this.ptt, this.retry)),
+        el("div.video-pane", null, this.video, this.mediaMsg, el("div.video-bar", null, this.ptt, this.pttFault, this.retry)),
         el("aside.att", null, this.attHead, this.attList, el("h4", null, t("absent")), this.absent)),
       el("div.b-lower", null, this.note,
         el("section.recent-box", null, el("h3", null, t("recent_meetings")), this.meetings)));
@@ -87,6 +88,8 @@ export class BranchView {
     setText(this.h.ci, m ? attendanceText(tile) : "");
     this.h.ci.className = "b-ci" + (q && q.rule !== "none" ? (q.met ? " q-met" : " q-not") : "");
     this.h.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message }, alertLabel(a))));
+    // talkback goes to a speaker the hall says is broken: say so where the operator presses
+    this.pttFault.hidden = !tile.alerts.some((a) => a.kind === "hall_speaker_failed");
     const mid = m ? m.id : null;
     if (mid !== this.meetingId) { this.meetingId = mid; this._loadAttendance(); }
     else if (m && (tile.on_leave || 0) !== this.leaves.size) this._loadLeaves();

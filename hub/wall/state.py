@@ -57,7 +57,10 @@ ALERT_SHOWN_FOR = timedelta(minutes=10)
 NOT_ON_WALL = ("compliance_", "reminder", "notice_", "headcount_low")
 FLUSH_SECONDS = 0.05
 # Faults in a hall's heartbeat the county must act on: check-ins at risk.
-HALL_FAULTS_ON_WALL = ("checkin_not_stored", "checkin_reserve_used")
+# The hall's own faults (devices/agent/faults.py) an operator must see: check-ins at
+# risk, and the devices a live meeting and talkback go through.
+HALL_FAULTS_ON_WALL = ("checkin_not_stored", "checkin_reserve_used", "speaker_failed", "microphone_lost",
+                       "camera_black", "reader_fault")
 
 
 @dataclass

@@ -182,6 +182,9 @@ def test_a_county_admin_sets_up_a_township_from_the_browser(hub: Any, browser: A
                 "正常" in (fleet_row.text_content() or "")
 
         wait_until(healthy, "the hall online with its reader ready on the devices page", page)
+        fleet_table = section(page, "各会场设备状态").locator("table")
+        assert "音箱" in fleet_table.locator("thead").inner_text()  # the speaker talkback plays on
+        assert fleet_table.locator("thead th").count() == fleet_row.locator("td").count()
         assert_no_english(page)
 
         # -- a meeting scheduled in the page reaches the hall's kiosk; then a leave

@@ -244,3 +244,24 @@ def test_a_branch_page_opened_before_the_wall_snapshot_names_meeting_types_in_ch
         assert_no_english(page)
     finally:
         page.context.close()
+
+
+def test_talkback_says_when_the_halls_speaker_is_broken(county: Any, browser: Any) -> None:
+    """The hall reports its speaker failed (devices/agent/faults.py): the branch
+    page says so beside the push-to-talk button, and the tile's alerts name it;
+    when the hall reports it fixed, the note goes."""
+    b = county.branch("红星村党支部")
+    hall = county.hall(b.name)
+    broken = {"faults": [{"code": "speaker_failed", "zh": "音箱无法播放县里讲话；请检查音箱连接和音量",
+                          "en": "the speaker cannot play the talkback"}]}
+    county.run(hall.send("heartbeat", wait=True, health=broken))
+    page = signed_in_page(browser, county.url)
+    try:
+        page.goto(f"{county.url}/ui/#/branch/{b.id}")
+        expect(page.locator("#ptt-fault")).to_be_visible(timeout=WAIT)
+        expect(page.locator("#ptt-fault")).to_contain_text("会场音箱故障")
+        expect(page.locator(".b-head .alerts")).to_contain_text("会场音箱故障")
+        county.run(hall.send("heartbeat", wait=True, health={"faults": []}))
+        expect(page.locator("#ptt-fault")).to_be_hidden(timeout=WAIT)
+    finally:
+        page.context.close()

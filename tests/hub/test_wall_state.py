@@ -13,6 +13,7 @@ from hub.config import Settings
 from hub.events import (
     AlertRaised,
     CheckInRecorded,
+    DeviceHealthReported,
     HeadcountReported,
     MeetingStarted,
     OrgUnitChanged,
@@ -96,5 +97,28 @@ async def test_deactivated_branch_leaves_open_walls_and_comes_back(tmp_path: Pat
     assert msg["type"] == "tile" and msg["tile"]["branch_id"] == gone_id and msg["tile"]["name"] == "东村支部"
     assert {t["branch_id"] for t in wall.snapshot(root_path)["tiles"]} == {gone_id, kept_id}
     wall.disconnect(client)
+    wall.stop()
+    ctx.engine.dispose()
+
+
+async def test_hall_device_faults_show_on_the_tile(tmp_path: Path) -> None:
+    ctx = init_database(Settings(data_dir=tmp_path, media={"enabled": False}))  # type: ignore[arg-type]
+    with ctx.session_factory() as s:
+        root = orgs.create_unit(s, name="县", kind="county", parent_id=None)
+        branch = orgs.create_unit(s, name="村支部", kind="branch", parent_id=root.id)
+        s.commit()
+        bid = branch.id
+    wall = WallState(ctx)
+    wall.load()
+    now = datetime.now(UTC)
+    faults = [{"code": "speaker_failed", "zh": "音箱无法播放县里讲话", "en": "the speaker cannot play"},
+              {"code": "reader_fault", "zh": "指纹仪故障", "en": "reader fault"},
+              {"code": "clock_jump", "zh": "系统时间跳变", "en": "clock jump"}]
+    wall.apply(DeviceHealthReported(bid, 1, {"faults": faults}))
+    kinds = {a["kind"] for a in wall.tiles[bid].alerts(now)}
+    assert {"hall_speaker_failed", "hall_reader_fault"} <= kinds and "hall_clock_jump" not in kinds
+    wall.apply(DeviceHealthReported(bid, 1, {"faults": []}))  # fixed at the hall: gone from the wall
+    assert not {k for k in (a["kind"] for a in wall.tiles[bid].alerts(now)) if k.startswith("hall_")}
+    await asyncio.sleep(0)
     wall.stop()
     ctx.engine.dispose()

@@ -74,6 +74,7 @@ export default {
   "admin.hw_absent": ["未连接", "Absent"], "admin.hw_ready": ["正常", "Ready"], "admin.hw_fault": ["故障", "Fault"], "admin.hw_stopped": ["未启用", "Stopped"],
   "admin.hw_opening": ["正在打开", "Opening"], "admin.hw_live": ["正常", "Live"], "admin.hw_black": ["画面全黑", "Black"], "admin.hw_stalled": ["卡住", "Stalled"],
   "admin.hw_lost": ["断开", "Lost"], "admin.hw_idle": ["空闲", "Idle"],
+  "admin.hw_speaker": ["音箱", "Speaker"], "admin.hw_playing": ["播放中", "Playing"], "admin.hw_failed": ["故障", "Failed"],
 
   "admin.new_operator": ["新建操作员", "New operator"], "admin.operators": ["操作员", "Operators"], "admin.username": ["用户名", "Username"],
   "admin.display_name": ["姓名", "Display name"], "admin.first_password": ["初始密码", "First password"], "admin.role": ["角色", "Role"],

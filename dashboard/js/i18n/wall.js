@@ -112,6 +112,11 @@ export default {
   al_recording_failed: ["录像写入失败", "Recording failed"],
   al_hall_checkin_not_stored: ["签到未能保存", "Check-ins not stored"],
   al_hall_checkin_reserve_used: ["签到已用备用存储", "Check-in reserve in use"],
+  al_hall_speaker_failed: ["会场音箱故障", "Hall speaker fault"],
+  al_hall_microphone_lost: ["会场麦克风无声", "Hall microphone silent"],
+  al_hall_camera_black: ["摄像头画面全黑", "Camera picture black"],
+  al_hall_reader_fault: ["指纹仪故障", "Fingerprint reader fault"],
+  ptt_speaker_fault: ["会场音箱故障：会场可能听不到您的讲话", "The hall's speaker has a fault: the hall may not hear you"],
   al_other: ["告警", "Alert"],
   // Live video (WHEP) refused, by HTTP status (the media plane sends no code).
   whep_409: ["该会场当前没有推送视频，开始推流后即可观看", "This hall is not sending video; watch it once it is live"],

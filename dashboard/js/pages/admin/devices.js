@@ -35,7 +35,8 @@ export function qrSvg(text, size = 200) {
   return svg;
 }
 
-const HW_STATES = ["absent", "ready", "fault", "stopped", "opening", "live", "black", "stalled", "lost", "idle"];
+const HW_STATES = ["absent", "ready", "fault", "stopped", "opening", "live", "black", "stalled", "lost", "idle", "playing",
+  "failed"];
 
 function state(t, key) {
   if (!key) return "—";
@@ -46,11 +47,12 @@ function healthCells(t, d) {
   const hl = d.health || {};
   const cam = (hl.camera || {}).state;
   const mic = (hl.microphone || {}).state;
+  const speaker = (hl.speaker || {}).state;
   const backfill = hl.backfill ? hl.backfill.pending_bytes : hl.pending_upload_bytes;
   const mb = (b) => (b === undefined || b === null ? "—" : `${(b / 1048576).toFixed(1)} MB`);
   return [
     d.online ? t("online") : t("offline"),
-    state(t, hl.reader), state(t, cam), state(t, mic),
+    state(t, hl.reader), state(t, cam), state(t, mic), state(t, speaker),
     hl.disk_free_mb === undefined || hl.disk_free_mb === null ? "—" : `${hl.disk_free_mb} MB`,
     `${mb(backfill)}${hl.outbox_pending ? ` / ${hl.outbox_pending}` : ""}`,
     fmtTime(d.last_seen_at), d.agent_version ? h("code", {}, d.agent_version) : "—",
@@ -129,7 +131,7 @@ export async function renderDevices(el, params, ctx) {
       h("p", { class: "adm-hint" }, t("fleet_summary", { n: fleet.devices.length, old: fleet.outdated,
         expected: fleet.expected_agent_version })),
       table([t("branch"), t("device_name"), t("status"), t("hw_reader"), t("hw_camera"), t("hw_microphone"),
-        t("disk_free"), t("backfill"), t("last_seen"), t("version")], rows, { empty: t("no_devices") }));
+        t("hw_speaker"), t("disk_free"), t("backfill"), t("last_seen"), t("version")], rows, { empty: t("no_devices") }));
   }
 
   const showErr = (box) => (err) => box.replaceChildren(h("p", { class: "adm-msg", role: "alert" }, t.err(err)));
