@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any, Self
 
 import websockets
 
+from devices.agent.uplink import AGENT_VERSION
+
+# this release, marked simulated: the fleet view does not list the demo's halls as outdated agents
+SIM_AGENT_VERSION = f"{AGENT_VERSION}+simhall"
+
 if TYPE_CHECKING:
     from branchlive.seed import Hall
 
@@ -43,7 +48,7 @@ class EdgeClient:
         self.ws = await websockets.connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
                                            max_size=None, max_queue=None, open_timeout=30)
         self._reader = asyncio.create_task(self._read())
-        await self.send("hello", agent_version="simhall", roster_version=None)
+        await self.send("hello", agent_version=SIM_AGENT_VERSION, roster_version=None)
         for _ in range(300):
             if self.welcome is not None:
                 break

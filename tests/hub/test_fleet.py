@@ -45,6 +45,12 @@ def test_version_order() -> None:
     assert not is_older(None, "1.0.0") and not is_older("", "1.0.0") and not is_older("1.2.0", "1.1.9")
 
 
+def test_the_demos_simulated_halls_are_not_outdated_agents() -> None:
+    from branchlive import simhall
+
+    assert not is_older(simhall.SIM_AGENT_VERSION, hub_release())
+
+
 def test_edge_settings_digest_ignores_secrets_and_follows_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from devices.config import load_settings
 
