@@ -79,8 +79,8 @@ class LeanStream:
     Reads aiortc 1.16 / aioice 0.13 internals (`_tx_srtp`, `_connection`,
     `_nominated`): a load generator, not product code."""
 
-    __slots__ = ("protect", "sendto", "addr", "video_ssrc", "audio_ssrc", "video_pt", "audio_pt",
-                 "video_seq", "audio_seq", "datagrams")
+    __slots__ = ("protect", "transport", "addr", "video_ssrc", "audio_ssrc", "video_pt", "audio_pt",
+                 "video_seq", "audio_seq", "datagrams", "frames")
 
     def __init__(self, pc: Any, answer: str) -> None:
         from aiortc.sdp import SessionDescription
@@ -95,23 +95,33 @@ class LeanStream:
         dtls = transceivers[0].sender.transport
         pair = dtls.transport._connection._nominated[1]
         self.protect = dtls._tx_srtp.protect
-        self.sendto, self.addr = pair.protocol.transport.sendto, pair.remote_addr
+        self.transport, self.addr = pair.protocol.transport, pair.remote_addr
         self.video_seq = self.audio_seq = 0
-        self.datagrams = 0
+        self.datagrams = self.frames = 0  # sent
+
+    @property
+    def alive(self) -> bool:
+        """False once aiortc has closed the connection (consent lost, node gone)."""
+        return not self.transport.is_closing()
 
     def send_video(self, payloads: list[bytes], timestamp: int) -> None:
+        if self.transport.is_closing():
+            return
         last = len(payloads) - 1
         for i, payload in enumerate(payloads):
             header = _RTP_HEADER.pack(0x80, self.video_pt | (0x80 if i == last else 0),
                                       self.video_seq & 0xFFFF, timestamp & 0xFFFFFFFF, self.video_ssrc)
-            self.sendto(self.protect(header + payload), self.addr)
+            self.transport.sendto(self.protect(header + payload), self.addr)
             self.video_seq += 1
         self.datagrams += len(payloads)
+        self.frames += 1
 
     def send_audio(self, payload: bytes, timestamp: int) -> None:
+        if self.transport.is_closing():
+            return
         header = _RTP_HEADER.pack(0x80, self.audio_pt, self.audio_seq & 0xFFFF,
                                   timestamp & 0xFFFFFFFF, self.audio_ssrc)
-        self.sendto(self.protect(header + payload), self.addr)
+        self.transport.sendto(self.protect(header + payload), self.addr)
         self.audio_seq += 1
         self.datagrams += 1
 
@@ -186,10 +196,10 @@ async def _publish_many(base_url: str, branches: list[int], clip_dir: Path, sent
             for stream in streams:
                 stream.send_video(payloads, ts)
             n_video += 1
-        sent.value = n_video * len(streams)
+        sent.value = sum(s.frames for s in streams)
         datagrams.value = sum(s.datagrams for s in streams)
         await asyncio.sleep(0.01)
-    sent.value = n_video * len(streams)
+    sent.value = sum(s.frames for s in streams)
     await asyncio.sleep(0.5)
     for pc in pcs:
         await pc.close()
