@@ -192,6 +192,8 @@ def test_scheduled_meeting_shared_by_two_devices_same_numbers_everywhere(tmp_pat
         edges.append(kiosk_b)
         for edge in edges:
             until(lambda e=edge: e.state().get("uplink", {}).get("online"), 90, "the agent online")
+            # online is not yet synced: the roster comes after the welcome, and B is cut next
+            until(lambda e=edge: e.state().get("roster_total") == len(MEMBERS), 90, "the roster on the kiosk")
         until(lambda: len(emulator.library()) == 4, 90, "the fingers restored into the module")
         loop.loop.call_soon_threadsafe(link.cut)  # B's village line goes quiet
         until(lambda: kiosk_b.state().get("uplink", {}).get("online") is False, 30, "kiosk B offline")
