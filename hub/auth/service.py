@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from zxcvbn import zxcvbn
 
 from hub.audit import service as audit
 from hub.audit.models import AuditEntry
@@ -32,7 +31,11 @@ MIN_PASSWORD_SCORE = 2
 def _check_password(password: str, *, user_inputs: list[str] | None = None) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"The password must have at least {MIN_PASSWORD} characters.", code="password_too_short")
-    # zxcvbn is slow on long inputs (it scans every substring); its own docs cut at 100
+    # imported here, not at start-up: its word lists cost every hub process 15 MB, and only
+    # setting a password needs them. It is slow on long inputs (it scans every substring);
+    # its own docs cut at 100.
+    from zxcvbn import zxcvbn
+
     if zxcvbn(password[:100], user_inputs=[u for u in user_inputs or [] if u])["score"] < MIN_PASSWORD_SCORE:
         raise Invalid("The password is too easy to guess (a common password, a run of digits or keys, or the "
                       "user name): use three or more words, or mix letters, digits and signs.",

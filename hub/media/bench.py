@@ -99,11 +99,6 @@ class LeanStream:
         self.video_seq = self.audio_seq = 0
         self.datagrams = self.frames = 0  # sent
 
-    @property
-    def alive(self) -> bool:
-        """False once aiortc has closed the connection (consent lost, node gone)."""
-        return not self.transport.is_closing()
-
     def send_video(self, payloads: list[bytes], timestamp: int) -> None:
         if self.transport.is_closing():
             return
