@@ -34,10 +34,16 @@ venv_ensure() {
             "$PY" -m venv "$VENV"
         fi
     fi
-    # Reinstall only when the dependency list or the lock changed.
+    # The media plane's receive path is C (hub/media/_rx.c): a compiler and
+    # Python's headers build it when the project is installed.
+    apt_ensure gcc libc6-dev
+    if ! "$VENV/bin/python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+        apt_ensure python3-dev
+    fi
+    # Reinstall only when the dependency list, the lock or the C source changed.
     local stamp="$VENV/.branchlive-installed"
     local want
-    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)"
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" "$ROOT/hub/media/_rx.c" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         log "installing Python packages (first run takes a minute)"
         "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null

@@ -128,7 +128,7 @@ class InProcessNode:
             "recorded_frames": sum(b.recorder.frames for b in branches if b.recorder is not None),
             "recorded_segments": sum(b.recorded_segments for b in branches),
             "rtp_packets_lost": sum(v.loss_stats()[1] for v in videos),
-            "frames_dropped_incomplete": sum(v._assembler.dropped for v in videos),
+            "frames_dropped_incomplete": sum(v.frames_dropped() for v in videos),
             "branches": {b.branch_id: {"state": b.state, "video_frames": b.video_frames,
                                        "recorded_segments": b.recorded_segments} for b in branches},
         }

@@ -16,6 +16,13 @@ the receiver's synchronous `on_rtp`. Everything else (STUN, DTLS, SRTCP,
 datagrams before the handshake) still takes aioice's path, so ICE consent,
 DTLS and RTCP work as before.
 
+When the compiled module `hub.media._rx` is there (built from _rx.c by pip),
+the whole per-packet path for an adopted track runs in C: a socket's
+`datagram_received` becomes an `_rx.Tap`, and decrypting, parsing, the
+statistics, NACK and frame assembly cost no Python (passthrough.py adopts
+each track's SSRC on its first packet). Without it (no compiler where the
+package was built) the Python functions below do the same work.
+
 Batched reads (recvmmsg) are not done here: uvloop's UDP transport (libuv)
 already reads up to 32 datagrams per readiness event, so a batch call would
 only save the per-datagram recvfrom system call, not a loop iteration.
@@ -42,6 +49,11 @@ from typing import Any
 import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import HeaderExtensions
+
+try:
+    from hub.media import _rx
+except ImportError:  # built without a compiler: the Python path below
+    _rx = None
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +174,34 @@ def _receive_rtp(dtls: RTCDtlsTransport, unprotect: Callable[[bytes], bytes | No
         _dispatch(dtls, packet)
 
 
+def _native_session(dtls: RTCDtlsTransport, srtp: pylibsrtp.Session) -> Any:
+    """The compiled receive state for `dtls`, or None (Python path). It calls
+    the libsrtp function pylibsrtp loaded, on pylibsrtp's session, which it
+    keeps alive."""
+    if _rx is None:
+        return None
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        fn = int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_unprotect")))
+        ctx = int(ffi.cast("uintptr_t", srtp._srtp[0]))  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, TypeError):
+        log.warning("pylibsrtp internals differ from 1.0: media stays on the Python receive path")
+        return None
+
+    def slow(plain: bytes) -> None:  # a packet of no adopted track: routed in Python
+        packet = parse_rtp(plain)
+        if packet is not None:
+            _dispatch(dtls, packet)
+
+    return _rx.Session(fn, ctx, srtp, slow)
+
+
+def native_session(dtls: RTCDtlsTransport) -> Any:
+    """`dtls`'s compiled receive state (tracks are adopted into it), or None."""
+    return getattr(dtls, "_hub_rx", None)
+
+
 def install(dtls: RTCDtlsTransport) -> bool:
     """Put `dtls`'s ICE sockets on the fast path once its SRTP session is up.
     Returns False (stock path) when aiortc/aioice look different from the
@@ -172,21 +212,27 @@ def install(dtls: RTCDtlsTransport) -> bool:
     if srtp is None or not hasattr(dtls, "_rtp_router") or not isinstance(protocols, list):
         log.warning("aiortc internals differ from 1.16: media stays on the stock receive path")
         return False
-    unprotect = _unprotector(srtp)
+    session = native_session(dtls)
+    if session is None:
+        session = _native_session(dtls, srtp)
+        dtls._hub_rx = session  # type: ignore[attr-defined]
+    unprotect = _unprotector(srtp) if session is None else None
     for protocol in protocols:
         if getattr(protocol, "_hub_fast_path", False):
             continue
         stock = protocol.datagram_received
+        if session is not None:
+            protocol.datagram_received = _rx.Tap(session, stock)  # type: ignore[union-attr]
+        else:
+            def datagram_received(self: Any, data: bytes, addr: tuple[Any, ...],
+                                  stock: Any = stock, unprotect: Any = unprotect) -> None:
+                # SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type
+                if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
+                    _receive_rtp(dtls, unprotect, data)
+                else:
+                    stock(data, addr)
 
-        def datagram_received(self: Any, data: bytes, addr: tuple[Any, ...],
-                              stock: Any = stock) -> None:
-            # SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type
-            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
-                _receive_rtp(dtls, unprotect, data)
-            else:
-                stock(data, addr)
-
-        protocol.datagram_received = types.MethodType(datagram_received, protocol)  # type: ignore[method-assign]
+            protocol.datagram_received = types.MethodType(datagram_received, protocol)  # type: ignore[method-assign]
         protocol._hub_fast_path = True  # type: ignore[attr-defined]
     return True
 

@@ -39,18 +39,20 @@ _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8"
 
 
 class PassThroughReceiver(RTCRtpReceiver):
-    sink: FrameSink | None
     on_end: Callable[[], None] | None
     codec_name: str
     media_ssrc: int | None
     _pt_table: dict[int, tuple[object, bool]]
     _assembler: FrameAssembler
     _depayload: Any
+    _native: dict[int, Any]  # SSRC -> hub.media._rx.Track: its packets never reach Python
+    _sink: FrameSink | None
 
     @classmethod
     def adopt(cls, receiver: RTCRtpReceiver) -> PassThroughReceiver:
         receiver.__class__ = cls
         assert isinstance(receiver, PassThroughReceiver)
+        receiver._native = {}
         receiver.sink = None
         receiver.on_end = None
         receiver.codec_name = ""
@@ -64,6 +66,17 @@ class PassThroughReceiver(RTCRtpReceiver):
         receiver._RTCRtpReceiver__jitter_buffer = None  # type: ignore[attr-defined]
         receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
         return receiver
+
+    @property
+    def sink(self) -> FrameSink | None:
+        """Called with (frame, rtp_timestamp) for each complete frame."""
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: FrameSink | None) -> None:
+        self._sink = sink
+        for track in self._native.values():
+            track.sink = sink
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         if self._RTCRtpReceiver__started:  # type: ignore[has-type]  # aiortc's private flag
@@ -93,19 +106,53 @@ class PassThroughReceiver(RTCRtpReceiver):
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         self.on_rtp(packet)
 
+    def _adopt_native(self, ssrc: int, codec: Any) -> Any:
+        """Hand this SSRC's packets to the compiled receive path (fastpath.py),
+        on its first packet, or return None (this track stays in Python)."""
+        session = fastpath.native_session(self.transport)
+        if session is None or not (self._depayload is None or self.codec_name == "h264"):
+            return None
+        nack = self._RTCRtpReceiver__nack_generator is not None  # type: ignore[attr-defined]
+        track = session.add_track(ssrc=ssrc, h264=self._depayload is not None,
+                                  nack=nack and self._depayload is not None,
+                                  clock_rate=codec.clockRate)
+        track.sink = self._sink
+        track.on_loss = self._on_native_loss
+        track.on_nack = self._on_native_nack
+        self._native[ssrc] = track
+        self._RTCRtpReceiver__remote_streams[ssrc] = track  # type: ignore[attr-defined]  # RTCP reports read it
+        return track
+
+    def _on_native_loss(self, ssrc: int) -> None:
+        asyncio.ensure_future(self._send_rtcp_pli(ssrc))
+
+    def _on_native_nack(self, ssrc: int, missing: list[int]) -> None:
+        asyncio.ensure_future(self._send_rtcp_nack(ssrc, missing))
+
     def on_rtp(self, packet: RtpPacket) -> None:
         """One RTP packet of this track, on the event loop, synchronously (the
         fast path calls it from the socket's callback: hub/media/fastpath.py);
-        the rare RTCP it answers with (NACK, PLI) is sent by a task."""
+        the rare RTCP it answers with (NACK, PLI) is sent by a task. With the
+        compiled path only a track's first packet and RTX come here."""
         if not self._enabled:
             return
         entry = self._pt_table.get(packet.payload_type)
         if entry is None:
             return
         codec, is_rtx = entry
+        native = self._native.get(packet.ssrc)
+        if native is not None:
+            native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload)
+            return
         streams = self._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
         stats = streams.get(packet.ssrc)
         if stats is None:
+            if not is_rtx:
+                native = self._adopt_native(packet.ssrc, codec)
+                if native is not None:
+                    self.media_ssrc = packet.ssrc
+                    native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload)
+                    return
             stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)  # type: ignore[attr-defined]
         stats.add(packet)
         if is_rtx:
@@ -114,13 +161,17 @@ class PassThroughReceiver(RTCRtpReceiver):
             if original is None or len(packet.payload) < 2 or apt not in self._pt_table:
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
+            native = self._native.get(packet.ssrc)
+            if native is not None:  # aiortc counts a retransmission in the RTX stream only
+                native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload, False)
+                return
             codec = self._pt_table[apt][0]
         self.media_ssrc = packet.ssrc
         payload = packet.payload
         depayload = self._depayload
         if depayload is None:  # audio: one packet, one frame
-            if payload and self.sink is not None:
-                self.sink(payload, packet.timestamp)
+            if payload and self._sink is not None:
+                self._sink(payload, packet.timestamp)
             return
         nack = self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
         if nack is not None and nack.add(packet):
@@ -139,8 +190,12 @@ class PassThroughReceiver(RTCRtpReceiver):
             assembler.dropped += 1
         if lost:
             asyncio.ensure_future(self._send_rtcp_pli(packet.ssrc))
-        if frame is not None and self.sink is not None:
-            self.sink(frame, packet.timestamp)
+        if frame is not None and self._sink is not None:
+            self._sink(frame, packet.timestamp)
+
+    def frames_dropped(self) -> int:
+        """Frames given up as incomplete, on either receive path."""
+        return self._assembler.dropped + sum(t.dropped for t in self._native.values())
 
     def request_keyframe(self) -> None:
         """Send a PLI to the sender of this track (RFC 4585 6.3.1)."""

@@ -52,6 +52,16 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
         # the media arrives by the hub's own receive path (an aiortc/aioice
         # upgrade that renamed what it hooks into fails here, not silently)
         assert fastpath.installed(publisher.video.transport)
+        # ... and, built from hub/media/_rx.c by the install, in C: each track
+        # was adopted on its first packet and the rest never reached Python
+        session = fastpath.native_session(publisher.video.transport)
+        assert session is not None, "hub.media._rx is not built: run scripts/test (it installs gcc)"
+        native = {t.ssrc for t in session.tracks()}
+        assert publisher.audio is not None and set(publisher.audio._native) <= native
+        assert publisher.audio._native, "audio is on the compiled path"
+        if clip.codec == "h264":
+            assert publisher.video._native, "H.264 video is on the compiled path"
+        await wait_for(lambda: session.counters()["datagrams"] > 100, what="datagrams in C")
         await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 4, what="4 segments")
         frames_sent_before_end = pub.video.sent
         end_meeting(hub, 1, meeting_id)

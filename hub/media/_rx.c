@@ -1,0 +1,886 @@
+/*
+ * The hub's per-packet receive path for SRTP media, compiled (issue 15).
+ *
+ * Written by hand because no library does this part: pylibsrtp decrypts one
+ * packet per Python call and aiortc parses, counts and depacketises in
+ * Python, which at ~100 datagrams per hall per second was most of a media
+ * node's CPU. Here one C call per datagram does what hub/media/fastpath.py
+ * and hub/media/passthrough.py do in Python for the common packet:
+ *
+ *   decrypt (libsrtp, through the function pylibsrtp already loaded: its
+ *   address is handed in, so nothing is linked twice), parse the fixed RTP
+ *   header, find the track by SSRC, keep aiortc's receiver statistics and
+ *   NACK state, depacketise H.264 (RFC 6184: single NAL, FU-A, STAP-A) and
+ *   put frames together (the rules of hub/media/assembler.py).
+ *
+ * Python is called once per complete frame (`sink(frame, rtp_timestamp)`),
+ * on a loss (`on_loss(ssrc)`: the caller sends a PLI) and on a gap
+ * (`on_nack(ssrc, missing)`). Anything else (STUN, DTLS, SRTCP, an SSRC the
+ * receiver has not adopted yet, RTX) goes to the Python callables it was
+ * given, so the stock path and hub/media/passthrough.py still decide those.
+ *
+ * tests/hub/media/test_rx_native.py feeds the same packets to this and to
+ * the Python path and compares every frame, loss and counter.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+typedef int (*unprotect_fn)(void *ctx, void *hdr, int *len);
+
+#define SLOTS 1024             /* packets of one frame (a 360p keyframe is ~20) */
+#define MAX_FRAME (4 << 20)    /* bytes of one frame before it is given up */
+#define HISTORY 128            /* aiortc's RTP_HISTORY_SIZE: NACK window */
+#define BUF_CAP 4096           /* largest datagram decrypted here */
+#define MAX_TRACKS 8
+
+static inline int u16_gt(unsigned a, unsigned b) {
+    return (a > b && a - b < 0x8000) || (a < b && b - a > 0x8000);
+}
+
+static inline int ts_newer(uint32_t a, uint32_t b) {
+    return a != b && (uint32_t)(a - b) < 0x80000000u;
+}
+
+/* ------------------------------------------------------------------ Track */
+
+typedef struct {
+    uint16_t seq;
+    uint32_t gen;
+    uint32_t off, len;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t ssrc;
+    int h264;
+    int nack;
+    long long clock_rate;
+    PyObject *sink, *on_loss, *on_nack;
+    /* statistics: aiortc.rtcrtpreceiver.StreamStatistics */
+    int have_seq;
+    unsigned base_seq, max_seq;
+    long long cycles, received, jitter_q4, last_arrival, expected_prior, received_prior;
+    int have_last;
+    long long last_ts;
+    /* NACK: aiortc.rtcrtpreceiver.NackGenerator */
+    int nack_have_max;
+    unsigned nack_max;
+    int n_missing;
+    uint16_t missing[HISTORY + 1];
+    /* frame assembly: hub/media/assembler.py */
+    int have_cur, have_done, have_start, have_marker;
+    uint32_t cur_ts, done_ts;
+    unsigned start, marker;
+    uint32_t gen;
+    int n_parts;
+    uint16_t part_seqs[SLOTS];
+    Slot *slots;
+    char *arena;
+    uint32_t arena_len, arena_cap;
+    long long frames, dropped, guessed;
+} Track;
+
+static PyTypeObject TrackType;
+
+static long long now_units(long long rate) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    /* int(time.time() * rate), as aiortc computes an arrival */
+    return (long long)(((double)t.tv_sec + t.tv_nsec / 1e9) * (double)rate);
+}
+
+static void stats_add(Track *t, unsigned seq, uint32_t ts) {
+    int in_order = !t->have_seq || u16_gt(seq, t->max_seq);
+    t->received += 1;
+    if (!t->have_seq) {
+        t->base_seq = seq;
+    }
+    if (in_order) {
+        long long arrival = now_units(t->clock_rate);
+        if (t->have_seq && seq < t->max_seq)
+            t->cycles += 1 << 16;
+        t->max_seq = seq;
+        t->have_seq = 1;
+        if (t->have_last && (long long)ts != t->last_ts && t->received > 1) {
+            long long diff = (arrival - t->last_arrival) - ((long long)ts - t->last_ts);
+            if (diff < 0)
+                diff = -diff;
+            t->jitter_q4 += diff - ((t->jitter_q4 + 8) >> 4);
+        }
+        t->last_arrival = arrival;
+        t->last_ts = ts;
+        t->have_last = 1;
+    }
+    t->have_seq = 1;
+}
+
+/* Returns 1 when packets went missing (the caller sends a NACK). */
+static int nack_add(Track *t, unsigned seq) {
+    int missed = 0;
+    if (!t->nack_have_max) {
+        t->nack_max = seq;
+        t->nack_have_max = 1;
+        return 0;
+    }
+    if (u16_gt(seq, t->nack_max)) {
+        unsigned old = t->nack_max;
+        t->nack_max = seq;
+        unsigned min_seq = (seq - HISTORY) & 0xFFFF;
+        for (int i = 0; i < t->n_missing;) { /* what falls out of the window */
+            if (u16_gt(min_seq, t->missing[i]))
+                t->missing[i] = t->missing[--t->n_missing];
+            else
+                i++;
+        }
+        unsigned s = (old + 1) & 0xFFFF;
+        if (u16_gt(min_seq, s)) /* only the last HISTORY would be kept */
+            s = min_seq;
+        while (u16_gt(seq, s)) {
+            int dup = 0;
+            for (int i = 0; i < t->n_missing; i++)
+                if (t->missing[i] == s) { dup = 1; break; }
+            if (!dup && t->n_missing <= HISTORY)
+                t->missing[t->n_missing++] = (uint16_t)s;
+            missed = 1;
+            s = (s + 1) & 0xFFFF;
+        }
+    } else {
+        for (int i = 0; i < t->n_missing; i++)
+            if (t->missing[i] == seq) {
+                t->missing[i] = t->missing[--t->n_missing];
+                break;
+            }
+    }
+    return missed;
+}
+
+static int cmp_u16(const void *a, const void *b) {
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static int call2(PyObject *fn, PyObject *a, PyObject *b) {
+    if (fn == NULL || fn == Py_None)
+        return 0;
+    PyObject *args[2] = {a, b};
+    PyObject *r = PyObject_Vectorcall(fn, args, b ? 2 : 1, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int send_nack(Track *t) {
+    if (t->on_nack == NULL || t->on_nack == Py_None)
+        return 0;
+    uint16_t sorted[HISTORY + 1];
+    int n = t->n_missing;
+    memcpy(sorted, t->missing, n * sizeof(uint16_t));
+    qsort(sorted, n, sizeof(uint16_t), cmp_u16);
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromLong(sorted[i]);
+        if (v == NULL) { Py_DECREF(list); return -1; }
+        PyList_SET_ITEM(list, i, v);
+    }
+    PyObject *ssrc = PyLong_FromUnsignedLong(t->ssrc);
+    int rc = ssrc ? call2(t->on_nack, ssrc, list) : -1;
+    Py_XDECREF(ssrc);
+    Py_DECREF(list);
+    return rc;
+}
+
+/* H.264 payload (RFC 6184) to Annex-B, appended to the track's arena.
+ * Returns 0, or -1 for a payload the Python path rejects too (ValueError). */
+static int arena_put(Track *t, const uint8_t *p, uint32_t n) {
+    if (t->arena_len + n > MAX_FRAME)
+        return -2;
+    if (t->arena_len + n > t->arena_cap) {
+        uint32_t cap = t->arena_cap ? t->arena_cap : 8192;
+        while (cap < t->arena_len + n)
+            cap *= 2;
+        char *a = PyMem_Realloc(t->arena, cap);
+        if (a == NULL)
+            return -3;
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    memcpy(t->arena + t->arena_len, p, n);
+    t->arena_len += n;
+    return 0;
+}
+
+static const uint8_t START[4] = {0, 0, 0, 1};
+
+/* Whether the Python path takes this payload (it raises ValueError otherwise). */
+static int payload_ok(const uint8_t *p, uint32_t n) {
+    if (n == 0)
+        return 1;
+    if (n < 2)
+        return 0;
+    unsigned type = p[0] & 0x1F;
+    if (type == 28 || (type > 0 && type < 24))
+        return 1;
+    if (type != 24)
+        return 0;
+    uint32_t pos = 1;
+    while (pos < n) {
+        if (n < pos + 2)
+            return 0;
+        pos += 2 + (((uint32_t)p[pos] << 8) | p[pos + 1]);
+        if (n < pos)
+            return 0;
+    }
+    return 1;
+}
+
+/* Appends a payload payload_ok accepted. */
+static int depayload(Track *t, const uint8_t *p, uint32_t n) {
+    if (n == 0)
+        return 0;
+    unsigned type = p[0] & 0x1F;
+    int rc;
+    if (type == 28) { /* FU-A */
+        if (p[1] & 0x80) {
+            uint8_t head[5] = {0, 0, 0, 1, (uint8_t)((p[0] & 0xE0) | (p[1] & 0x1F))};
+            if ((rc = arena_put(t, head, 5)))
+                return rc;
+        }
+        return arena_put(t, p + 2, n - 2);
+    }
+    if (type > 0 && type < 24) {
+        if ((rc = arena_put(t, START, 4)))
+            return rc;
+        return arena_put(t, p, n);
+    }
+    if (type == 24) { /* STAP-A */
+        uint32_t pos = 1;
+        while (pos < n) {
+            uint32_t size = ((uint32_t)p[pos] << 8) | p[pos + 1];
+            pos += 2;
+            if ((rc = arena_put(t, START, 4)) || (rc = arena_put(t, p + pos, size)))
+                return rc;
+            pos += size;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int starts_access_unit(const uint8_t *a, uint32_t n) {
+    uint32_t pos;
+    if (n >= 4 && a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 1)
+        pos = 4;
+    else if (n >= 3 && a[0] == 0 && a[1] == 0 && a[2] == 1)
+        pos = 3;
+    else
+        return 0;
+    if (n < pos + 2)
+        return 0;
+    unsigned kind = a[pos] & 0x1F;
+    if (kind == 1 || kind == 5)
+        return (a[pos + 1] & 0x80) != 0;
+    return kind == 6 || kind == 7 || kind == 8 || kind == 9;
+}
+
+static void frame_reset(Track *t) {
+    t->gen++;
+    t->n_parts = 0;
+    t->arena_len = 0;
+    t->have_marker = 0;
+}
+
+/* One video packet, after statistics and NACK. Returns -1 on a Python error. */
+static int video_packet(Track *t, unsigned seq, uint32_t ts, int marker, const uint8_t *payload,
+                        uint32_t plen) {
+    int lost = 0;
+    if (!payload_ok(payload, plen))
+        return 0; /* not a packet of any frame: dropped, as in Python */
+    if (!t->have_cur || ts != t->cur_ts) {
+        if (t->have_done && !ts_newer(ts, t->done_ts))
+            return 0; /* straggler of a frame already given out */
+        if (t->have_cur) {
+            if (!ts_newer(ts, t->cur_ts))
+                return 0; /* late packet of a dropped frame */
+            lost = 1;
+            t->dropped++;
+            frame_reset(t);
+            t->have_start = 0;
+        }
+        t->cur_ts = ts;
+        t->have_cur = 1;
+    }
+    uint32_t off = t->arena_len;
+    int rc = depayload(t, payload, plen);
+    if (rc == -3) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (rc == -2) { /* a frame larger than any this hub takes: given up */
+        lost = 1;
+        t->dropped++;
+        frame_reset(t);
+        t->have_cur = 0;
+        t->have_start = 0;
+        goto out;
+    }
+    Slot *s = &t->slots[seq % SLOTS];
+    if (!(s->gen == t->gen && s->seq == seq)) {
+        if (s->gen == t->gen) {
+            /* another packet of this frame holds the slot: the frame spans more
+               than SLOTS packets, which no frame of this hub does */
+            lost = 1;
+            t->dropped++;
+            frame_reset(t);
+            t->have_cur = 0;
+            t->have_start = 0;
+            goto out;
+        }
+        t->part_seqs[t->n_parts++] = (uint16_t)seq;
+    }
+    s->seq = (uint16_t)seq;
+    s->gen = t->gen;
+    s->off = off;
+    s->len = t->arena_len - off;
+    if (marker) {
+        t->marker = seq;
+        t->have_marker = 1;
+    }
+    if (!t->have_marker)
+        goto out;
+    unsigned end = t->marker, start = t->start;
+    int guessed = 0;
+    if (!t->have_start || ((end - start) & 0xFFFF) >= 0x8000) {
+        unsigned best = t->part_seqs[0], dist = (end - best) & 0xFFFF;
+        for (int i = 1; i < t->n_parts; i++) {
+            unsigned d = (end - t->part_seqs[i]) & 0xFFFF;
+            if (d > dist) { dist = d; best = t->part_seqs[i]; }
+        }
+        start = best;
+        guessed = 1;
+    }
+    unsigned span = ((end - start) & 0xFFFF) + 1;
+    if ((unsigned)t->n_parts < span || span > SLOTS)
+        goto out;
+    uint32_t total = 0;
+    for (unsigned i = 0; i < span; i++) {
+        Slot *p = &t->slots[(start + i) & 0xFFFF & (SLOTS - 1)];
+        unsigned want = (start + i) & 0xFFFF;
+        if (!(p->gen == t->gen && p->seq == want))
+            goto out; /* a stray packet outside the frame's range */
+        total += p->len;
+    }
+    PyObject *frame = PyBytes_FromStringAndSize(NULL, total);
+    if (frame == NULL)
+        return -1;
+    char *dst = PyBytes_AS_STRING(frame);
+    for (unsigned i = 0; i < span; i++) {
+        Slot *p = &t->slots[(start + i) & 0xFFFF & (SLOTS - 1)];
+        memcpy(dst, t->arena + p->off, p->len);
+        dst += p->len;
+    }
+    frame_reset(t);
+    t->start = (end + 1) & 0xFFFF;
+    t->have_start = 1;
+    t->done_ts = ts;
+    t->have_done = 1;
+    t->have_cur = 0;
+    t->frames++;
+    t->guessed = guessed;
+    if (guessed && t->h264 && !starts_access_unit((const uint8_t *)PyBytes_AS_STRING(frame), total)) {
+        /* the frame's first packets were lost: what is left cannot be decoded */
+        Py_DECREF(frame);
+        frame = NULL;
+        lost = 1;
+        t->dropped++;
+    }
+    if (lost) {
+        PyObject *ssrc = PyLong_FromUnsignedLong(t->ssrc);
+        int r = ssrc ? call2(t->on_loss, ssrc, NULL) : -1;
+        Py_XDECREF(ssrc);
+        if (r < 0) { Py_XDECREF(frame); return -1; }
+        lost = 0;
+    }
+    if (frame != NULL) {
+        PyObject *pts = PyLong_FromUnsignedLong(ts);
+        int r = pts ? call2(t->sink, frame, pts) : -1;
+        Py_XDECREF(pts);
+        Py_DECREF(frame);
+        return r;
+    }
+    return 0;
+out:
+    if (lost) {
+        PyObject *ssrc = PyLong_FromUnsignedLong(t->ssrc);
+        int r = ssrc ? call2(t->on_loss, ssrc, NULL) : -1;
+        Py_XDECREF(ssrc);
+        return r;
+    }
+    return 0;
+}
+
+/* One RTP packet of this track (its header already parsed). */
+static int track_packet(Track *t, unsigned seq, uint32_t ts, int marker, const uint8_t *payload,
+                        uint32_t plen, int count) {
+    if (count)
+        stats_add(t, seq, ts);
+    if (!t->h264) { /* audio: one packet, one frame */
+        if (plen == 0)
+            return 0;
+        PyObject *data = PyBytes_FromStringAndSize((const char *)payload, plen);
+        PyObject *pts = data ? PyLong_FromUnsignedLong(ts) : NULL;
+        int r = pts ? call2(t->sink, data, pts) : -1;
+        Py_XDECREF(pts);
+        Py_XDECREF(data);
+        return r;
+    }
+    if (t->nack && nack_add(t, seq) && send_nack(t) < 0)
+        return -1;
+    return video_packet(t, seq, ts, marker, payload, plen);
+}
+
+static PyObject *Track_rtp(Track *t, PyObject *const *args, Py_ssize_t nargs) {
+    /* rtp(sequence_number, timestamp, marker, payload, count=True): a packet
+       the Python path parsed (an RTX retransmission, which aiortc does not
+       count in the media stream's statistics: count=False) */
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "rtp(sequence_number, timestamp, marker, payload, count=True)");
+        return NULL;
+    }
+    unsigned long seq = PyLong_AsUnsignedLong(args[0]);
+    unsigned long ts = PyLong_AsUnsignedLong(args[1]);
+    int marker = PyObject_IsTrue(args[2]);
+    int count = nargs == 5 ? PyObject_IsTrue(args[4]) : 1;
+    if (PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[3], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int r = track_packet(t, seq & 0xFFFF, (uint32_t)ts, marker, view.buf, (uint32_t)view.len, count);
+    PyBuffer_Release(&view);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int Track_traverse(Track *t, visitproc visit, void *arg) {
+    Py_VISIT(t->sink);
+    Py_VISIT(t->on_loss);
+    Py_VISIT(t->on_nack);
+    return 0;
+}
+
+static int Track_clear(Track *t) {
+    Py_CLEAR(t->sink);
+    Py_CLEAR(t->on_loss);
+    Py_CLEAR(t->on_nack);
+    return 0;
+}
+
+static void Track_dealloc(Track *t) {
+    PyObject_GC_UnTrack(t);
+    Track_clear(t);
+    PyMem_Free(t->slots);
+    PyMem_Free(t->arena);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *get_max_seq(Track *t, void *c) {
+    if (!t->have_seq) Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(t->max_seq);
+}
+static PyObject *get_base_seq(Track *t, void *c) {
+    if (!t->have_seq) Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(t->base_seq);
+}
+static long long expected(Track *t) {
+    return t->have_seq ? t->cycles + (long long)t->max_seq - (long long)t->base_seq + 1 : 0;
+}
+static PyObject *get_expected(Track *t, void *c) { return PyLong_FromLongLong(expected(t)); }
+static PyObject *get_lost(Track *t, void *c) {
+    long long n = expected(t) - t->received;
+    if (n < -0x800000) n = -0x800000;
+    if (n > 0x7FFFFF) n = 0x7FFFFF;
+    return PyLong_FromLongLong(n);
+}
+static PyObject *get_fraction_lost(Track *t, void *c) {
+    /* as aiortc's property: reading it starts the next interval */
+    long long exp = expected(t);
+    long long ei = exp - t->expected_prior, ri = t->received - t->received_prior;
+    t->expected_prior = exp;
+    t->received_prior = t->received;
+    long long li = ei - ri;
+    if (ei == 0 || li <= 0) return PyLong_FromLong(0);
+    return PyLong_FromLongLong((li << 8) / ei);
+}
+static PyObject *get_jitter(Track *t, void *c) { return PyLong_FromLongLong(t->jitter_q4 >> 4); }
+static PyObject *get_received(Track *t, void *c) { return PyLong_FromLongLong(t->received); }
+static PyObject *get_cycles(Track *t, void *c) { return PyLong_FromLongLong(t->cycles); }
+static PyObject *get_frames(Track *t, void *c) { return PyLong_FromLongLong(t->frames); }
+static PyObject *get_dropped(Track *t, void *c) { return PyLong_FromLongLong(t->dropped); }
+static PyObject *get_guessed(Track *t, void *c) { return PyBool_FromLong(t->guessed); }
+static PyObject *get_ssrc(Track *t, void *c) { return PyLong_FromUnsignedLong(t->ssrc); }
+static PyObject *get_missing(Track *t, void *c) {
+    PyObject *s = PySet_New(NULL);
+    for (int i = 0; s && i < t->n_missing; i++) {
+        PyObject *v = PyLong_FromLong(t->missing[i]);
+        if (v == NULL || PySet_Add(s, v) < 0) { Py_XDECREF(v); Py_DECREF(s); return NULL; }
+        Py_DECREF(v);
+    }
+    return s;
+}
+
+#define CALLBACK(name)                                                          \
+    static PyObject *get_##name(Track *t, void *c) {                          \
+        return Py_NewRef(t->name ? t->name : Py_None);                        \
+    }                                                                         \
+    static int set_##name(Track *t, PyObject *v, void *c) {                   \
+        Py_XSETREF(t->name, Py_XNewRef(v));                                   \
+        return 0;                                                             \
+    }
+CALLBACK(sink)
+CALLBACK(on_loss)
+CALLBACK(on_nack)
+
+static PyGetSetDef Track_getset[] = {
+    {"ssrc", (getter)get_ssrc, NULL, NULL, NULL},
+    {"base_seq", (getter)get_base_seq, NULL, NULL, NULL},
+    {"max_seq", (getter)get_max_seq, NULL, NULL, NULL},
+    {"cycles", (getter)get_cycles, NULL, NULL, NULL},
+    {"packets_received", (getter)get_received, NULL, NULL, NULL},
+    {"packets_expected", (getter)get_expected, NULL, NULL, NULL},
+    {"packets_lost", (getter)get_lost, NULL, NULL, NULL},
+    {"fraction_lost", (getter)get_fraction_lost, NULL, NULL, NULL},
+    {"jitter", (getter)get_jitter, NULL, NULL, NULL},
+    {"frames", (getter)get_frames, NULL, NULL, NULL},
+    {"dropped", (getter)get_dropped, NULL, NULL, NULL},
+    {"guessed", (getter)get_guessed, NULL, NULL, NULL},
+    {"missing", (getter)get_missing, NULL, NULL, NULL},
+    {"sink", (getter)get_sink, (setter)set_sink, "sink(frame, rtp_timestamp)", NULL},
+    {"on_loss", (getter)get_on_loss, (setter)set_on_loss, "on_loss(ssrc): ask for a keyframe", NULL},
+    {"on_nack", (getter)get_on_nack, (setter)set_on_nack, "on_nack(ssrc, missing)", NULL},
+    {NULL},
+};
+
+static PyMethodDef Track_methods[] = {
+    {"rtp", (PyCFunction)(void (*)(void))Track_rtp, METH_FASTCALL,
+     "rtp(sequence_number, timestamp, marker, payload): one packet parsed elsewhere"},
+    {NULL},
+};
+
+static PyTypeObject TrackType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hub.media._rx.Track",
+    .tp_basicsize = sizeof(Track),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One received RTP stream: statistics, NACK state and frame assembly.",
+    .tp_traverse = (traverseproc)Track_traverse,
+    .tp_clear = (inquiry)Track_clear,
+    .tp_dealloc = (destructor)Track_dealloc,
+    .tp_getset = Track_getset,
+    .tp_methods = Track_methods,
+};
+
+/* ---------------------------------------------------------------- Session */
+
+typedef struct {
+    PyObject_HEAD
+    unprotect_fn unprotect;
+    void *ctx;
+    PyObject *owner;  /* the pylibsrtp session that owns ctx: kept alive */
+    PyObject *slow;   /* slow(plain_rtp): a packet for no adopted track */
+    int n_tracks;
+    Track *tracks[MAX_TRACKS];
+    long long datagrams, decrypt_failed, malformed, handed_over;
+    uint8_t buf[BUF_CAP];
+} Session;
+
+static PyTypeObject SessionType;
+
+static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *names[] = {"unprotect", "ctx", "owner", "slow", NULL};
+    unsigned long long fn, ctx;
+    PyObject *owner, *slow;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "KKOO", names, &fn, &ctx, &owner, &slow))
+        return NULL;
+    if (!fn || !ctx) {
+        PyErr_SetString(PyExc_ValueError, "unprotect and ctx must be addresses");
+        return NULL;
+    }
+    Session *s = (Session *)type->tp_alloc(type, 0);
+    if (s == NULL)
+        return NULL;
+    s->unprotect = (unprotect_fn)(uintptr_t)fn;
+    s->ctx = (void *)(uintptr_t)ctx;
+    s->owner = Py_NewRef(owner);
+    s->slow = Py_NewRef(slow);
+    return (PyObject *)s;
+}
+
+static PyObject *Session_add_track(Session *s, PyObject *args, PyObject *kw) {
+    static char *names[] = {"ssrc", "h264", "nack", "clock_rate", NULL};
+    unsigned long ssrc;
+    int h264, nack;
+    long long rate;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "kppL", names, &ssrc, &h264, &nack, &rate))
+        return NULL;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (s->tracks[i]->ssrc == (uint32_t)ssrc)
+            return Py_NewRef((PyObject *)s->tracks[i]);
+    if (s->n_tracks == MAX_TRACKS) {
+        PyErr_SetString(PyExc_OverflowError, "too many tracks on one connection");
+        return NULL;
+    }
+    Track *t = PyObject_GC_New(Track, &TrackType);
+    if (t == NULL)
+        return NULL;
+    char *body = (char *)t + sizeof(PyObject);
+    memset(body, 0, sizeof(Track) - sizeof(PyObject));
+    t->ssrc = (uint32_t)ssrc;
+    t->h264 = h264;
+    t->nack = nack;
+    t->clock_rate = rate > 0 ? rate : 90000;
+    t->gen = 1;
+    if (h264) {
+        t->slots = PyMem_Calloc(SLOTS, sizeof(Slot));
+        if (t->slots == NULL) {
+            Py_DECREF(t);
+            return PyErr_NoMemory();
+        }
+    }
+    PyObject_GC_Track(t);
+    s->tracks[s->n_tracks++] = (Track *)Py_NewRef((PyObject *)t);
+    return (PyObject *)t;
+}
+
+/* One SRTP datagram: returns 0, or -1 with a Python exception set. */
+static int session_srtp(Session *s, const uint8_t *data, Py_ssize_t n) {
+    if (n > BUF_CAP)
+        return 0; /* larger than libsrtp takes here: dropped, as pylibsrtp does */
+    memcpy(s->buf, data, n);
+    int len = (int)n;
+    s->datagrams++;
+    if (s->unprotect(s->ctx, s->buf, &len) != 0) {
+        s->decrypt_failed++; /* replayed or not authentic: dropped, as aiortc does */
+        return 0;
+    }
+    const uint8_t *p = s->buf;
+    if (len < 12 || (p[0] >> 6) != 2) {
+        s->malformed++;
+        return 0;
+    }
+    uint32_t pos = 12 + 4 * (p[0] & 0x0F);
+    if (p[0] & 0x10) {
+        if ((uint32_t)len < pos + 4) {
+            s->malformed++;
+            return 0;
+        }
+        pos += 4 + 4 * (((uint32_t)p[pos + 2] << 8) | p[pos + 3]);
+    }
+    uint32_t end = len;
+    if (p[0] & 0x20) {
+        uint8_t pad = p[len - 1];
+        if (!pad || pad > end) {
+            s->malformed++;
+            return 0;
+        }
+        end -= pad;
+    }
+    if (pos > end) {
+        s->malformed++;
+        return 0;
+    }
+    uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+    for (int i = 0; i < s->n_tracks; i++) {
+        Track *t = s->tracks[i];
+        if (t->ssrc == ssrc)
+            return track_packet(t, ((unsigned)p[2] << 8) | p[3],
+                                ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7],
+                                p[1] >> 7, p + pos, end - pos, 1);
+    }
+    s->handed_over++;
+    PyObject *plain = PyBytes_FromStringAndSize((const char *)p, len);
+    if (plain == NULL)
+        return -1;
+    PyObject *r = PyObject_CallOneArg(s->slow, plain);
+    Py_DECREF(plain);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *Session_counters(Session *s, PyObject *unused) {
+    return Py_BuildValue("{sLsLsLsL}", "datagrams", s->datagrams, "decrypt_failed", s->decrypt_failed,
+                         "malformed", s->malformed, "handed_over", s->handed_over);
+}
+
+static PyObject *Session_tracks(Session *s, PyObject *unused) {
+    PyObject *list = PyList_New(s->n_tracks);
+    for (int i = 0; list && i < s->n_tracks; i++)
+        PyList_SET_ITEM(list, i, Py_NewRef((PyObject *)s->tracks[i]));
+    return list;
+}
+
+static int Session_traverse(Session *s, visitproc visit, void *arg) {
+    Py_VISIT(s->owner);
+    Py_VISIT(s->slow);
+    for (int i = 0; i < s->n_tracks; i++)
+        Py_VISIT(s->tracks[i]);
+    return 0;
+}
+
+static int Session_clear(Session *s) {
+    Py_CLEAR(s->slow);
+    for (int i = 0; i < s->n_tracks; i++)
+        Py_CLEAR(s->tracks[i]);
+    s->n_tracks = 0;
+    /* owner last: ctx must stay valid while anything can still call in */
+    Py_CLEAR(s->owner);
+    s->unprotect = NULL;
+    return 0;
+}
+
+static void Session_dealloc(Session *s) {
+    PyObject_GC_UnTrack(s);
+    Session_clear(s);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef Session_methods[] = {
+    {"add_track", (PyCFunction)(void (*)(void))Session_add_track, METH_VARARGS | METH_KEYWORDS,
+     "add_track(ssrc, h264, nack, clock_rate) -> Track: take this SSRC's packets here"},
+    {"counters", (PyCFunction)Session_counters, METH_NOARGS, "datagrams seen, and what was dropped"},
+    {"tracks", (PyCFunction)Session_tracks, METH_NOARGS, "the adopted tracks"},
+    {NULL},
+};
+
+static PyTypeObject SessionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hub.media._rx.Session",
+    .tp_basicsize = sizeof(Session),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Session(unprotect, ctx, owner, slow): one connection's SRTP receive state.",
+    .tp_new = Session_new,
+    .tp_traverse = (traverseproc)Session_traverse,
+    .tp_clear = (inquiry)Session_clear,
+    .tp_dealloc = (destructor)Session_dealloc,
+    .tp_methods = Session_methods,
+};
+
+/* -------------------------------------------------------------------- Tap */
+
+/* What a socket's datagram_received becomes: SRTP to the session, the rest
+ * (STUN, DTLS, SRTCP) to the socket's own stock method. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    Session *session;
+    PyObject *stock;
+} Tap;
+
+static PyTypeObject TapType;
+
+static PyObject *Tap_call(Tap *tap, PyObject *const *args, size_t nargsf, PyObject *kw) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (tap->stock == NULL)
+        Py_RETURN_NONE; /* cleared by the garbage collector */
+    if (nargs == 2 && kw == NULL && PyBytes_CheckExact(args[0]) && tap->session != NULL
+            && tap->session->unprotect) {
+        const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+        Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+        /* SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type */
+        if (n > 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 209)) {
+            if (session_srtp(tap->session, d, n) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    return PyObject_Vectorcall(tap->stock, args, nargsf, kw);
+}
+
+static PyObject *Tap_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *session, *stock;
+    if (!PyArg_ParseTuple(args, "O!O", &SessionType, &session, &stock))
+        return NULL;
+    Tap *tap = (Tap *)type->tp_alloc(type, 0);
+    if (tap == NULL)
+        return NULL;
+    tap->vectorcall = (vectorcallfunc)Tap_call;
+    tap->session = (Session *)Py_NewRef(session);
+    tap->stock = Py_NewRef(stock);
+    return (PyObject *)tap;
+}
+
+static int Tap_traverse(Tap *tap, visitproc visit, void *arg) {
+    Py_VISIT(tap->session);
+    Py_VISIT(tap->stock);
+    return 0;
+}
+
+static int Tap_clear(Tap *tap) {
+    Py_CLEAR(tap->session);
+    Py_CLEAR(tap->stock);
+    return 0;
+}
+
+static void Tap_dealloc(Tap *tap) {
+    PyObject_GC_UnTrack(tap);
+    Tap_clear(tap);
+    Py_TYPE(tap)->tp_free((PyObject *)tap);
+}
+
+static PyObject *Tap_plain_call(Tap *tap, PyObject *args, PyObject *kw) {
+    if (tap->session == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tap is closed");
+        return NULL;
+    }
+    return PyVectorcall_Call((PyObject *)tap, args, kw);
+}
+
+static PyObject *get_session(Tap *tap, void *c) { return Py_NewRef(tap->session ? (PyObject *)tap->session : Py_None); }
+
+static PyGetSetDef Tap_getset[] = {
+    {"session", (getter)get_session, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyTypeObject TapType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hub.media._rx.Tap",
+    .tp_basicsize = sizeof(Tap),
+    .tp_vectorcall_offset = offsetof(Tap, vectorcall),
+    .tp_call = (ternaryfunc)Tap_plain_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Tap(session, stock): a socket's datagram_received(data, addr).",
+    .tp_new = Tap_new,
+    .tp_traverse = (traverseproc)Tap_traverse,
+    .tp_clear = (inquiry)Tap_clear,
+    .tp_dealloc = (destructor)Tap_dealloc,
+    .tp_getset = Tap_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "hub.media._rx",
+    "The compiled per-packet receive path (see _rx.c).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__rx(void) {
+    if (PyType_Ready(&TrackType) < 0 || PyType_Ready(&SessionType) < 0 || PyType_Ready(&TapType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Track", (PyObject *)&TrackType) < 0 ||
+        PyModule_AddObjectRef(m, "Session", (PyObject *)&SessionType) < 0 ||
+        PyModule_AddObjectRef(m, "Tap", (PyObject *)&TapType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
