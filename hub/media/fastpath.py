@@ -53,7 +53,7 @@ from aiortc.rtp import HeaderExtensions
 try:
     from hub.media import _rx
 except ImportError:  # built without a compiler: the Python path below
-    _rx = None
+    _rx = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
