@@ -77,6 +77,7 @@ def _delete_meetings(svc: RecordingService, meeting_ids: list[str]) -> int:
     for meeting_id in meeting_ids:
         with session_scope(svc.session_factory) as s:
             paths = store.delete_meeting(s, meeting_id=meeting_id)
+            svc._known_recordings.pop(meeting_id, None)
         for rel in paths:
             path = svc.data_dir / rel
             try:

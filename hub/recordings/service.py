@@ -84,6 +84,10 @@ class RecordingService:
         # meetings being recorded right now (never deleted by retention); set by live media
         self.recording_now: Callable[[], set[str]] = set
         self._housekeeping: asyncio.Task[None] | None = None
+        # meetings whose recording row this process has seen (live segments skip
+        # the lookup: ~40 segments a second at 256 halls; bounded). Only retention
+        # deletes that row, never for a meeting being recorded, and forgets it here.
+        self._known_recordings: dict[str, None] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self, *, housekeeping: bool = True) -> None:
@@ -142,16 +146,22 @@ class RecordingService:
                                    at=segment.spec.started_at, kind="rejected", detail=str(exc))
             log.warning("live segment %s rejected: %s", segment.path.name, exc)
             return False
+        known = self._known_recordings
         with session_scope(self.session_factory) as s:
-            store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
-                                   meeting_type=meeting_type, started_at=segment.spec.started_at)
-            store.add_segment(s, segment=RecordedSegment(
+            if meeting_id not in known:
+                store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
+                                       meeting_type=meeting_type, started_at=segment.spec.started_at)
+            # a live segment's id is new (uuid4): no lookup before the insert
+            s.add(RecordedSegment(
                 id=segment.spec.segment_id, meeting_id=meeting_id, branch_id=branch_id,
                 started_at=segment.spec.started_at, duration=segment.duration,
                 path=str(segment.path.relative_to(self.data_dir)), size=segment.size,
                 init_size=segment.init_size, container=segment.path.suffix.lstrip("."),
                 video_codec=segment.spec.video_codec, source="live", has_audio=segment.spec.has_audio,
             ))
+        if len(known) > 4096:
+            known.clear()
+        known[meeting_id] = None
         metrics.SEGMENTS.labels("live").inc()
         metrics.SECONDS.labels("live").inc(segment.duration)
         return True

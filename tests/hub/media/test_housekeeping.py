@@ -102,3 +102,38 @@ async def test_metrics_are_registered(hub: Hub, h264_clip: Clip) -> None:
         assert REGISTRY.get_sample_value("branchlive_media_process_cpu_percent") is not None
     finally:
         await pub.close()
+
+
+async def test_a_live_segment_after_retention_removed_its_meeting_indexes_it_again(
+        hub: Hub, monkeypatch) -> None:  # noqa: ANN001
+    """Live segments skip the recording-row lookup once the row is known
+    (RecordingService.add_live_segment); retention forgets what it deletes, so
+    the next segment of that meeting brings its row back and stays findable."""
+    from hub.recordings import service as service_module
+    from hub.recordings.files import FinishedSegment, SegmentSpec
+
+    monkeypatch.setattr(service_module, "verify_written", lambda path: None)
+    svc = hub.plane.recordings
+    hub.plane.settings.retention_days = {"default": 30}
+    meeting_id, _ = seed_meeting(hub, "branch", 40)
+
+    def live_segment(age_days: float) -> FinishedSegment:
+        started = datetime.now(UTC) - timedelta(days=age_days)
+        spec = SegmentSpec(segment_id=str(uuid.uuid4()), branch_id=9, meeting_id=meeting_id,
+                           started_at=started, video_codec="h264", width=320, height=180,
+                           extradata=b"", has_audio=False)
+        path = hub.data_dir / "recordings" / "9" / meeting_id / f"{spec.segment_id}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 100)
+        return FinishedSegment(spec=spec, path=path, size=100, init_size=0, duration=6.0)
+
+    assert svc.add_live_segment(meeting_id=meeting_id, branch_id=9, meeting_type="branch",
+                                segment=live_segment(40))
+    assert meeting_id in svc._known_recordings and recorded(hub, meeting_id) == 2
+    assert housekeeping.apply_retention(svc) == 1
+    assert recorded(hub, meeting_id) == 0
+    assert svc.add_live_segment(meeting_id=meeting_id, branch_id=9, meeting_type="branch",
+                                segment=live_segment(0))
+    with session_scope(hub.session_factory) as s:
+        assert store.get_recording(s, meeting_id=meeting_id) is not None
+    assert recorded(hub, meeting_id) == 1
