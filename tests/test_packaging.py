@@ -268,9 +268,11 @@ def test_installed_wheel_serves_the_wall_and_the_kiosk(wheel: Path, tmp_path: Pa
     work.mkdir()
     hub_venv = clean_venv(work, wheel, "hub")
     edge_venv = clean_venv(work, wheel, "edge")
-    hub_has = _python_modules(hub_venv, "fastapi", "sqlalchemy", "psycopg", "cv2", "serial", "numpy")
+    hub_has = _python_modules(hub_venv, "fastapi", "sqlalchemy", "psycopg", "cv2", "serial", "numpy",
+                              "hub.media._rx")
+    # hub.media._rx: the compiled receive path travels in the wheel (built from hub/media/_rx.c)
     assert hub_has == {"fastapi": True, "sqlalchemy": True, "psycopg": True,
-                       "cv2": False, "serial": False, "numpy": False}, hub_has
+                       "cv2": False, "serial": False, "numpy": False, "hub.media._rx": True}, hub_has
     edge_has = _python_modules(edge_venv, "cv2", "serial", "fastapi", "sqlalchemy", "psycopg", "openpyxl")
     assert edge_has == {"cv2": True, "serial": True, "fastapi": False, "sqlalchemy": False,
                         "psycopg": False, "openpyxl": False}, edge_has

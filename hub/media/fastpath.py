@@ -56,6 +56,7 @@ except ImportError:  # built without a compiler: the Python path below
     _rx = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
+_warned = False
 
 _RTP_HEADER = struct.Struct("!BBHLL")
 _NO_EXTENSIONS = HeaderExtensions()  # shared, never written
@@ -178,7 +179,13 @@ def _native_session(dtls: RTCDtlsTransport, srtp: pylibsrtp.Session) -> Any:
     """The compiled receive state for `dtls`, or None (Python path). It calls
     the libsrtp function pylibsrtp loaded, on pylibsrtp's session, which it
     keeps alive."""
+    global _warned
     if _rx is None:
+        if not _warned:
+            _warned = True
+            log.warning("hub.media._rx is not built (no C compiler where this package was built): "
+                        "media is received by the Python path, at about 1.5 times the CPU per hall; "
+                        "rebuild the package with gcc and python3-dev installed")
         return None
     try:
         from pylibsrtp._binding import ffi, lib

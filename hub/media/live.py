@@ -7,6 +7,7 @@ that aiortc packetises without encoding. Audio is Opus end to end.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 
@@ -90,9 +91,10 @@ async def open_publisher(
         audio=audio_rx,
         talkback=talkback,
     )
-    video_rx.sink = lambda data, ts: branch.on_video(pub, data, ts)
+    # partials, not lambdas: called for every frame, from C (hub/media/_rx.c)
+    video_rx.sink = functools.partial(branch.on_video, pub)
     if audio_rx is not None:
-        audio_rx.sink = lambda data, ts: branch.on_audio(pub, data, ts)
+        audio_rx.sink = functools.partial(branch.on_audio, pub)
     return pub, answer
 
 

@@ -1,0 +1,890 @@
+"""The compiled receive path (hub/media/_rx.c) against the Python one, packet for packet.
+
+Each scenario is one sequence of datagrams: SRTP-protected RTP of a real H.264
+stream (libx264, packetised as aiortc's H264Encoder sends it), with loss,
+reordering, duplicates, wrap-arounds, padding, malformed payloads, forged and
+replayed datagrams, non-SRTP datagrams, an Opus-like track and RTX. It is fed
+twice, each time to a fresh fake DTLS transport (a real pylibsrtp session,
+aiortc's RtpRouter, one fake ICE socket) with a fresh PassThroughReceiver put
+on the fast path by `fastpath.install` (through the receiver's own `receive`):
+
+  (a) with `hub.media._rx`: the socket's datagram_received is an `_rx.Tap` and
+      every adopted track's packets are decrypted, counted and assembled in C;
+  (b) with `fastpath._rx = None`: pylibsrtp, `parse_rtp`, `on_rtp`,
+      FrameAssembler and aiortc's StreamStatistics/NackGenerator.
+
+Everything the receiver does must be the same: the frames given to the sink
+(bytes and RTP timestamps), the PLIs and NACK lists sent (in order, interleaved
+with the frames), what reached the stock datagram_received (STUN, DTLS, RTCP),
+frames_dropped(), the missing set of the NACK state and the RTCP statistics
+(not jitter: it depends on the wall clock). The only documented differences
+(frames over 4 MB or 1024 packets are given up; a track is adopted into C on
+its first packet) are checked on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import importlib
+import random
+import struct
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pylibsrtp
+import pytest
+from aiortc.codecs.h264 import H264Encoder, h264_depayload
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
+from aiortc.rtcrtpparameters import (
+    RTCRtcpFeedback,
+    RTCRtpCodecParameters,
+    RTCRtpDecodingParameters,
+    RTCRtpReceiveParameters,
+    RTCRtpRtxParameters,
+)
+from aiortc.rtp import HeaderExtensionsMap
+from av.video.frame import PictureType
+from pylibsrtp._binding import ffi, lib
+
+from hub.media import fastpath
+from hub.media.passthrough import PassThroughReceiver
+
+W, H = 320, 180
+KEY = bytes(range(1, 31))  # AES_CM_128_HMAC_SHA1_80: 16 bytes of key, 14 of salt
+ADDR = ("127.0.0.1", 5000)
+VIDEO_SSRC, RTX_SSRC, AUDIO_SSRC = 0x1234ABCD, 0x5678EF01, 0x0BADCAFE
+VIDEO_PT, RTX_PT, AUDIO_PT = 102, 103, 111
+FRAME_TICKS = 6000  # 90 kHz at 15 fps
+AUDIO_TICKS = 960  # 20 ms at 48 kHz
+
+
+def native_module() -> Any:
+    """hub.media._rx, built from the _rx.c next to it; the test fails (it is
+    not skipped) when it is missing or older than its source."""
+    try:
+        module = importlib.import_module("hub.media._rx")
+    except ImportError as exc:
+        pytest.fail(f"hub.media._rx is not built ({exc}): run scripts/test, which builds it "
+                    "(pip install -e . compiles hub/media/_rx.c in place)")
+    built = Path(module.__file__)
+    source = built.with_name("_rx.c")
+    if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+        pytest.fail(f"{built.name} was built from an older {source}: run scripts/test, "
+                    "which rebuilds it when _rx.c changes")
+    return module
+
+
+# ----------------------------------------------------------------- the media
+
+
+@functools.cache
+def access_units() -> list[bytes]:
+    """12 H.264 access units: an IDR with SPS, PPS and SEI, P frames, and a
+    second IDR (frame 6) whose SPS and PPS go out as one STAP-A packet."""
+    ctx = av.CodecContext.create("libx264", "w")
+    ctx.profile = "Baseline"
+    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
+    ctx.time_base, ctx.framerate = Fraction(1, 15), Fraction(15)
+    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "x264-params": "repeat-headers=1"}
+    rng = np.random.default_rng(3)
+    out: list[bytes] = []
+    for i in range(12):
+        img = np.full((H, W, 3), 90, dtype=np.uint8)
+        img[:, :, 1] = np.linspace(0, 255, W, dtype=np.uint8)[None, :]
+        x = 10 + 20 * i
+        img[40:120, x:x + 80] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        if i == 6:
+            frame.pict_type = PictureType.I
+        out += [bytes(p) for p in ctx.encode(frame)]
+    assert len(out) == 12
+    return out
+
+
+@functools.cache
+def payloads() -> list[list[bytes]]:
+    """The RTP payloads of each access unit, as aiortc packetises them."""
+    out = [H264Encoder._packetize(H264Encoder._split_bitstream(u)) for u in access_units()]
+    assert all(len(p) >= 4 for p in out)  # every frame spans several packets
+    assert out[0][0][0] & 0x1F == 24 and out[6][0][0] & 0x1F == 24  # STAP-A before each IDR
+    return out
+
+
+def rtp(seq: int, ts: int, payload: bytes, *, ssrc: int = VIDEO_SSRC, pt: int = VIDEO_PT,
+        marker: bool = False, padding: int = 0, pad_value: int | None = None,
+        csrc: tuple[int, ...] = (), ext: bytes | None = None) -> bytes:
+    """A plain RTP packet (RFC 3550), built by hand so that any field can be odd."""
+    b0 = 0x80 | (0x20 if padding else 0) | (0x10 if ext is not None else 0) | len(csrc)
+    data = struct.pack("!BBHLL", b0, (int(marker) << 7) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+    data += b"".join(struct.pack("!L", c) for c in csrc)
+    if ext is not None:
+        assert len(ext) % 4 == 0
+        data += struct.pack("!HH", 0xBEDE, len(ext) // 4) + ext
+    data += payload
+    if padding:
+        data += bytes(padding - 1) + bytes([padding if pad_value is None else pad_value])
+    return data
+
+
+def is_srtp(data: bytes) -> bool:
+    """What both paths take for SRTP (RFC 7983), the rest goes the stock way."""
+    return len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209
+
+
+# ------------------------------------------------------------- the scenarios
+
+
+@dataclass
+class Plan:
+    """Packets in the order the sender protects them (each SSRC's in sequence
+    order, as a sender does) and the steps of delivering them: ("srtp", i),
+    ("tamper", i), ("cut", i), ("raw", datagram) or an action on the receiver."""
+
+    seq: int = 1000
+    ts0: int = 90_000
+    rtx: bool = False
+    audio: bool = False
+    packets: list[bytes] = field(default_factory=list)
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+    info: dict[int, tuple[int, int, bool, bytes]] = field(default_factory=dict)
+    rtx_seq: int = 700
+    audio_seq: int = 20_000
+
+    def add(self, data: bytes) -> int:
+        self.packets.append(data)
+        return len(self.packets) - 1
+
+    def media(self, payload: bytes, ts: int, marker: bool = False, **kw: Any) -> int:
+        """The next packet of the video SSRC."""
+        seq = self.seq
+        self.seq = (seq + 1) & 0xFFFF
+        i = self.add(rtp(seq, ts, payload, marker=marker, **kw))
+        self.info[i] = (seq, ts & 0xFFFFFFFF, marker, payload)
+        return i
+
+    def ts(self, k: int) -> int:
+        return (self.ts0 + k * FRAME_TICKS) & 0xFFFFFFFF
+
+    def frame(self, k: int, extra: dict[int, list[bytes]] | None = None,
+              tail: bytes | None = None, ts: int | None = None,
+              markers: set[int] | None = None, **kw: Any) -> list[int]:
+        """The packets of access unit k (timestamp ts0 + k frames unless `ts`);
+        `extra` payloads go in before payload `pos` of the frame, `tail` is an
+        extra last packet that carries the marker; `markers`: the positions
+        whose packet has the marker bit (the last one's by default)."""
+        parts = payloads()[k]
+        ts = self.ts(k) if ts is None else ts & 0xFFFFFFFF
+        if markers is None:
+            markers = {len(parts) - 1} if tail is None else set()
+        out = []
+        for pos, payload in enumerate(parts):
+            for more in (extra or {}).get(pos, []):
+                out.append(self.media(more, ts))
+            out.append(self.media(payload, ts, marker=pos in markers, **kw))
+        if tail is not None:
+            out.append(self.media(tail, ts, marker=True))
+        return out
+
+    def retransmit(self, i: int, **kw: Any) -> int:
+        """An RTX packet (RFC 4588) carrying media packet i."""
+        seq, ts, marker, payload = self.info[i]
+        return self.rtx_packet(struct.pack("!H", seq) + payload, ts, marker, **kw)
+
+    def rtx_packet(self, payload: bytes, ts: int, marker: bool = False, **kw: Any) -> int:
+        seq = self.rtx_seq
+        self.rtx_seq += 1
+        return self.add(rtp(seq, ts, payload, ssrc=RTX_SSRC, pt=RTX_PT, marker=marker, **kw))
+
+    def opus(self, k: int, payload: bytes, **kw: Any) -> int:
+        seq = self.audio_seq
+        self.audio_seq += 1
+        return self.add(rtp(seq, 5000 + k * AUDIO_TICKS, payload, ssrc=AUDIO_SSRC, pt=AUDIO_PT,
+                            marker=k == 0, **kw))
+
+    def deliver(self, *indices: int) -> None:
+        self.steps += [("srtp", i) for i in indices]
+
+    def do(self, action: str, arg: Any = None) -> None:
+        self.steps.append((action, arg))
+
+
+def clean() -> Plan:
+    p = Plan()
+    for k in range(12):
+        p.deliver(*p.frame(k))
+    return p
+
+
+def random_loss() -> Plan:
+    p = Plan()
+    rng = random.Random(10)
+    for k in range(12):
+        p.deliver(*[i for i in p.frame(k) if rng.random() >= 0.1])
+        if k in (3, 8):
+            p.do("stats")  # fraction_lost is per interval: read it as RTCP does
+    return p
+
+
+def first_packet_lost() -> Plan:
+    p = Plan()
+    for k in range(8):
+        f = p.frame(k)
+        p.deliver(*(f[1:] if k in (2, 6) else f))  # 6: the STAP-A with SPS and PPS
+    return p
+
+
+def marker_lost() -> Plan:
+    p = Plan()
+    for k in range(8):
+        f = p.frame(k)
+        p.deliver(*(f[:-1] if k in (2, 5) else f))
+    return p
+
+
+def marker_then_first_lost() -> Plan:
+    """Frame 1 loses its marker (frame 2's start is then not known), frame 2
+    its first packet: what is left of frame 2 is not an access unit."""
+    p = Plan()
+    for k in range(6):
+        f = p.frame(k)
+        p.deliver(*(f[:-1] if k == 1 else f[1:] if k == 2 else f))
+    return p
+
+
+def reordering() -> Plan:
+    p = Plan()
+    f = [p.frame(k) for k in range(12)]
+    p.deliver(*f[0])
+    shuffled = f[1][:]
+    random.Random(5).shuffle(shuffled)
+    p.deliver(*shuffled)  # within a frame
+    p.deliver(*f[2][:-1], f[3][0], f[2][-1], *f[3][1:])  # across frames: frame 3 starts first
+    p.deliver(*reversed(f[4]))
+    p.deliver(*f[5][1:], f[5][0])  # the first packet last
+    p.deliver(*[i for pair in zip(f[6], f[7], strict=False) for i in pair], *f[6][len(f[7]):],
+              *f[7][len(f[6]):])  # two frames interleaved
+    p.deliver(*f[8][:2], *f[9][:1], *f[8][2:], *f[9][1:])  # frame 8's tail after frame 9 began
+    p.deliver(*f[10][::2], *f[10][1::2], *f[11])
+    return p
+
+
+def duplicates() -> Plan:
+    """Datagrams that arrive twice: libsrtp's replay check drops the second."""
+    p = Plan()
+    f = [p.frame(k) for k in range(8)]
+    p.deliver(*f[0])
+    for i in f[1]:
+        p.deliver(i, i)
+    p.deliver(*f[2], f[2][1], *f[3], f[1][0], f[3][-1])
+    p.deliver(*f[4][:-1], f[4][0], f[4][-1], *f[5], *f[6], f[6][2], *f[7])
+    return p
+
+
+def sequence_wrap() -> Plan:
+    """Sequence numbers from 65530: frame 0 ends on 0, which is lost."""
+    p = Plan(seq=65530)
+    for k in range(8):
+        p.deliver(*[i for i in p.frame(k) if p.info[i][0] != 0])
+    return p
+
+
+def timestamp_wrap() -> Plan:
+    p = Plan(ts0=(1 << 32) - 3 * FRAME_TICKS + 17)
+    f = [p.frame(k) for k in range(8)]
+    p.deliver(*f[0], *f[1], *f[2][:-1], *f[3], *f[4][1:], *f[5], f[4][0], *f[6], *f[7])
+    return p
+
+
+def padding() -> Plan:
+    p = Plan()
+    p.deliver(*p.frame(0))
+    p.deliver(*p.frame(1, padding=1))
+    f = p.frame(2)
+    p.deliver(*f)
+    p.deliver(*p.frame(3, padding=255))
+    p.deliver(*p.frame(4, extra={2: [b""]}))
+    # a padding-only packet inside frame 5 (its payload is empty once the padding is gone)
+    f = p.frame(5, extra={1: []})
+    pad_only = p.media(b"", p.ts(5), padding=32)
+    p.deliver(*f[:1], pad_only, *f[1:])
+    # invalid padding (a count of 0, a count larger than the packet): not parsed, dropped
+    bad_zero = p.media(b"\x41\x9a\x00", p.ts(6), padding=4, pad_value=0)
+    bad_big = p.media(b"\x41\x9a\x00", p.ts(6), padding=4, pad_value=200)
+    p.deliver(bad_zero, bad_big, *p.frame(6), *p.frame(7, padding=7))
+    return p
+
+
+def jumps() -> Plan:
+    """Sequence numbers that jump (a gap of 300, longer than the NACK window
+    of 128, then jumps of 20000 that wrap around) and timestamps that go back
+    or jump by half their range."""
+    p = Plan()
+    p.deliver(*p.frame(0), *p.frame(1))
+    p.seq = (p.seq + 300) & 0xFFFF
+    p.deliver(*p.frame(2)[1:], *p.frame(3))
+    for k in range(4, 8):
+        p.seq = (p.seq + 20_000) & 0xFFFF
+        p.deliver(*p.frame(k))
+    p.deliver(*p.frame(8, ts=p.ts(6)))  # an emitted frame's timestamp: stragglers
+    half = p.ts(7) + (1 << 31)
+    p.deliver(*p.frame(9, ts=half))  # half the range ahead: not newer, stragglers too
+    p.deliver(*p.frame(10, ts=half - 1), *p.frame(11, ts=half - 1 + FRAME_TICKS))
+    return p
+
+
+def stray_markers() -> Plan:
+    """Marker bits where they do not belong, or missing."""
+    p = Plan()
+    p.deliver(*p.frame(0))
+    p.deliver(*p.frame(1, markers={1, 4}))  # a marker inside the frame as well
+    p.deliver(*p.frame(2, markers=set()))  # no marker: given up when frame 3 begins
+    p.deliver(*p.frame(3), *p.frame(4, markers={0, 1, 2, 3, 4}))  # every packet marked
+    f = p.frame(5, markers={2})
+    p.deliver(*f[3:], *f[:3])  # the marker inside, the frame's tail first
+    p.deliver(*p.frame(6), *p.frame(7))
+    return p
+
+
+def stap_a() -> Plan:
+    """Frames 0 and 6 are IDRs whose first packet is a STAP-A (SPS, PPS, SEI);
+    a lone STAP-A of SPS and PPS also comes before frame 3 in a packet of its own."""
+    p = Plan()
+    for k in range(3):
+        p.deliver(*p.frame(k))
+    sps_pps = payloads()[6][0]
+    assert sps_pps[0] & 0x1F == 24
+    p.deliver(*p.frame(3, extra={0: [sps_pps]}))
+    for k in range(4, 10):
+        p.deliver(*p.frame(k))
+    return p
+
+
+MALFORMED = [
+    b"\x00\xaa\xbb",  # NAL type 0
+    b"\x1e\xaa\xbb",  # NAL type 30
+    b"\x18\x00\x20\x67\x42",  # STAP-A whose unit is cut short
+    b"\x18\x00\x02\x67\x42\x00",  # STAP-A with half a length field
+    b"\x18\x00",  # STAP-A with no length field
+    b"\x19\x00\x01\xaa",  # STAP-B
+    b"\x41",  # one byte
+    b"\x7c",  # one byte of FU-A
+]
+
+
+def malformed() -> Plan:
+    p = Plan()
+    p.deliver(*p.frame(0))
+    for k in range(1, 9):
+        payload = MALFORMED[k - 1]
+        if k % 2:  # a stray packet between frames, with the last frame's timestamp
+            p.deliver(p.media(payload, p.ts(k - 1)), *p.frame(k))
+        else:  # inside a frame: the frame cannot complete
+            p.deliver(*p.frame(k, extra={2: [payload]}))
+    p.deliver(*p.frame(9, extra={1: [b"\x7c\x85"]}))  # FU-A start with no data: taken
+    p.deliver(*p.frame(10), *p.frame(11))
+    return p
+
+
+def empty_payloads() -> Plan:
+    p = Plan()
+    p.deliver(*p.frame(0))
+    p.deliver(*p.frame(1, extra={2: [b""]}))  # an empty packet inside a frame
+    p.deliver(*p.frame(2, tail=b""))  # an empty packet carries the marker
+    p.deliver(p.media(b"", p.ts(2) + 3000))  # an empty packet of a timestamp of its own
+    p.deliver(*p.frame(3))
+    p.deliver(p.media(b"", p.ts(3) + 3000, marker=True))  # and one that is a whole frame
+    for k in range(4, 8):
+        p.deliver(*p.frame(k))
+    return p
+
+
+def forged_and_replayed() -> Plan:
+    p = Plan()
+    f = [p.frame(k) for k in range(8)]
+    p.deliver(*f[0])
+    p.do("tamper", f[1][0])  # a payload byte changed: authentication fails
+    p.deliver(*f[1])  # the genuine packet still gets through
+    p.do("tamper", f[2][-1])
+    p.do("cut", f[2][1])  # the authentication tag cut short
+    p.deliver(*f[2])
+    p.deliver(*f[3], f[1][2])  # an old datagram replayed
+    p.do("cut", f[4][2])
+    p.deliver(*f[4][:2], *f[4][3:])  # the cut packet is never delivered whole: frame 4 lost
+    p.deliver(*f[5], f[5][-1], *f[6], f[0][0], *f[7])
+    return p
+
+
+STUN = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(range(12))
+NON_SRTP = [
+    STUN,
+    b"\x80\xc8\x00\x06" + bytes(range(24)) + b"\x80\x00\x00\x01" + bytes(10),  # SRTCP SR
+    b"\x81\xc9\x00\x07" + bytes(28) + b"\x80\x00\x00\x02" + bytes(10),  # SRTCP RR
+    b"\x80\xd0\x00\x02" + bytes(8),  # second byte 208: RTCP range
+    bytes([22, 0xFE, 0xFD]) + bytes(20),  # a DTLS record
+    rtp(1, 2, b"")[:12],  # 12 bytes: too short to be SRTP
+    b"\x01",
+]
+
+
+def non_srtp() -> Plan:
+    p = Plan()
+    p.do("raw", NON_SRTP[0])  # before the first media packet too
+    for k in range(8):
+        f = p.frame(k)
+        p.deliver(*f[:2])
+        if k < len(NON_SRTP):
+            p.do("raw", NON_SRTP[k])
+        p.deliver(*f[2:])
+    return p
+
+
+def extensions_and_csrc() -> Plan:
+    p = Plan()
+    ext = b"\x10\xaa\x21\xbb\xcc\x00\x00\x00"  # RFC 8285 one-byte elements and padding
+    p.deliver(*p.frame(0, ext=ext))
+    p.deliver(*p.frame(1, csrc=(1, 2, 3)))
+    p.deliver(*p.frame(2, ext=ext, csrc=(7,)))
+    p.deliver(*p.frame(3, ext=ext, padding=3))
+    p.deliver(*p.frame(4))
+    return p
+
+
+def audio() -> Plan:
+    """An Opus-like track on the same transport as the video (BUNDLE)."""
+    p = Plan(audio=True)
+    rng = random.Random(4)
+    a = [p.opus(k, bytes(rng.randrange(256) for _ in range(20 + k))) for k in range(30)]
+    empty = p.opus(30, b"")
+    pad_only = p.opus(31, b"", padding=12)
+    a += [empty, pad_only] + [p.opus(k, bytes([k]) * 40) for k in range(32, 40)]
+    f = [p.frame(k) for k in range(6)]
+    order = [*a[:4], *f[0], *a[4:6], *f[1][:2], *a[7:9], *f[1][2:], a[10], a[9], *f[2], a[11],
+             *a[12:14], a[12], *f[3], *a[14:30], a[30], a[31], *f[4], *a[32:36], *f[5], *a[37:]]
+    p.deliver(*order)  # a[6] and a[36] lost, a[9] and a[10] swapped, a[12] twice
+    return p
+
+
+def rtx() -> Plan:
+    """Retransmissions on their own SSRC (RFC 4588), unwrapped by the receiver."""
+    p = Plan(rtx=True)
+    f = [p.frame(k) for k in range(10)]
+    p.deliver(*f[0])
+    p.deliver(*f[1][:2], *f[1][3:], p.retransmit(f[1][2]))  # completes frame 1
+    p.deliver(*f[2][:-1], p.retransmit(f[2][-1]))  # the marker packet, retransmitted
+    p.deliver(*f[3][1:], *f[4], p.retransmit(f[3][0]))  # too late: frame 3 was given up
+    p.deliver(*f[5][:2], p.retransmit(f[5][0]), *f[5][2:])  # a packet that had arrived
+    p.deliver(p.rtx_packet(b"", p.ts(5), padding=200))  # padding only (bandwidth probing)
+    p.deliver(p.rtx_packet(b"\x01", p.ts(5)))  # too short to hold a sequence number
+    p.deliver(*f[6][:1], *f[6][2:], *f[7][:1])  # frame 6 lost a packet and frame 7 began
+    p.deliver(p.retransmit(f[6][1]), *f[7][1:])
+    lost = f[8][1:3]
+    p.deliver(f[8][0], *f[8][3:], *[p.retransmit(i) for i in reversed(lost)], *f[9])
+    return p
+
+
+def sink_detached() -> Plan:
+    """No sink for a while (frames complete all the same, and are not passed on)."""
+    p = Plan()
+    f = [p.frame(k) for k in range(6)]
+    p.deliver(*f[0], *f[1][:2])
+    p.do("sink", False)
+    p.deliver(*f[1][2:], *f[2])
+    p.do("sink", True)
+    p.deliver(*f[3], *f[4], *f[5])
+    return p
+
+
+# The compiled path differs from the Python one in the scenarios below (found
+# by this test; each docstring says how the Python path behaves, which is what
+# the test asserts): it routes an adopted SSRC's packets to its track without
+# the router, the payload type, the receiver's _enabled flag or its stop(); it
+# decrypts datagrams of up to 4096 bytes where pylibsrtp stops at 1500; and a
+# connection's ninth SSRC raises OverflowError out of datagram_received.
+
+
+def unknown_payload_type() -> Plan:
+    """Packets of the video SSRC with a payload type the receiver does not
+    take (99) or with the RTX payload type: the Python path drops them (the
+    router finds no receiver for PT 99; on_rtp ignores RTX on the media SSRC)."""
+    p = Plan(rtx=True)
+    p.deliver(*p.frame(0), *p.frame(1))
+    p.deliver(p.media(b"\x41\x9a\x01\x02", p.ts(2), pt=99, marker=True))
+    p.deliver(*p.frame(3))
+    p.deliver(p.media(b"\x65\x88\x01\x02", p.ts(4), pt=RTX_PT, marker=True))
+    p.deliver(*p.frame(5), *p.frame(6))
+    return p
+
+
+def receiver_disabled() -> Plan:
+    """The transceiver's direction became sendonly (aiortc sets
+    receiver._enabled = False): the receiver ignores media until re-enabled."""
+    p = Plan()
+    p.deliver(*p.frame(0), *p.frame(1))
+    p.do("enabled", False)
+    p.deliver(*p.frame(2), *p.frame(3))
+    p.do("enabled", True)
+    p.deliver(*p.frame(4), *p.frame(5))
+    return p
+
+
+def receiver_stopped() -> Plan:
+    """RTCRtpReceiver.stop() unregisters the receiver from the transport's
+    router: packets that still arrive reach no receiver."""
+    p = Plan()
+    p.deliver(*p.frame(0), *p.frame(1))
+    p.do("stop")
+    p.deliver(*p.frame(2), *p.frame(3))
+    return p
+
+
+def oversized_datagram() -> Plan:
+    """A 1600-byte datagram: pylibsrtp's buffer is 1500 bytes, so the Python
+    path (and aiortc's) drops it."""
+    p = Plan()
+    p.deliver(*p.frame(0), *p.frame(1))
+    big = p.media(b"\x41\x9a" + bytes(1560), p.ts(1) + 3000, marker=True)
+    assert 1500 < len(p.packets[big]) + 10 < 4096
+    p.deliver(big)
+    p.deliver(*p.frame(2), *p.frame(3))
+    return p
+
+
+def many_ssrcs() -> Plan:
+    """The sender changes its SSRC (sequence numbers and timestamps go on):
+    aiortc's router takes an unknown SSRC by its payload type, and the
+    receiver takes it as before, however many there have been."""
+    p = Plan()
+    for k in range(12):
+        ssrc = VIDEO_SSRC + k
+        parts = payloads()[k]
+        p.deliver(*[p.media(x, p.ts(k), marker=n == len(parts) - 1, ssrc=ssrc)
+                    for n, x in enumerate(parts)])
+    return p
+
+
+SCENARIOS: dict[str, Callable[[], Plan]] = {
+    f.__name__: f for f in (
+        clean, random_loss, first_packet_lost, marker_lost, marker_then_first_lost, reordering,
+        duplicates, sequence_wrap, timestamp_wrap, jumps, stray_markers, padding, stap_a,
+        malformed, empty_payloads, forged_and_replayed, non_srtp, extensions_and_csrc, audio,
+        rtx, sink_detached,
+        # where the compiled path differs today (see above)
+        unknown_payload_type, receiver_disabled, receiver_stopped, oversized_datagram,
+        many_ssrcs,
+    )
+}
+
+
+# ------------------------------------------------------------------ the rig
+
+
+class StockProtocol:
+    """An aioice socket protocol: what reaches its own datagram_received is
+    what STUN/DTLS/SRTCP handling would get."""
+
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self.log = log
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.log.append(("stock", data, addr))
+
+
+class FakeDtls:
+    """What fastpath.install and the receiver read of an RTCDtlsTransport;
+    registering a receiver is aiortc's own code."""
+
+    _register_rtp_receiver = RTCDtlsTransport._register_rtp_receiver
+    _unregister_rtp_receiver = RTCDtlsTransport._unregister_rtp_receiver
+
+    def __init__(self, protocol: StockProtocol) -> None:
+        policy = pylibsrtp.Policy(key=KEY, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        policy.allow_repeat_tx = True  # as aiortc's RTCDtlsTransport sets it up
+        policy.window_size = 1024
+        self.state = "connected"
+        self._rx_srtp = pylibsrtp.Session(policy)
+        self._rtp_router = RtpRouter()
+        self._rtp_header_extensions_map = HeaderExtensionsMap()
+        self.transport = types.SimpleNamespace(
+            _connection=types.SimpleNamespace(_protocols=[protocol]))
+
+
+def sender() -> Callable[[bytes], bytes]:
+    """SRTP protection with the same key, for datagrams of any size (pylibsrtp's
+    own protect() stops at 1500 bytes)."""
+    policy = pylibsrtp.Policy(key=KEY, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    policy.allow_repeat_tx = True
+    policy.window_size = 1024
+    session = pylibsrtp.Session(policy)
+    buf = ffi.new("char[]", 8192)
+    size = ffi.new("int *")
+
+    def protect(plain: bytes) -> bytes:
+        if len(plain) < 1400:
+            return session.protect(plain)
+        ffi.memmove(buf, plain, len(plain))
+        size[0] = len(plain)
+        assert lib.srtp_protect(session._srtp[0], buf, size) == 0
+        return bytes(ffi.buffer(buf, size[0]))
+
+    return protect
+
+
+def video_parameters(with_rtx: bool) -> RTCRtpReceiveParameters:
+    feedback = [RTCRtcpFeedback(type="nack"), RTCRtcpFeedback(type="nack", parameter="pli")]
+    codecs = [RTCRtpCodecParameters(
+        mimeType="video/H264", clockRate=90000, payloadType=VIDEO_PT, rtcpFeedback=feedback,
+        parameters={"packetization-mode": "1", "level-asymmetry-allowed": "1",
+                    "profile-level-id": "42e01f"})]
+    encoding = RTCRtpDecodingParameters(ssrc=VIDEO_SSRC, payloadType=VIDEO_PT)
+    if with_rtx:
+        codecs.append(RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000,
+                                            payloadType=RTX_PT, parameters={"apt": VIDEO_PT}))
+        encoding.rtx = RTCRtpRtxParameters(ssrc=RTX_SSRC)
+    return RTCRtpReceiveParameters(codecs=codecs, encodings=[encoding], muxId="0")
+
+
+def audio_parameters() -> RTCRtpReceiveParameters:
+    codec = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
+                                  payloadType=AUDIO_PT)
+    return RTCRtpReceiveParameters(
+        codecs=[codec], encodings=[RTCRtpDecodingParameters(ssrc=AUDIO_SSRC, payloadType=AUDIO_PT)],
+        muxId="1")
+
+
+def digest(data: bytes) -> str:
+    return f"{len(data)}:{hashlib.sha256(data).hexdigest()[:16]}"
+
+
+def stream_stats(rx: PassThroughReceiver) -> dict[int, tuple[Any, ...]]:
+    """The RTCP receiver-report figures of each of the receiver's sources
+    (aiortc's StreamStatistics, or an _rx.Track that stands in for one);
+    reading fraction_lost starts a new interval, as RTCP does."""
+    streams = rx._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+    return {ssrc: (s.base_seq, s.max_seq, s.cycles, s.packets_received, s.packets_expected,
+                   s.packets_lost, s.fraction_lost) for ssrc, s in sorted(streams.items())}
+
+
+def nack_missing(rx: PassThroughReceiver) -> set[int]:
+    generator = rx._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+    missing = set(generator.missing) if generator is not None else set()
+    for track in rx._native.values():
+        missing |= track.missing
+    return missing
+
+
+@dataclass
+class Outcome:
+    log: list[tuple[Any, ...]]
+    receivers: dict[str, PassThroughReceiver]
+    dtls: FakeDtls
+    protocol: StockProtocol
+    srtp_datagrams: int
+    refused: int  # datagrams libsrtp must refuse: forged, cut short or replayed
+
+    def frames(self, kind: str = "video") -> list[tuple[str, int]]:
+        return [(e[2], e[3]) for e in self.log if e[0] == "frame" and e[1] == kind]
+
+    def summary(self) -> dict[str, Any]:
+        return {name: {"frames_dropped": rx.frames_dropped(), "stats": stream_stats(rx),
+                       "missing": sorted(nack_missing(rx)), "media_ssrc": rx.media_ssrc}
+                for name, rx in self.receivers.items()}
+
+
+async def run(plan: Plan) -> Outcome:
+    """Deliver `plan` to a fresh transport and receiver(s); the path taken is
+    whatever fastpath.install chooses (compiled unless fastpath._rx is None)."""
+    log: list[tuple[Any, ...]] = []
+    protocol = StockProtocol(log)
+    dtls = FakeDtls(protocol)
+    receivers: dict[str, PassThroughReceiver] = {}
+    sinks: dict[str, Callable[[bytes, int], None]] = {}
+    for kind, parameters in [("video", video_parameters(plan.rtx))] + (
+            [("audio", audio_parameters())] if plan.audio else []):
+        rx = PassThroughReceiver.adopt(PassThroughReceiver(kind, dtls))  # type: ignore[arg-type]
+
+        def sink(data: bytes, ts: int, kind: str = kind) -> None:
+            log.append(("frame", kind, digest(data), ts))
+
+        async def pli(ssrc: int, kind: str = kind) -> None:
+            log.append(("pli", kind, ssrc))
+
+        async def nack(ssrc: int, missing: list[int], kind: str = kind) -> None:
+            log.append(("nack", kind, ssrc, list(missing)))
+
+        rx.sink = sinks[kind] = sink
+        rx._send_rtcp_pli = pli  # type: ignore[method-assign]
+        rx._send_rtcp_nack = nack  # type: ignore[method-assign]
+        await rx.receive(parameters)  # registers it with the router and installs the fast path
+        receivers[kind] = rx
+    protect = sender()
+    datagrams = [protect(p) for p in plan.packets]
+    delivered: set[int] = set()
+    srtp_datagrams = refused = 0
+    try:
+        for action, arg in plan.steps:
+            data: bytes | None = None
+            if action == "srtp":
+                data = datagrams[arg]
+                if arg in delivered:
+                    refused += 1
+                delivered.add(arg)
+            elif action == "tamper":
+                forged = bytearray(datagrams[arg])
+                forged[20] ^= 0x40
+                data = bytes(forged)
+                refused += 1
+            elif action == "cut":
+                data = datagrams[arg][:-4]
+                refused += 1
+            elif action == "raw":
+                data = arg
+            elif action == "stats":
+                log.append(("stats", {k: stream_stats(rx) for k, rx in receivers.items()}))
+            elif action == "sink":
+                receivers["video"].sink = sinks["video"] if arg else None
+            elif action == "enabled":
+                receivers["video"]._enabled = arg
+            elif action == "stop":
+                await receivers["video"].stop()
+            else:
+                raise AssertionError(action)
+            if data is not None:
+                srtp_datagrams += is_srtp(data) and len(data) <= 4096
+                try:
+                    protocol.datagram_received(data, ADDR)
+                except Exception as exc:  # any escape is a difference
+                    log.append(("raised", repr(exc)))
+            for _ in range(3):  # the PLI and NACK tasks run
+                await asyncio.sleep(0)
+    finally:
+        for rx in receivers.values():
+            await rx.stop()
+    return Outcome(log, receivers, dtls, protocol, srtp_datagrams, refused)
+
+
+# ------------------------------------------------------------------ the tests
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_compiled_path_matches_python_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rx_module = native_module()
+    assert fastpath._rx is rx_module
+    plan = SCENARIOS[name]()
+    compiled = await run(plan)
+    with monkeypatch.context() as m:
+        m.setattr(fastpath, "_rx", None)
+        python = await run(plan)
+
+    # (a) really ran in C, (b) really in Python
+    session = fastpath.native_session(compiled.dtls)  # type: ignore[arg-type]
+    assert session is not None
+    assert isinstance(compiled.protocol.datagram_received, rx_module.Tap)
+    counters = session.counters()
+    assert counters["datagrams"] == compiled.srtp_datagrams
+    assert counters["decrypt_failed"] == compiled.refused
+    for kind, rx in compiled.receivers.items():
+        media = AUDIO_SSRC if kind == "audio" else VIDEO_SSRC
+        assert media in rx._native, f"the {kind} track was not adopted into C"
+        assert rx._RTCRtpReceiver__remote_streams[media] is rx._native[media]  # type: ignore[attr-defined]
+    assert fastpath.native_session(python.dtls) is None  # type: ignore[arg-type]
+    assert all(not rx._native for rx in python.receivers.values())
+    assert isinstance(python.protocol.datagram_received, types.MethodType)
+
+    # the same frames, PLIs, NACKs and stock datagrams, in the same order
+    assert [e for e in compiled.log if e[0] == "frame"] == [e for e in python.log if e[0] == "frame"]
+    assert [e for e in compiled.log if e[0] == "pli"] == [e for e in python.log if e[0] == "pli"]
+    assert [e for e in compiled.log if e[0] == "nack"] == [e for e in python.log if e[0] == "nack"]
+    assert compiled.log == python.log
+    assert compiled.summary() == python.summary()
+    check_python_path(name, python)
+
+
+def expected_frame(k: int) -> str:
+    """Access unit k as a receiver puts it together: every NAL unit behind a
+    4-byte start code (aiortc's own depacketiser)."""
+    return digest(b"".join(h264_depayload(p) for p in payloads()[k]))
+
+
+def check_python_path(name: str, python: Outcome) -> None:
+    """What the reference (Python) path must have done in some scenarios, so
+    that no scenario passes by both paths doing nothing."""
+    units = [expected_frame(k) for k in range(12)]
+    frames = [d for d, _ in python.frames()]
+    assert all(e[0] != "raised" for e in python.log)
+    if name == "clean":
+        assert python.frames() == [(u, 90_000 + k * FRAME_TICKS) for k, u in enumerate(units)]
+        assert not [e for e in python.log if e[0] in ("pli", "nack")]
+        stats = stream_stats(python.receivers["video"])[VIDEO_SSRC]
+        assert stats[3] == stats[4] == sum(len(p) for p in payloads()) and stats[5] == 0
+    if name == "non_srtp":
+        assert [e[1] for e in python.log if e[0] == "stock"] == NON_SRTP[:1] + NON_SRTP
+        assert frames == units[:8]
+    if name == "first_packet_lost":
+        assert frames == [units[k] for k in (0, 1, 3, 4, 5, 7)]
+    if name == "marker_then_first_lost":
+        assert frames == [units[0], units[3], units[4], units[5]]
+    if name == "rtx":
+        assert frames == [units[k] for k in (0, 1, 2, 4, 5, 7, 8, 9)]
+    if name == "audio":
+        assert len(python.frames("audio")) == 40 - 2 - 2  # 2 lost, 2 empty
+    if name == "sequence_wrap":
+        assert stream_stats(python.receivers["video"])[VIDEO_SSRC][2] == 1 << 16
+        assert frames == units[1:8]
+    if name == "timestamp_wrap":
+        assert [ts for _, ts in python.frames()][-1] < FRAME_TICKS * 8
+    if name == "stap_a":
+        sps_pps = h264_depayload(payloads()[6][0])
+        three = digest(sps_pps + b"".join(h264_depayload(p) for p in payloads()[3]))
+        assert frames == units[:3] + [three] + units[4:10]
+    if name in ("receiver_stopped", "receiver_disabled"):
+        assert units[2] not in frames and units[3] not in frames
+    if name == "many_ssrcs":
+        assert frames == units
+
+
+def giant_frame() -> Plan:
+    """Frame 1 is 1102 packets (FU-A fragments of one slice), then frames go on."""
+    p = Plan()
+    p.deliver(*p.frame(0))
+    ts = p.ts(1)
+    giant = [p.media(b"\x7c\x85" + bytes(8), ts)]
+    giant += [p.media(b"\x7c\x05" + bytes(8), ts) for _ in range(1100)]
+    giant.append(p.media(b"\x7c\x45" + bytes(8), ts, marker=True))
+    p.deliver(*giant)
+    p.ts0 += FRAME_TICKS  # access units 1-3 come after it
+    for k in range(1, 4):
+        p.deliver(*p.frame(k))
+    return p
+
+
+async def test_a_frame_of_more_than_1024_packets_is_given_up_in_c(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented difference: the compiled path gives such a frame up and
+    asks for a keyframe; everything else is as in Python."""
+    native_module()
+    plan = giant_frame()
+    compiled = await run(plan)
+    with monkeypatch.context() as m:
+        m.setattr(fastpath, "_rx", None)
+        python = await run(plan)
+    stamps = [90_000 + k * FRAME_TICKS for k in range(5)]  # the giant frame's is stamps[1]
+    assert [ts for _, ts in python.frames()] == stamps
+    assert python.frames()[1][0].startswith(f"{5 + 1102 * 8}:")
+    assert not [e for e in python.log if e[0] in ("pli", "nack")]
+    assert compiled.frames() == [f for f in python.frames() if f[1] != stamps[1]]
+    assert compiled.frames() == [(expected_frame(k), stamps[k + (k > 0)]) for k in range(4)]
+    plis = [e for e in compiled.log if e[0] == "pli"]
+    assert plis and set(plis) == {("pli", "video", VIDEO_SSRC)}
+    assert not [e for e in compiled.log if e[0] in ("nack", "raised")]
+    assert python.receivers["video"].frames_dropped() == 0
+    assert compiled.receivers["video"].frames_dropped() >= 1
+    assert compiled.summary()["video"]["stats"] == python.summary()["video"]["stats"]
