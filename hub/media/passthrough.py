@@ -113,9 +113,12 @@ class PassThroughReceiver(RTCRtpReceiver):
         if session is None or not (self._depayload is None or self.codec_name == "h264"):
             return None
         nack = self._RTCRtpReceiver__nack_generator is not None  # type: ignore[attr-defined]
-        track = session.add_track(ssrc=ssrc, h264=self._depayload is not None,
-                                  nack=nack and self._depayload is not None,
-                                  clock_rate=codec.clockRate)
+        try:
+            track = session.add_track(ssrc=ssrc, h264=self._depayload is not None,
+                                      nack=nack and self._depayload is not None,
+                                      clock_rate=codec.clockRate)
+        except OverflowError:  # a sender cycling through SSRCs: the rest stay in Python
+            return None
         track.sink = self._sink
         track.on_loss = self._on_native_loss
         track.on_nack = self._on_native_nack

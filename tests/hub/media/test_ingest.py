@@ -33,6 +33,14 @@ def segments(hub: Hub, meeting_id: str):  # noqa: ANN201
         return store.list_segments(s, meeting_id=meeting_id)
 
 
+def native_sessions() -> list[object]:
+    import gc
+
+    from hub.media import _rx
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, _rx.Session)]
+
+
 async def wait_recorder_closed(hub: Hub, branch_id: int) -> None:
     await wait_for(lambda: hub.plane.engine.branch(branch_id).recorder is None and not hub.plane._tasks and not hub.plane.engine._tasks,
                    what="recorder closed")
@@ -61,7 +69,7 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
         assert publisher.audio._native, "audio is on the compiled path"
         if clip.codec == "h264":
             assert publisher.video._native, "H.264 video is on the compiled path"
-        await wait_for(lambda: session.counters()["datagrams"] > 100, what="datagrams in C")
+        await wait_for(lambda s=session: s.counters()["datagrams"] > 100, what="datagrams in C")
         await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 4, what="4 segments")
         frames_sent_before_end = pub.video.sent
         end_meeting(hub, 1, meeting_id)
@@ -69,6 +77,9 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
     finally:
         await pub.close()
     await wait_for(lambda: hub.plane.stream_state(1) == "offline", what="offline")
+    # the connection's compiled receive state goes with it (no leak per reconnecting hall)
+    del publisher, session
+    await wait_for(lambda: not native_sessions(), what="the compiled receive state freed")
 
     rows = segments(hub, meeting_id)
     assert len(rows) >= 4

@@ -381,14 +381,15 @@ MALFORMED = [
 
 
 def malformed() -> Plan:
+    """Each payload the depacketiser rejects, once between frames with a
+    timestamp of its own (taken, it would be a frame) and once inside a frame
+    (which then cannot complete)."""
     p = Plan()
     p.deliver(*p.frame(0))
     for k in range(1, 9):
         payload = MALFORMED[k - 1]
-        if k % 2:  # a stray packet between frames, with the last frame's timestamp
-            p.deliver(p.media(payload, p.ts(k - 1)), *p.frame(k))
-        else:  # inside a frame: the frame cannot complete
-            p.deliver(*p.frame(k, extra={2: [payload]}))
+        p.deliver(p.media(payload, p.ts(k - 1) + 3000, marker=True))
+        p.deliver(*p.frame(k, extra={2: [MALFORMED[-k]]}))
     p.deliver(*p.frame(9, extra={1: [b"\x7c\x85"]}))  # FU-A start with no data: taken
     p.deliver(*p.frame(10), *p.frame(11))
     return p
@@ -428,21 +429,26 @@ NON_SRTP = [
     STUN,
     b"\x80\xc8\x00\x06" + bytes(range(24)) + b"\x80\x00\x00\x01" + bytes(10),  # SRTCP SR
     b"\x81\xc9\x00\x07" + bytes(28) + b"\x80\x00\x00\x02" + bytes(10),  # SRTCP RR
-    b"\x80\xd0\x00\x02" + bytes(8),  # second byte 208: RTCP range
+    b"\x80\xd0\x00\x02" + bytes(20),  # second byte 208: the top of the RTCP range
+    b"\xc0\x60" + bytes(30),  # first byte 192: not RTP (RFC 7983)
     bytes([22, 0xFE, 0xFD]) + bytes(20),  # a DTLS record
     rtp(1, 2, b"")[:12],  # 12 bytes: too short to be SRTP
     b"\x01",
 ]
+# taken for SRTP by both paths (and refused by libsrtp): second byte 209, first byte 191
+NOT_AUTHENTIC = [b"\x80\xd1" + bytes(30), b"\xbf\x60" + bytes(30)]
 
 
 def non_srtp() -> Plan:
     p = Plan()
     p.do("raw", NON_SRTP[0])  # before the first media packet too
-    for k in range(8):
+    for k in range(9):
         f = p.frame(k)
         p.deliver(*f[:2])
         if k < len(NON_SRTP):
             p.do("raw", NON_SRTP[k])
+        if k < len(NOT_AUTHENTIC):
+            p.do("raw", NOT_AUTHENTIC[k])
         p.deliver(*f[2:])
     return p
 
@@ -747,6 +753,7 @@ async def run(plan: Plan) -> Outcome:
                 refused += 1
             elif action == "raw":
                 data = arg
+                refused += is_srtp(data)
             elif action == "stats":
                 log.append(("stats", {k: stream_stats(rx) for k, rx in receivers.items()}))
             elif action == "sink":
@@ -827,7 +834,7 @@ def check_python_path(name: str, python: Outcome) -> None:
         assert stats[3] == stats[4] == sum(len(p) for p in payloads()) and stats[5] == 0
     if name == "non_srtp":
         assert [e[1] for e in python.log if e[0] == "stock"] == NON_SRTP[:1] + NON_SRTP
-        assert frames == units[:8]
+        assert frames == units[:9]
     if name == "first_packet_lost":
         assert frames == [units[k] for k in (0, 1, 3, 4, 5, 7)]
     if name == "marker_then_first_lost":
