@@ -34,7 +34,7 @@ typedef int (*unprotect_fn)(void *ctx, void *hdr, int *len);
 #define SLOTS 1024             /* packets of one frame (a 360p keyframe is ~20) */
 #define MAX_FRAME (4 << 20)    /* bytes of one frame before it is given up */
 #define HISTORY 128            /* aiortc's RTP_HISTORY_SIZE: NACK window */
-#define BUF_CAP 4096           /* largest datagram decrypted here */
+#define BUF_CAP 1500           /* largest datagram decrypted here (pylibsrtp's buffer too) */
 #define MAX_TRACKS 8
 
 static inline int u16_gt(unsigned a, unsigned b) {
@@ -56,6 +56,8 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     uint32_t ssrc;
+    int payload_type;  /* the media's: any other goes to Python (RTX on this SSRC, unknown types) */
+    int enabled;       /* the receiver's _enabled (aiortc: direction sendonly/inactive) */
     int h264;
     int nack;
     long long clock_rate;
@@ -425,10 +427,17 @@ out:
 }
 
 /* One RTP packet of this track (its header already parsed). */
+/* mode: 1 a packet of this track; 0 an RTX retransmission, unwrapped (aiortc
+ * counts it in the RTX stream only); 2 counted, nothing else (what aiortc does
+ * with an RTX-typed packet on the media SSRC) */
 static int track_packet(Track *t, unsigned seq, uint32_t ts, int marker, const uint8_t *payload,
-                        uint32_t plen, int count) {
-    if (count)
+                        uint32_t plen, int mode) {
+    if (!t->enabled)
+        return 0;
+    if (mode)
         stats_add(t, seq, ts);
+    if (mode == 2)
+        return 0;
     if (!t->h264) { /* audio: one packet, one frame */
         if (plen == 0)
             return 0;
@@ -445,23 +454,27 @@ static int track_packet(Track *t, unsigned seq, uint32_t ts, int marker, const u
 }
 
 static PyObject *Track_rtp(Track *t, PyObject *const *args, Py_ssize_t nargs) {
-    /* rtp(sequence_number, timestamp, marker, payload, count=True): a packet
-       the Python path parsed (an RTX retransmission, which aiortc does not
-       count in the media stream's statistics: count=False) */
+    /* rtp(sequence_number, timestamp, marker, payload, mode=1): a packet the
+       Python path parsed; mode as track_packet's */
     if (nargs != 4 && nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "rtp(sequence_number, timestamp, marker, payload, count=True)");
+        PyErr_SetString(PyExc_TypeError, "rtp(sequence_number, timestamp, marker, payload, mode=1)");
         return NULL;
     }
     unsigned long seq = PyLong_AsUnsignedLong(args[0]);
     unsigned long ts = PyLong_AsUnsignedLong(args[1]);
     int marker = PyObject_IsTrue(args[2]);
-    int count = nargs == 5 ? PyObject_IsTrue(args[4]) : 1;
+    long mode = nargs == 5 ? PyLong_AsLong(args[4]) : 1;
+    if (mode < 0 || mode > 2) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "mode is 0, 1 or 2");
+        return NULL;
+    }
     if (PyErr_Occurred())
         return NULL;
     Py_buffer view;
     if (PyObject_GetBuffer(args[3], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    int r = track_packet(t, seq & 0xFFFF, (uint32_t)ts, marker, view.buf, (uint32_t)view.len, count);
+    int r = track_packet(t, seq & 0xFFFF, (uint32_t)ts, marker, view.buf, (uint32_t)view.len, (int)mode);
     PyBuffer_Release(&view);
     if (r < 0)
         return NULL;
@@ -525,6 +538,18 @@ static PyObject *get_frames(Track *t, void *c) { return PyLong_FromLongLong(t->f
 static PyObject *get_dropped(Track *t, void *c) { return PyLong_FromLongLong(t->dropped); }
 static PyObject *get_guessed(Track *t, void *c) { return PyBool_FromLong(t->guessed); }
 static PyObject *get_ssrc(Track *t, void *c) { return PyLong_FromUnsignedLong(t->ssrc); }
+static PyObject *get_payload_type(Track *t, void *c) { return PyLong_FromLong(t->payload_type); }
+static PyObject *get_enabled(Track *t, void *c) { return PyBool_FromLong(t->enabled); }
+static int set_enabled(Track *t, PyObject *v, void *c) {
+    int on = v ? PyObject_IsTrue(v) : -1;
+    if (on < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "enabled cannot be deleted");
+        return -1;
+    }
+    t->enabled = on;
+    return 0;
+}
 static PyObject *get_missing(Track *t, void *c) {
     PyObject *s = PySet_New(NULL);
     for (int i = 0; s && i < t->n_missing; i++) {
@@ -549,6 +574,8 @@ CALLBACK(on_nack)
 
 static PyGetSetDef Track_getset[] = {
     {"ssrc", (getter)get_ssrc, NULL, NULL, NULL},
+    {"payload_type", (getter)get_payload_type, NULL, NULL, NULL},
+    {"enabled", (getter)get_enabled, (setter)set_enabled, "packets are taken (the receiver's _enabled)", NULL},
     {"base_seq", (getter)get_base_seq, NULL, NULL, NULL},
     {"max_seq", (getter)get_max_seq, NULL, NULL, NULL},
     {"cycles", (getter)get_cycles, NULL, NULL, NULL},
@@ -596,7 +623,7 @@ typedef struct {
     PyObject *slow;   /* slow(plain_rtp): a packet for no adopted track */
     int n_tracks;
     Track *tracks[MAX_TRACKS];
-    long long datagrams, decrypt_failed, malformed, handed_over;
+    long long datagrams, too_large, decrypt_failed, malformed, handed_over;
     uint8_t buf[BUF_CAP];
 } Session;
 
@@ -623,11 +650,11 @@ static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *Session_add_track(Session *s, PyObject *args, PyObject *kw) {
-    static char *names[] = {"ssrc", "h264", "nack", "clock_rate", NULL};
+    static char *names[] = {"ssrc", "payload_type", "h264", "nack", "clock_rate", NULL};
     unsigned long ssrc;
-    int h264, nack;
+    int pt, h264, nack;
     long long rate;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "kppL", names, &ssrc, &h264, &nack, &rate))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "kippL", names, &ssrc, &pt, &h264, &nack, &rate))
         return NULL;
     for (int i = 0; i < s->n_tracks; i++)
         if (s->tracks[i]->ssrc == (uint32_t)ssrc)
@@ -642,6 +669,8 @@ static PyObject *Session_add_track(Session *s, PyObject *args, PyObject *kw) {
     char *body = (char *)t + sizeof(PyObject);
     memset(body, 0, sizeof(Track) - sizeof(PyObject));
     t->ssrc = (uint32_t)ssrc;
+    t->payload_type = pt;
+    t->enabled = 1;
     t->h264 = h264;
     t->nack = nack;
     t->clock_rate = rate > 0 ? rate : 90000;
@@ -660,11 +689,13 @@ static PyObject *Session_add_track(Session *s, PyObject *args, PyObject *kw) {
 
 /* One SRTP datagram: returns 0, or -1 with a Python exception set. */
 static int session_srtp(Session *s, const uint8_t *data, Py_ssize_t n) {
-    if (n > BUF_CAP)
-        return 0; /* larger than libsrtp takes here: dropped, as pylibsrtp does */
+    s->datagrams++;
+    if (n > BUF_CAP) {
+        s->too_large++; /* larger than a network's MTU: dropped, as pylibsrtp does */
+        return 0;
+    }
     memcpy(s->buf, data, n);
     int len = (int)n;
-    s->datagrams++;
     if (s->unprotect(s->ctx, s->buf, &len) != 0) {
         s->decrypt_failed++; /* replayed or not authentic: dropped, as aiortc does */
         return 0;
@@ -698,7 +729,7 @@ static int session_srtp(Session *s, const uint8_t *data, Py_ssize_t n) {
     uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
     for (int i = 0; i < s->n_tracks; i++) {
         Track *t = s->tracks[i];
-        if (t->ssrc == ssrc)
+        if (t->ssrc == ssrc && t->payload_type == (p[1] & 0x7F))
             return track_packet(t, ((unsigned)p[2] << 8) | p[3],
                                 ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7],
                                 p[1] >> 7, p + pos, end - pos, 1);
@@ -715,8 +746,24 @@ static int session_srtp(Session *s, const uint8_t *data, Py_ssize_t n) {
     return 0;
 }
 
+static PyObject *Session_remove_track(Session *s, PyObject *arg) {
+    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    for (int i = 0; i < s->n_tracks; i++)
+        if (s->tracks[i]->ssrc == (uint32_t)ssrc) {
+            Track *t = s->tracks[i];
+            s->tracks[i] = s->tracks[--s->n_tracks];
+            s->tracks[s->n_tracks] = NULL;
+            Py_DECREF(t);
+            Py_RETURN_TRUE;
+        }
+    Py_RETURN_FALSE;
+}
+
 static PyObject *Session_counters(Session *s, PyObject *unused) {
-    return Py_BuildValue("{sLsLsLsL}", "datagrams", s->datagrams, "decrypt_failed", s->decrypt_failed,
+    return Py_BuildValue("{sLsLsLsLsL}", "datagrams", s->datagrams, "too_large", s->too_large,
+                         "decrypt_failed", s->decrypt_failed,
                          "malformed", s->malformed, "handed_over", s->handed_over);
 }
 
@@ -754,7 +801,9 @@ static void Session_dealloc(Session *s) {
 
 static PyMethodDef Session_methods[] = {
     {"add_track", (PyCFunction)(void (*)(void))Session_add_track, METH_VARARGS | METH_KEYWORDS,
-     "add_track(ssrc, h264, nack, clock_rate) -> Track: take this SSRC's packets here"},
+     "add_track(ssrc, payload_type, h264, nack, clock_rate) -> Track: take this SSRC's packets here"},
+    {"remove_track", (PyCFunction)Session_remove_track, METH_O,
+     "remove_track(ssrc) -> bool: its packets go to Python again (the receiver stopped)"},
     {"counters", (PyCFunction)Session_counters, METH_NOARGS, "datagrams seen, and what was dropped"},
     {"tracks", (PyCFunction)Session_tracks, METH_NOARGS, "the adopted tracks"},
     {NULL},

@@ -47,12 +47,15 @@ class PassThroughReceiver(RTCRtpReceiver):
     _depayload: Any
     _native: dict[int, Any]  # SSRC -> hub.media._rx.Track: its packets never reach Python
     _sink: FrameSink | None
+    _enabled_v: bool
 
     @classmethod
     def adopt(cls, receiver: RTCRtpReceiver) -> PassThroughReceiver:
+        enabled = receiver.__dict__.pop("_enabled", getattr(receiver, "_enabled", True))
         receiver.__class__ = cls
         assert isinstance(receiver, PassThroughReceiver)
         receiver._native = {}
+        receiver._enabled = enabled
         receiver.sink = None
         receiver.on_end = None
         receiver.codec_name = ""
@@ -77,6 +80,27 @@ class PassThroughReceiver(RTCRtpReceiver):
         self._sink = sink
         for track in self._native.values():
             track.sink = sink
+
+    @property  # type: ignore[override]
+    def _enabled(self) -> bool:
+        """aiortc's flag (False when the direction stops receiving), kept by
+        the compiled tracks too."""
+        return self._enabled_v
+
+    @_enabled.setter
+    def _enabled(self, on: bool) -> None:
+        self._enabled_v = on
+        for track in getattr(self, "_native", {}).values():  # set by __init__ before adopt()
+            track.enabled = on
+
+    async def stop(self) -> None:
+        # the compiled path gives this receiver's SSRCs up: what still arrives is
+        # routed in Python, where the router no longer knows this receiver
+        session = fastpath.native_session(self.transport)
+        if session is not None:
+            for ssrc in self._native:
+                session.remove_track(ssrc)
+        await super().stop()
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         if self._RTCRtpReceiver__started:  # type: ignore[has-type]  # aiortc's private flag
@@ -114,12 +138,14 @@ class PassThroughReceiver(RTCRtpReceiver):
             return None
         nack = self._RTCRtpReceiver__nack_generator is not None  # type: ignore[attr-defined]
         try:
-            track = session.add_track(ssrc=ssrc, h264=self._depayload is not None,
+            track = session.add_track(ssrc=ssrc, payload_type=codec.payloadType,
+                                      h264=self._depayload is not None,
                                       nack=nack and self._depayload is not None,
                                       clock_rate=codec.clockRate)
         except OverflowError:  # a sender cycling through SSRCs: the rest stay in Python
             return None
         track.sink = self._sink
+        track.enabled = self._enabled_v
         track.on_loss = self._on_native_loss
         track.on_nack = self._on_native_nack
         self._native[ssrc] = track
@@ -144,8 +170,10 @@ class PassThroughReceiver(RTCRtpReceiver):
             return
         codec, is_rtx = entry
         native = self._native.get(packet.ssrc)
-        if native is not None:
-            native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload)
+        if native is not None:  # another payload type on an adopted SSRC; an RTX-typed one
+            # is only counted, as aiortc does (it names no original stream)
+            native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload,
+                       2 if is_rtx else 1)
             return
         streams = self._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
         stats = streams.get(packet.ssrc)
@@ -166,7 +194,7 @@ class PassThroughReceiver(RTCRtpReceiver):
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
             native = self._native.get(packet.ssrc)
             if native is not None:  # aiortc counts a retransmission in the RTX stream only
-                native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload, False)
+                native.rtp(packet.sequence_number, packet.timestamp, packet.marker, packet.payload, 0)
                 return
             codec = self._pt_table[apt][0]
         self.media_ssrc = packet.ssrc
