@@ -178,6 +178,10 @@ class SegmentWriter:
         options = {}
         if self.container_name == "mp4":
             options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
+            # a fragment at least every second: the muxer holds a fragment's media in
+            # memory until it is written (a whole 6 s segment, ~300 kB per hall, without
+            # this), and a killed hub's partial file has all but the last second
+            options["frag_duration"] = "1000000"
         self._out = av.open(str(self.tmp), "w", format=self.container_name, options=options)
         video = cast("av.VideoStream", self._out.add_stream_from_template(
             _template_stream(self.container_name, spec.video_codec)))
