@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import session_scope, utcnow
@@ -151,8 +152,9 @@ class RecordingService:
             if meeting_id not in known:
                 store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
                                        meeting_type=meeting_type, started_at=segment.spec.started_at)
-            # a live segment's id is new (uuid4): no lookup before the insert
-            s.add(RecordedSegment(
+            # a live segment's id is new (uuid4): no lookup before the insert, and a
+            # plain INSERT (the ORM's unit of work cost more than the rest of it)
+            s.execute(insert(RecordedSegment).values(
                 id=segment.spec.segment_id, meeting_id=meeting_id, branch_id=branch_id,
                 started_at=segment.spec.started_at, duration=segment.duration,
                 path=str(segment.path.relative_to(self.data_dir)), size=segment.size,
