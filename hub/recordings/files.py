@@ -34,6 +34,30 @@ PART_SUFFIX = ".part"
 OPUS_SILENCE = b"\xfc\xff\xfe"
 OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6
 SILENCE_LAG = 24_000  # audio this far (48 kHz samples) behind video: the hall sends none
+# Consecutive 20 ms Opus packets are stored three to a packet (60 ms, RFC 6716
+# 3.2.5 code 3): a third of the muxer calls for half of the packets a hall sends
+# (the muxer was the largest cost per packet of a recording hub), same audio.
+OPUS_FRAMES_PER_PACKET = 3
+# samples (48 kHz) of one frame, by TOC configuration (RFC 6716 3.1, table 2)
+OPUS_FRAME_SAMPLES = {c: (480, 960, 1920, 2880)[c % 4] for c in range(12)} | \
+    {c: (480, 960)[c % 2] for c in range(12, 16)} | {c: (120, 240, 480, 960)[c % 4] for c in range(16, 32)}
+
+
+def opus_merge(frames: list[bytes]) -> bytes:
+    """One code-3 (VBR) Opus packet carrying the frames of single-frame (code 0)
+    packets that share one TOC byte (RFC 6716 3.2.5; lengths as in 3.2.1)."""
+    toc = frames[0][0]
+    out = bytearray((toc | 3, 0x80 | len(frames)))
+    for frame in frames[:-1]:
+        n = len(frame) - 1
+        if n < 252:
+            out.append(n)
+        else:
+            first = 252 + ((n - 252) & 3)
+            out += bytes((first, (n - first) >> 2))
+    for frame in frames:
+        out += frame[1:]
+    return bytes(out)
 
 # (kind, data, pts in the kind's clock relative to the segment start, keyframe)
 MediaPacket = tuple[str, bytes, int, bool]
@@ -200,6 +224,8 @@ class SegmentWriter:
         self._video_end = 0
         self._video_last = -1
         self._audio_end = 0
+        self._opus: list[bytes] = []  # 20 ms packets waiting to be stored together
+        self._opus_pts = 0
 
     def write(self, packets: list[MediaPacket]) -> None:
         for kind, data, pts, key in packets:
@@ -221,17 +247,45 @@ class SegmentWriter:
                     if pts < self._audio_end - 480:
                         continue
                     pts = self._audio_end  # muxers refuse a repeated timestamp
-                stream, tb = self._audio, AUDIO_TB  # type: ignore[assignment]
+                if not self._take_opus(data, pts):
+                    self._mux(self._audio, data, pts, AUDIO_TB, True)
                 self._audio_end = pts + 960
+                continue
             self._mux(stream, data, pts, tb, key)
 
+    def _take_opus(self, data: bytes, pts: int) -> bool:
+        """Hold a 20 ms single-frame packet to store it with the next ones;
+        False (after storing what is held) for a packet that cannot join."""
+        held = self._opus
+        joins = data[0] & 3 == 0 and len(data) <= 1276 and OPUS_FRAME_SAMPLES.get(data[0] >> 3) == 960
+        if held and not (joins and data[0] == held[0][0] and pts == self._opus_pts + 960 * len(held)):
+            self._flush_opus()
+        if not joins:
+            return False
+        if not self._opus:
+            self._opus_pts = pts
+        held = self._opus
+        held.append(data)
+        if len(held) == OPUS_FRAMES_PER_PACKET:
+            self._flush_opus()
+        return True
+
+    def _flush_opus(self) -> None:
+        held, self._opus = self._opus, []
+        if held:
+            assert self._audio is not None
+            self._mux(self._audio, held[0] if len(held) == 1 else opus_merge(held), self._opus_pts,
+                      AUDIO_TB, True, duration=960 * len(held))
+
     def _mux(self, stream: av.stream.Stream, data: bytes, pts: int, tb: fractions.Fraction,
-             key: bool) -> None:
+             key: bool, duration: int = 0) -> None:
         packet = av.Packet(data)
         packet.stream = stream
         packet.pts = packet.dts = pts
         packet.time_base = tb
         packet.is_keyframe = key
+        if duration:
+            packet.duration = duration
         self._out.mux(packet)
 
     def _fill_silence(self, until: int) -> None:
@@ -239,6 +293,7 @@ class SegmentWriter:
         same tracks (video + audio) whether or not the hall sends sound, so
         segments from the hall and from the hub mix in one player and export."""
         assert self._audio is not None
+        self._flush_opus()  # what is held comes first
         while self._audio_end + 5760 <= until:
             self._mux(self._audio, OPUS_SILENCE_120MS, self._audio_end, AUDIO_TB, True)
             self._audio_end += 5760
@@ -258,6 +313,7 @@ class SegmentWriter:
             self._video_end = end_pts
         if self._audio is not None:
             self._fill_silence(self._video_end * 48 // 90)
+            self._flush_opus()
         self._out.close()
         commit_file(self.tmp, self.final)
         init_size = mp4_init_size(self.final) if self.container_name == "mp4" else 0

@@ -67,3 +67,61 @@ def test_header_holds_the_streams_parameter_sets_and_a_keyframe_without_them_dec
     assert avcc[1] == 66, f"the avcC holds profile {avcc[1]}, not the stream's baseline SPS"
     assert avcc[8:8 + len(sps)] == sps
     assert decoded == len(units)
+
+
+def opus_packets(seconds: float) -> list[bytes]:
+    """20 ms Opus packets (libopus) of a 440 Hz tone, as a hall sends them."""
+    enc = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format = 48000, "stereo", "s16"
+    enc.time_base = Fraction(1, 48000)
+    enc.open()
+    t = np.arange(int(seconds * 48000)) / 48000
+    pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+    out: list[bytes] = []
+    for i in range(0, len(pcm) - 960 + 1, 960):
+        frame = av.AudioFrame.from_ndarray(np.repeat(pcm[None, i:i + 960], 2, axis=0).reshape(1, -1),
+                                           format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, i
+        out += [bytes(p) for p in enc.encode(frame)]
+    return out
+
+
+def decode_opus(packets: list[bytes]) -> np.ndarray:
+    dec = av.CodecContext.create("opus", "r")
+    dec.sample_rate, dec.layout = 48000, "stereo"
+    pcm = [f.to_ndarray() for p in packets for f in dec.decode(av.Packet(p))]
+    return np.concatenate(pcm, axis=1)
+
+
+def test_opus_is_stored_three_frames_to_a_packet_and_decodes_to_the_same_sound(tmp_path: Path) -> None:
+    """20 ms packets are stored three to a code-3 packet (a third of the muxer's
+    work); a gap, a packet of another kind and the segment's end cut a group
+    short. What the file plays is what the hall sent, sample for sample."""
+    units = baseline_stream(30)  # 2 s of video
+    audio = opus_packets(2.0)
+    assert len(audio) == 100 and all(p[0] & 3 == 0 for p in audio)
+    spec = SegmentSpec(segment_id=str(uuid.uuid4()), branch_id=1, meeting_id="m",
+                       started_at=datetime.now(UTC), video_codec="h264", width=W, height=H,
+                       extradata=h264_parameter_sets(units[0]), has_audio=True)
+    writer = SegmentWriter(tmp_path, spec)
+    sent: list[tuple[int, bytes]] = [(960 * i, p) for i, p in enumerate(audio) if i not in (40, 41)]  # 40 ms lost
+    packets: list[tuple[str, bytes, int, bool]] = []
+    for i, unit in enumerate(units):
+        packets.append(("video", unit, 6000 * i, i == 0))
+        packets += [("audio", p, pts, True) for pts, p in sent if 3200 * i <= pts < 3200 * (i + 1)]
+    writer.write(packets[:50])
+    writer.write(packets[50:])
+    segment = writer.finish()
+
+    with av.open(str(segment.path)) as f:
+        stored = [(int(p.pts), bytes(p)) for p in f.demux(audio=0) if p.size]
+    # grouped: three frames a packet, except around the gap and at the end
+    assert len(stored) <= len(sent) // 3 + 4, len(stored)
+    assert [pts for pts, _ in stored][:3] == [0, 2880, 5760]
+    assert all(p[0] & 3 == 3 and p[1] & 0x3F == 3 for _, p in stored[:10])
+    # the file's sound up to the gap is the hall's, sample for sample
+    before_gap = [p for pts, p in stored if pts < 960 * 40]
+    assert np.array_equal(decode_opus(before_gap), decode_opus(audio[:40]))
+    # and the whole timeline is there: the gap stays a gap (silence is filled only at the end)
+    total = decode_opus([p for _, p in stored]).shape[1]
+    assert total >= (len(sent)) * 960
