@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import session_scope, utcnow
@@ -67,6 +67,11 @@ def merge_intervals(segments: list[RecordedSegment], slack: float = COVER_SLACK)
 def covers(intervals: list[tuple[float, float]], start: float, end: float,
            slack: float = COVER_SLACK) -> bool:
     return any(a <= start + slack and end - slack <= b for a, b in intervals)
+
+
+# built once: a statement made per call (with its values) cost more in SQLAlchemy's
+# cache-key work than the insert itself
+_INSERT_SEGMENT = insert(cast(Table, RecordedSegment.__table__))
 
 
 class RecordingService:
@@ -154,13 +159,14 @@ class RecordingService:
                                        meeting_type=meeting_type, started_at=segment.spec.started_at)
             # a live segment's id is new (uuid4): no lookup before the insert, and a
             # plain INSERT (the ORM's unit of work cost more than the rest of it)
-            s.execute(insert(RecordedSegment).values(
-                id=segment.spec.segment_id, meeting_id=meeting_id, branch_id=branch_id,
-                started_at=segment.spec.started_at, duration=segment.duration,
-                path=str(segment.path.relative_to(self.data_dir)), size=segment.size,
-                init_size=segment.init_size, container=segment.path.suffix.lstrip("."),
-                video_codec=segment.spec.video_codec, source="live", has_audio=segment.spec.has_audio,
-            ))
+            s.connection().execute(_INSERT_SEGMENT, {
+                "id": segment.spec.segment_id, "meeting_id": meeting_id, "branch_id": branch_id,
+                "started_at": segment.spec.started_at, "duration": segment.duration,
+                "path": str(segment.path.relative_to(self.data_dir)), "size": segment.size,
+                "init_size": segment.init_size, "container": segment.path.suffix.lstrip("."),
+                "video_codec": segment.spec.video_codec, "source": "live",
+                "has_audio": segment.spec.has_audio,
+            })
         if len(known) > 4096:
             known.clear()
         known[meeting_id] = None
