@@ -27,6 +27,7 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
         "hub CPU (% core)": "+".join(str(c) for c in r["node_cpu_percent"]),
         "per stream (% core)": r.get("cpu_per_stream_percent"), "us per datagram": r.get("us_per_datagram"),
         "RSS MB": r.get("rss_mb"), "RSS per stream MB": r.get("rss_per_stream_mb"),
+        "RSS per added stream MB": r.get("rss_per_added_stream_mb"),
         "sent fps": r.get("sent_fps"), "recorded fps": r.get("recorded_fps"),
         "frames recorded": r.get("frames_recorded_total"), "recorded/sent": r.get("recorded_ratio"), "every frame recorded": r.get("every_frame_recorded"),
         "max loop lag s": r.get("max_loop_lag_s"),
@@ -39,7 +40,8 @@ def run(argv: list[str]) -> tuple[str, list[dict[str, Any]], str]:
              "them up; RTP packetised once, one SRTP protect and one sendto per packet); when they still fall "
              "short (publishers kept up = False) the per-stream figure is taken at the rate they managed. "
              "us per datagram: hub CPU time over the RTP datagrams sent to it. RSS per stream: the hubs' whole "
-             "RSS over N. Every frame recorded: the hubs recorded at least as many video frames as were sent over "
+             "RSS over N; RSS per added stream: what the streams added to the hubs' RSS (measured before the "
+             "first hall connects, meetings open) over N. Every frame recorded: the hubs recorded at least as many video frames as were sent over "
              "the whole run. "
              "Targets: 256 streams at <= 0.25 % of a core (Janus's figure on this load) and <= 1 MB RSS per stream. "
              f"Load average (1 min) {load_before[0]:.1f} before the runs, {load_after[0]:.1f} after: a "

@@ -312,6 +312,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
             node.wait_up()
         for branch in range(1, n + 1):
             nodes[branch % node_count].client.post(f"/bench/meetings/{branch}/{uuid.uuid4()}")
+        # the hubs before any hall: what each stream adds is measured from here
+        rss_idle = sum(_proc_rss_mb(pid) for node in nodes for pid in _tree(node.proc.pid))
         ready = ctx.Value("i", 0)
         groups: list[tuple[str, list[int]]] = []
         for k, node in enumerate(nodes):
@@ -388,6 +390,8 @@ def _run_one(n: int, seconds: float, clip_dir: Path, work: Path, workers: int = 
         "cpu_per_15fps_stream_percent": round(hub_cpu / stream_equivalents, 3) if stream_equivalents else None,
         "rss_mb": round(rss, 1),
         "rss_per_stream_mb": round(rss / n, 2),
+        "rss_idle_mb": round(rss_idle, 1),
+        "rss_per_added_stream_mb": round((rss - rss_idle) / n, 2),
         "datagrams_per_s": round(datagrams / dt, 1),
         # hub CPU time per datagram it read (RTP; RTCP, DTLS and STUN not counted)
         "us_per_datagram": round(1e6 * sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / datagrams, 1)

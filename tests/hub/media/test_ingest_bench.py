@@ -18,5 +18,6 @@ def test_bench_ingest_runs_one_node_and_two() -> None:
     for row in rows:
         assert row["live"] == 4, row
         assert row["frames recorded"] > 0, row
+        assert row["RSS per added stream MB"] > 0, row  # streams add to the hubs' RSS
     assert len(rows[1]["hub CPU (% core)"].split("+")) == 2
     assert "two hub nodes" in notes or "two nodes" in notes
