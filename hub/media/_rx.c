@@ -729,10 +729,15 @@ static int session_srtp(Session *s, const uint8_t *data, Py_ssize_t n) {
     uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
     for (int i = 0; i < s->n_tracks; i++) {
         Track *t = s->tracks[i];
-        if (t->ssrc == ssrc && t->payload_type == (p[1] & 0x7F))
-            return track_packet(t, ((unsigned)p[2] << 8) | p[3],
-                                ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7],
-                                p[1] >> 7, p + pos, end - pos, 1);
+        if (t->ssrc == ssrc && t->payload_type == (p[1] & 0x7F)) {
+            /* held across the callbacks: one may remove this track from the session */
+            Py_INCREF(t);
+            int r = track_packet(t, ((unsigned)p[2] << 8) | p[3],
+                                 ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7],
+                                 p[1] >> 7, p + pos, end - pos, 1);
+            Py_DECREF(t);
+            return r;
+        }
     }
     s->handed_over++;
     PyObject *plain = PyBytes_FromStringAndSize((const char *)p, len);
