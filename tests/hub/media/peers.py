@@ -35,6 +35,18 @@ class Clip:
     fps: int = 15
 
 
+
+def baseline_h264_encoder(width: int, height: int) -> av.CodecContext:
+    """libx264 set up as a hall's encoder sends: constrained Baseline, 15 fps,
+    no lookahead, SPS/PPS before every keyframe."""
+    ctx = av.CodecContext.create("libx264", "w")
+    ctx.profile = "Baseline"
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+    ctx.time_base, ctx.framerate = fractions.Fraction(1, 15), fractions.Fraction(15)
+    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "x264-params": "repeat-headers=1"}
+    return ctx
+
+
 def make_clip(directory: Path, codec: str, size: str = "320x180", seconds: int = 4) -> Clip:
     """Encode a synthetic clip once with ffmpeg (1 s GOP) and keep its packets."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import types
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -17,16 +16,13 @@ from aiortc.rtp import RtpPacket
 
 from hub.media.bitstream import h264_starts_access_unit, iter_nal_units
 from hub.media.passthrough import PassThroughReceiver
+from tests.hub.media.peers import baseline_h264_encoder
 
 W, H = 320, 180
 
 
 def encoded_frames(n: int) -> list[bytes]:
-    ctx = av.CodecContext.create("libx264", "w")
-    ctx.profile = "Baseline"
-    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
-    ctx.time_base, ctx.framerate = Fraction(1, 15), Fraction(15)
-    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "x264-params": "repeat-headers=1"}
+    ctx = baseline_h264_encoder(W, H)
     rng = np.random.default_rng(3)
     out: list[bytes] = []
     for i in range(n):

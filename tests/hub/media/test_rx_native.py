@@ -36,7 +36,6 @@ import struct
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,7 @@ from pylibsrtp._binding import ffi, lib
 
 from hub.media import fastpath
 from hub.media.passthrough import PassThroughReceiver
+from tests.hub.media.peers import baseline_h264_encoder
 
 W, H = 320, 180
 KEY = bytes(range(1, 31))  # AES_CM_128_HMAC_SHA1_80: 16 bytes of key, 14 of salt
@@ -92,11 +92,7 @@ def native_module() -> Any:
 def access_units() -> list[bytes]:
     """12 H.264 access units: an IDR with SPS, PPS and SEI, P frames, and a
     second IDR (frame 6) whose SPS and PPS go out as one STAP-A packet."""
-    ctx = av.CodecContext.create("libx264", "w")
-    ctx.profile = "Baseline"
-    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
-    ctx.time_base, ctx.framerate = Fraction(1, 15), Fraction(15)
-    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "x264-params": "repeat-headers=1"}
+    ctx = baseline_h264_encoder(W, H)
     rng = np.random.default_rng(3)
     out: list[bytes] = []
     for i in range(12):

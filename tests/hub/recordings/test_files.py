@@ -17,6 +17,7 @@ import numpy as np
 
 from hub.media.bitstream import H264_NAL_PPS, H264_NAL_SPS, h264_parameter_sets, iter_nal_units
 from hub.recordings.files import SegmentSpec, SegmentWriter
+from tests.hub.media.peers import baseline_h264_encoder
 
 W, H = 320, 180
 
@@ -24,11 +25,7 @@ W, H = 320, 180
 def baseline_stream(frames: int) -> list[bytes]:
     """Annex-B access units of a constrained-baseline stream (as the hall's
     encoder sends: parameter sets before every keyframe), one keyframe first."""
-    ctx = av.CodecContext.create("libx264", "w")
-    ctx.profile = "Baseline"
-    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
-    ctx.time_base, ctx.framerate = Fraction(1, 15), Fraction(15)
-    ctx.options = {"preset": "veryfast", "tune": "zerolatency", "x264-params": "repeat-headers=1"}
+    ctx = baseline_h264_encoder(W, H)
     ctx.open()
     rng = np.random.default_rng(7)
     out: list[bytes] = []
