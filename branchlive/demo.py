@@ -117,6 +117,9 @@ async def _run(app, settings, halls, speed: float, url: str, real: int, data_dir
 
     server = serve = None
     if app is not None:
+        from hub.runtime import settle_after_startup
+
+        settle_after_startup()
         server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                                proxy_headers=False))
         serve = asyncio.create_task(server.serve())

@@ -33,6 +33,9 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from hub.auth.http import uvicorn_proxy_options
+    from hub.runtime import settle_after_startup
+
+    settle_after_startup()
 
     # WebSocket pings every 2 s, dropped after 4 s without a pong: a hall whose
     # link was cut silently (no FIN) shows offline within 10 s.

@@ -26,6 +26,7 @@ from hub.media.auth import MediaViewer
 from hub.media.config import MediaSettings
 from hub.media.errors import MediaAuthError
 from hub.media.plane import MediaPlane
+from hub.runtime import settle_after_startup
 
 
 def _bench_viewer(request: Request) -> MediaViewer:
@@ -98,6 +99,7 @@ def create_app() -> FastAPI:
             profiler = cProfile.Profile()
             profiler.enable()
         await plane.start()
+        settle_after_startup()  # as the hub and its media nodes do
         try:
             yield
         finally:

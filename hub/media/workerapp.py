@@ -32,6 +32,7 @@ from hub.media.config import MediaSettings
 from hub.media.errors import MediaAuthError, Unavailable
 from hub.media.remote import INTERNAL
 from hub.media.views import MediaRoute
+from hub.runtime import settle_after_startup
 
 FORWARDED_EVENTS = (StreamStateChanged, KeyframeRequested, AlertRaised)
 OUTBOX_LIMIT = 10_000  # the hub reads continuously; past this it is gone and we are dying anyway
@@ -175,5 +176,6 @@ def run_node(name: str, settings_json: str, data_dir: str, database_url: str, se
     sock.listen(2048)  # the hub may connect at once: it waits in the backlog until we serve
     report_port.send(sock.getsockname()[1])
     report_port.close()
+    settle_after_startup()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     asyncio.run(server.serve(sockets=[sock]))
