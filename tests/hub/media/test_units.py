@@ -56,6 +56,29 @@ def test_clip_bitstreams(h264_clip: Clip, vp8_clip: Clip) -> None:
     assert opus_head()[:8] == b"OpusHead" and len(opus_head()) == 19
 
 
+def test_keyframe_check_agrees_with_the_nal_units() -> None:
+    """h264_is_keyframe reads the byte after each start code up to the first
+    slice: on access units made of random units, 3- and 4-byte start codes,
+    empty units and a start code at the very end, it says what the first
+    slice's NAL unit type says (every slice of a picture has the same)."""
+    import random
+
+    rng = random.Random(7)
+    assert not h264_is_keyframe(b"") and not h264_is_keyframe(b"\x00\x00\x01")
+    assert h264_is_keyframe(b"\x00\x00\x01\x00\x00\x01\x65\x88")
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(0, 5)):
+            start = rng.choice([b"\x00\x00\x01", b"\x00\x00\x00\x01"])
+            header = rng.choice([0x65, 0x41, 0x67, 0x68, 0x06, 0x05, 0x25, 0x00])
+            body = bytes(rng.choice([0, 1, 3, 0x65, 0x88]) for _ in range(rng.randint(0, 6)))
+            parts.append(start + bytes([header]) + body.replace(b"\x00\x00", b"\x00\x03"))
+        au = b"".join(parts) + rng.choice([b"", b"\x00\x00\x01"])
+        slices = [n[0] & 0x1F for n in iter_nal_units(au) if 1 <= n[0] & 0x1F <= 5]
+        expected = bool(slices) and slices[0] == 5
+        assert h264_is_keyframe(au) == expected, au.hex()
+
+
 def test_sdp_checks() -> None:
     with pytest.raises(BadSdp, match="more than"):
         decode_offer(b"v=0\n" * 100, 50)
