@@ -19,12 +19,24 @@
  * receiver has not adopted yet, RTX) goes to the Python callables it was
  * given, so the stock path and hub/media/passthrough.py still decide those.
  *
+ * `Tap.drain(fd)` reads a socket itself, up to BATCH datagrams per
+ * recvmmsg call: one system call per readiness event instead of one per
+ * datagram plus the one that finds the socket empty, which at 256 halls was
+ * a third of the event loop's time (hub/media/fastpath.py takes the socket
+ * over from the event loop's transport).
+ *
  * tests/hub/media/test_rx_native.py feeds the same packets to this and to
- * the Python path and compares every frame, loss and counter.
+ * the Python path and compares every frame, loss and counter;
+ * tests/hub/media/test_rx_drain.py reads real sockets.
  */
+#define _GNU_SOURCE /* recvmmsg */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -836,6 +848,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     Session *session;
     PyObject *stock;
+    long long read, batches, too_large; /* drain's counters */
 } Tap;
 
 static PyTypeObject TapType;
@@ -857,6 +870,150 @@ static PyObject *Tap_call(Tap *tap, PyObject *const *args, size_t nargsf, PyObje
     }
     return PyObject_Vectorcall(tap->stock, args, nargsf, kw);
 }
+
+/* (host, port) as asyncio gives it: a 4-tuple for IPv6. */
+static PyObject *address(const struct sockaddr_storage *ss) {
+    char host[INET6_ADDRSTRLEN];
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        if (!inet_ntop(AF_INET, &a->sin_addr, host, sizeof host))
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(si)", host, ntohs(a->sin_port));
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (!inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host))
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(siIk)", host, ntohs(a->sin6_port), ntohl(a->sin6_flowinfo),
+                             (unsigned long)a->sin6_scope_id);
+    }
+    Py_RETURN_NONE;
+}
+
+/* One datagram read by drain: as Tap_call, from a buffer (no bytes object
+ * for SRTP). Returns 0, or -1 with a Python exception set. */
+static int tap_datagram(Tap *tap, const uint8_t *d, Py_ssize_t n, const struct sockaddr_storage *from) {
+    if (tap->session != NULL && tap->session->unprotect && n > 12 && d[0] > 127 && d[0] < 192
+            && !(d[1] > 191 && d[1] < 209))
+        return session_srtp(tap->session, d, n);
+    PyObject *stock = tap->stock;
+    if (stock == NULL)
+        return 0;
+    PyObject *args[2];
+    args[0] = PyBytes_FromStringAndSize((const char *)d, n);
+    if (args[0] == NULL)
+        return -1;
+    args[1] = address(from);
+    if (args[1] == NULL) {
+        Py_DECREF(args[0]);
+        return -1;
+    }
+    Py_INCREF(stock); /* the callback may close the socket and clear the tap */
+    PyObject *r = PyObject_Vectorcall(stock, args, 2, NULL);
+    Py_DECREF(stock);
+    Py_DECREF(args[0]);
+    Py_DECREF(args[1]);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+#define BATCH 32
+#define RECV_CAP 4096       /* larger datagrams are counted and dropped */
+#define DRAIN_MAX 256       /* datagrams per call: the other sockets get their turn */
+
+/* One buffer for every tap: the event loop runs one callback at a time, and
+ * a callback that somehow drained again would find it busy. */
+static uint8_t recv_bufs[BATCH][RECV_CAP];
+static int recv_busy;
+
+static PyObject *Tap_drain(Tap *tap, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "drain(fd, on_error)");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (fd < 0 || fd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "not a file descriptor");
+        return NULL;
+    }
+    PyObject *on_error = args[1];
+    if (recv_busy)
+        return PyLong_FromLong(0);
+    recv_busy = 1;
+    Py_INCREF(tap);
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage from[BATCH];
+    long total = 0;
+    PyObject *result = NULL;
+    while (total < DRAIN_MAX) {
+        for (int i = 0; i < BATCH; i++) {
+            iov[i].iov_base = recv_bufs[i];
+            iov[i].iov_len = RECV_CAP;
+            memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        }
+        int got = recvmmsg((int)fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            PyErr_SetFromErrno(PyExc_OSError); /* e.g. ECONNREFUSED from an ICMP message */
+            goto done;
+        }
+        for (int i = 0; i < got; i++) {
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                tap->too_large++;
+                continue;
+            }
+            tap->read++;
+            if (tap_datagram(tap, recv_bufs[i], msgs[i].msg_len, &from[i]) < 0) {
+                /* as an event loop does with a protocol's exception: report it, read on */
+                PyObject *type, *exc, *tb;
+                PyErr_Fetch(&type, &exc, &tb);
+                PyErr_NormalizeException(&type, &exc, &tb);
+                if (tb != NULL && exc != NULL)
+                    PyException_SetTraceback(exc, tb);
+                PyObject *r = exc ? PyObject_CallOneArg(on_error, exc) : Py_NewRef(Py_None);
+                Py_XDECREF(type);
+                Py_XDECREF(exc);
+                Py_XDECREF(tb);
+                if (r == NULL)
+                    PyErr_WriteUnraisable(on_error);
+                Py_XDECREF(r);
+            }
+        }
+        total += got;
+        tap->batches++;
+        if (got < BATCH)
+            break; /* the socket is empty: no call to find that out */
+    }
+    result = PyLong_FromLong(total);
+done:
+    recv_busy = 0;
+    Py_DECREF(tap);
+    return result;
+}
+
+static PyObject *Tap_counters(Tap *tap, PyObject *unused) {
+    return Py_BuildValue("{sLsLsL}", "read", tap->read, "batches", tap->batches, "too_large", tap->too_large);
+}
+
+static PyMethodDef Tap_methods[] = {
+    {"drain", (PyCFunction)(void (*)(void))Tap_drain, METH_FASTCALL,
+     "drain(fd, on_error) -> int: read the socket until it is empty (or 256 datagrams), "
+     "BATCH at a time; a callback's exception goes to on_error(exc)"},
+    {"counters", (PyCFunction)Tap_counters, METH_NOARGS, "datagrams read, recvmmsg calls, too large"},
+    {NULL},
+};
 
 static PyObject *Tap_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     PyObject *session, *stock;
@@ -917,6 +1074,137 @@ static PyTypeObject TapType = {
     .tp_clear = (inquiry)Tap_clear,
     .tp_dealloc = (destructor)Tap_dealloc,
     .tp_getset = Tap_getset,
+    .tp_methods = Tap_methods,
+};
+
+/* ------------------------------------------------------------------ Crypt */
+
+/* One libsrtp call (srtp_protect, srtp_protect_rtcp, srtp_unprotect or
+ * srtp_unprotect_rtcp) on pylibsrtp's session, as pylibsrtp's method of the
+ * same name does, but without giving up the GIL: pylibsrtp's cffi call
+ * releases it for a call of a microsecond or two, and each time the event
+ * loop then waited for a recording thread to hand it back. */
+#define CRYPT_BUF 1500 /* pylibsrtp's buffer: the same packets fit */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    unprotect_fn fn; /* same signature for all four in libsrtp 2 */
+    void *ctx;
+    PyObject *owner;  /* the pylibsrtp session that owns ctx */
+    PyObject *error;  /* pylibsrtp.Error */
+    PyObject *names;  /* pylibsrtp.ERRORS: status -> message */
+    int trailer;      /* room the call may add (protect) */
+} Crypt;
+
+/* One buffer for every Crypt: the GIL is held from the copy in to the copy out. */
+static uint8_t crypt_buf[CRYPT_BUF];
+
+static PyObject *Crypt_call(Crypt *c, PyObject *const *args, size_t nargsf, PyObject *kw) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kw != NULL) {
+        PyErr_SetString(PyExc_TypeError, "expected one argument: the packet");
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "packet must be bytes");
+        return NULL;
+    }
+    if (c->fn == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the SRTP session is closed");
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    if (n > CRYPT_BUF - c->trailer) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return NULL;
+    }
+    memcpy(crypt_buf, PyBytes_AS_STRING(args[0]), n);
+    int len = (int)n;
+    int rc = c->fn(c->ctx, crypt_buf, &len);
+    if (rc != 0) {
+        PyObject *status = PyLong_FromLong(rc);
+        if (status == NULL)
+            return NULL;
+        PyObject *name = PyObject_GetItem(c->names, status);
+        Py_DECREF(status);
+        if (name == NULL) {
+            PyErr_Clear();
+            name = PyUnicode_FromFormat("libsrtp status %d", rc);
+            if (name == NULL)
+                return NULL;
+        }
+        PyErr_SetObject(c->error, name);
+        Py_DECREF(name);
+        return NULL;
+    }
+    if (len < 0 || len > CRYPT_BUF) {
+        PyErr_SetString(PyExc_RuntimeError, "libsrtp returned a bad length");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)crypt_buf, len);
+}
+
+static PyObject *Crypt_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *names[] = {"fn", "ctx", "owner", "trailer", "error", "names", NULL};
+    unsigned long long fn, ctx;
+    int trailer;
+    PyObject *owner, *error, *errors;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "KKOiOO", names, &fn, &ctx, &owner, &trailer, &error, &errors))
+        return NULL;
+    if (!fn || !ctx || trailer < 0 || trailer >= CRYPT_BUF) {
+        PyErr_SetString(PyExc_ValueError, "fn and ctx must be addresses, 0 <= trailer < 1500");
+        return NULL;
+    }
+    Crypt *c = (Crypt *)type->tp_alloc(type, 0);
+    if (c == NULL)
+        return NULL;
+    c->vectorcall = (vectorcallfunc)Crypt_call;
+    c->fn = (unprotect_fn)(uintptr_t)fn;
+    c->ctx = (void *)(uintptr_t)ctx;
+    c->owner = Py_NewRef(owner);
+    c->error = Py_NewRef(error);
+    c->names = Py_NewRef(errors);
+    c->trailer = trailer;
+    return (PyObject *)c;
+}
+
+static int Crypt_traverse(Crypt *c, visitproc visit, void *arg) {
+    Py_VISIT(c->owner);
+    Py_VISIT(c->error);
+    Py_VISIT(c->names);
+    return 0;
+}
+
+static int Crypt_clear(Crypt *c) {
+    c->fn = NULL;
+    Py_CLEAR(c->error);
+    Py_CLEAR(c->names);
+    Py_CLEAR(c->owner);
+    return 0;
+}
+
+static void Crypt_dealloc(Crypt *c) {
+    PyObject_GC_UnTrack(c);
+    Crypt_clear(c);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyObject *Crypt_plain_call(Crypt *c, PyObject *args, PyObject *kw) {
+    return PyVectorcall_Call((PyObject *)c, args, kw);
+}
+
+static PyTypeObject CryptType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hub.media._rx.Crypt",
+    .tp_basicsize = sizeof(Crypt),
+    .tp_vectorcall_offset = offsetof(Crypt, vectorcall),
+    .tp_call = (ternaryfunc)Crypt_plain_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Crypt(fn, ctx, owner, trailer, error, names): packet -> packet, one libsrtp call.",
+    .tp_new = Crypt_new,
+    .tp_traverse = (traverseproc)Crypt_traverse,
+    .tp_clear = (inquiry)Crypt_clear,
+    .tp_dealloc = (destructor)Crypt_dealloc,
 };
 
 static struct PyModuleDef module = {
@@ -925,14 +1213,16 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__rx(void) {
-    if (PyType_Ready(&TrackType) < 0 || PyType_Ready(&SessionType) < 0 || PyType_Ready(&TapType) < 0)
+    if (PyType_Ready(&TrackType) < 0 || PyType_Ready(&SessionType) < 0 || PyType_Ready(&TapType) < 0
+            || PyType_Ready(&CryptType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
     if (PyModule_AddObjectRef(m, "Track", (PyObject *)&TrackType) < 0 ||
         PyModule_AddObjectRef(m, "Session", (PyObject *)&SessionType) < 0 ||
-        PyModule_AddObjectRef(m, "Tap", (PyObject *)&TapType) < 0) {
+        PyModule_AddObjectRef(m, "Tap", (PyObject *)&TapType) < 0 ||
+        PyModule_AddObjectRef(m, "Crypt", (PyObject *)&CryptType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.db import utcnow
 from hub.events import AlertRaised, EventBus, KeyframeRequested, StreamStateChanged
-from hub.media import metrics
+from hub.media import fastpath, metrics
 from hub.media.auth import MediaAuth, MediaViewer
 from hub.media.branch import LIVE, OFFLINE, BranchMedia, PublisherSession, ViewerSession
 from hub.media.config import MediaSettings
@@ -337,6 +337,9 @@ class InProcessNode:
 
         @viewer.pc.on("connectionstatechange")
         def on_state() -> None:
+            if viewer.pc.connectionState == "connected":  # DTLS done: its SRTP sessions exist
+                for transceiver in viewer.pc.getTransceivers():
+                    fastpath.compile_srtp(transceiver.sender.transport)
             if viewer.pc.connectionState in ("failed", "closed") and not viewer.closing:
                 self.spawn(self._close_viewer(branch, viewer))
 

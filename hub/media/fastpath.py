@@ -23,9 +23,12 @@ statistics, NACK and frame assembly cost no Python (passthrough.py adopts
 each track's SSRC on its first packet). Without it (no compiler where the
 package was built) the Python functions below do the same work.
 
-Batched reads (recvmmsg) are not done here: uvloop's UDP transport (libuv)
-already reads up to 32 datagrams per readiness event, so a batch call would
-only save the per-datagram recvfrom system call, not a loop iteration.
+With the compiled module, the hub also reads those sockets itself
+(`BatchedDatagramTransport`): uvloop's UDP transport (libuv) makes one
+recvmsg call per datagram and one more that finds the socket empty, and at
+256 halls those system calls were a third of the event loop's time (py-spy
+--native). `_rx.Tap.drain` reads up to 32 datagrams per recvmmsg call and
+hands SRTP to the C path from its own buffer.
 
 These are per-instance replacements of aioice/aiortc internals (never a class
 patch: clients in the same process keep the stock path), written against
@@ -41,12 +44,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import struct
 import types
 from collections.abc import Callable
 from typing import Any
 
 import pylibsrtp
+from aioice.ice import StunProtocol
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import HeaderExtensions
 
@@ -213,7 +219,7 @@ def install(dtls: RTCDtlsTransport) -> bool:
     """Put `dtls`'s ICE sockets on the fast path once its SRTP session is up.
     Returns False (stock path) when aiortc/aioice look different from the
     versions this was written against."""
-    srtp = getattr(dtls, "_rx_srtp", None)
+    srtp: Any = getattr(dtls, "_rx_srtp", None)
     ice = getattr(dtls.transport, "_connection", None)
     protocols = getattr(ice, "_protocols", None)
     if srtp is None or not hasattr(dtls, "_rtp_router") or not isinstance(protocols, list):
@@ -221,6 +227,11 @@ def install(dtls: RTCDtlsTransport) -> bool:
         return False
     session = native_session(dtls)
     if session is None:
+        if _rx is not None and not isinstance(srtp, NativeSrtp):
+            srtp = dtls._rx_srtp = NativeSrtp.wrap(srtp)
+            tx = getattr(dtls, "_tx_srtp", None)
+            if tx is not None and not isinstance(tx, NativeSrtp):
+                dtls._tx_srtp = NativeSrtp.wrap(tx)
         session = _native_session(dtls, srtp)
         dtls._hub_rx = session  # type: ignore[attr-defined]
     unprotect = _unprotector(srtp) if session is None else None
@@ -229,7 +240,10 @@ def install(dtls: RTCDtlsTransport) -> bool:
             continue
         stock = protocol.datagram_received
         if session is not None:
-            protocol.datagram_received = _rx.Tap(session, stock)  # type: ignore[union-attr]
+            tap = _rx.Tap(session, stock)  # type: ignore[union-attr]
+            protocol.datagram_received = tap
+            if isinstance(protocol, StunProtocol):
+                _read_in_batches(protocol, tap)
         else:
             def datagram_received(self: Any, data: bytes, addr: tuple[Any, ...],
                                   stock: Any = stock, unprotect: Any = unprotect) -> None:
@@ -244,7 +258,149 @@ def install(dtls: RTCDtlsTransport) -> bool:
     return True
 
 
+def compile_srtp(dtls: RTCDtlsTransport) -> bool:
+    """Put `dtls`'s SRTP sessions on `_rx.Crypt` (a viewer's connection: every
+    packet relayed to it is protected there). False when not built or not up."""
+    if _rx is None:
+        return False
+    done = False
+    for name in ("_tx_srtp", "_rx_srtp"):
+        session = getattr(dtls, name, None)
+        if session is not None and not isinstance(session, NativeSrtp):
+            setattr(dtls, name, NativeSrtp.wrap(session))
+        done = done or isinstance(getattr(dtls, name, None), NativeSrtp)
+    return done
+
+
 def installed(dtls: RTCDtlsTransport) -> bool:
     """Whether `dtls`'s sockets are on the fast path (tests)."""
     protocols = getattr(getattr(dtls.transport, "_connection", None), "_protocols", None) or []
     return bool(protocols) and all(getattr(p, "_hub_fast_path", False) for p in protocols)
+
+
+class NativeSrtp:
+    """A pylibsrtp.Session whose protect, protect_rtcp, unprotect and
+    unprotect_rtcp are `_rx.Crypt`: the same libsrtp calls on the same
+    session, without releasing the GIL (pylibsrtp's cffi calls release it,
+    and the event loop then waited for a recording thread to give it back,
+    for every RTCP report sent or received). Anything else is the session's."""
+
+    __slots__ = ("session", "protect", "protect_rtcp", "unprotect", "unprotect_rtcp")
+
+    def __init__(self, session: pylibsrtp.Session, crypt: Callable[[str, int], Any]) -> None:
+        self.session = session
+        self.protect = crypt("srtp_protect", pylibsrtp.SRTP_MAX_TRAILER_LEN)
+        self.protect_rtcp = crypt("srtp_protect_rtcp", pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN)
+        self.unprotect = crypt("srtp_unprotect", 0)
+        self.unprotect_rtcp = crypt("srtp_unprotect_rtcp", 0)
+
+    @classmethod
+    def wrap(cls, session: pylibsrtp.Session) -> Any:
+        """`session` compiled, or `session` itself when pylibsrtp's internals differ."""
+        try:
+            from pylibsrtp._binding import ffi, lib
+
+            ctx = int(ffi.cast("uintptr_t", session._srtp[0]))  # type: ignore[attr-defined]
+
+            def crypt(name: str, trailer: int) -> Any:
+                fn = int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+                return _rx.Crypt(fn, ctx, session, trailer, pylibsrtp.Error, pylibsrtp.ERRORS)  # type: ignore[union-attr]
+
+            return cls(session, crypt)
+        except (ImportError, AttributeError, TypeError):
+            return session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+
+class BatchedDatagramTransport(asyncio.DatagramTransport):
+    """An ICE socket the hub reads itself, a batch of datagrams per readiness
+    event (`_rx.Tap.drain`), in place of the event loop's UDP transport.
+    aioice's StunProtocol only sends through its transport and closes it;
+    that is all this does besides reading."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any, tap: Any,
+                 extra: dict[str, Any]) -> None:
+        super().__init__(extra)
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._protocol = protocol
+        self._tap = tap
+        self._closing = False
+        self.sends_dropped = 0  # the socket's send buffer was full (UDP: the datagram is gone)
+        loop.add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            self._tap.drain(self._fd, self._callback_failed)
+        except OSError as exc:  # ECONNREFUSED after an ICMP message, as the loop's transport reports it
+            self._protocol.error_received(exc)
+
+    def _callback_failed(self, exc: BaseException) -> None:
+        self._loop.call_exception_handler({
+            "message": "exception in datagram_received of an ICE socket", "exception": exc,
+            "transport": self, "protocol": self._protocol})
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
+        if self._closing:
+            return
+        try:
+            self._sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            self.sends_dropped += 1
+        except OSError as exc:
+            self._protocol.error_received(exc)
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.remove_reader(self._fd)
+        self._sock.close()
+        self._loop.call_soon(self._protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.close()
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def get_protocol(self) -> Any:
+        return self._protocol
+
+    def set_protocol(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def counters(self) -> dict[str, int]:
+        return {**self._tap.counters(), "sends_dropped": self.sends_dropped}
+
+
+def _read_in_batches(protocol: StunProtocol, tap: Any) -> None:
+    """Move `protocol`'s socket from the event loop's transport to a
+    BatchedDatagramTransport: the socket is duplicated, the loop's transport
+    closed (it stops reading; its close reports to nobody), and the
+    duplicate read and written here. Runs on the loop, between two of its
+    callbacks: no datagram is read by both."""
+    transport = protocol.transport
+    sock = transport.get_extra_info("socket")
+    if isinstance(transport, BatchedDatagramTransport) or sock is None:
+        return
+    fd = os.dup(sock.fileno())
+    try:
+        own = socket.socket(sock.family, sock.type, fileno=fd)
+    except OSError:
+        os.close(fd)
+        raise
+    own.setblocking(False)
+    extra = {"socket": own, "sockname": own.getsockname(), "peername": None}
+    transport.set_protocol(asyncio.DatagramProtocol())
+    transport.close()
+    protocol.transport = BatchedDatagramTransport(asyncio.get_running_loop(), own, protocol, tap, extra)
+
+
+def batched(dtls: RTCDtlsTransport) -> list[BatchedDatagramTransport]:
+    """`dtls`'s sockets read in batches (tests, counters)."""
+    protocols = getattr(getattr(dtls.transport, "_connection", None), "_protocols", None) or []
+    return [p.transport for p in protocols if isinstance(p.transport, BatchedDatagramTransport)]

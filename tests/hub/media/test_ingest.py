@@ -70,6 +70,12 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
         if clip.codec == "h264":
             assert publisher.video._native, "H.264 video is on the compiled path"
         await wait_for(lambda s=session: s.counters()["datagrams"] > 100, what="datagrams in C")
+        # ... read by the hub itself from its ICE socket, in recvmmsg batches
+        readers = fastpath.batched(publisher.video.transport)
+        assert readers, "the ICE socket is still read by the event loop's transport"
+        await wait_for(lambda rs=readers: sum(r.counters()["read"] for r in rs) > 100,
+                       what="datagrams read in batches")
+        assert all(r.counters()["batches"] > 0 for r in readers)
         await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 4, what="4 segments")
         frames_sent_before_end = pub.video.sent
         end_meeting(hub, 1, meeting_id)
@@ -77,8 +83,11 @@ async def test_publish_records_meeting_in_segments(hub: Hub, clip_name: str,
     finally:
         await pub.close()
     await wait_for(lambda: hub.plane.stream_state(1) == "offline", what="offline")
+    # the sockets the hub read itself are closed with the connection
+    await wait_for(lambda rs=readers: all(r.is_closing() and r.get_extra_info("socket").fileno() == -1 for r in rs),
+                   what="the ICE sockets closed")
     # the connection's compiled receive state goes with it (no leak per reconnecting hall)
-    del publisher, session
+    del publisher, session, readers
     await wait_for(lambda: not native_sessions(), what="the compiled receive state freed")
 
     rows = segments(hub, meeting_id)

@@ -4,6 +4,7 @@ publisher that vanishes, all with real aiortc peers on loopback."""
 from __future__ import annotations
 
 from hub.events import AlertRaised, KeyframeRequested, StreamStateChanged
+from hub.media.fastpath import NativeSrtp
 from hub.media.relay import RelayTrack
 from tests.hub.media.conftest import Hub
 from tests.hub.media.peers import Clip, Publisher, Viewer, publish, view, wait_for
@@ -20,6 +21,10 @@ async def test_viewer_receives_and_decodes_live_video(hub: Hub, h264_clip: Clip)
         assert hub.plane.viewers(1) == 1
         await wait_for(lambda: viewer.frames >= 20 and viewer.audio_frames >= 20, what="decoded frames")
         assert viewer.width == 320
+        # what the viewer decoded was protected by the compiled SRTP calls (hub/media/_rx.c)
+        (session,) = hub.plane.engine.branch(1).viewers.values()
+        dtls = session.pc.getTransceivers()[0].sender.transport
+        assert isinstance(dtls._tx_srtp, NativeSrtp), "the viewer's SRTP is pylibsrtp's cffi path"
         assert any(isinstance(e, KeyframeRequested) and e.branch_id == 1 for e in hub.events)
     finally:
         if viewer is not None:
@@ -41,6 +46,10 @@ async def test_talkback_reaches_the_hall(hub: Hub, h264_clip: Clip) -> None:
         # operator hears the hall, the hall hears the operator
         await wait_for(lambda: viewer.audio_frames >= 20, what="hall audio at operator")
         await wait_for(lambda: pub.talkback_frames >= 20, what="operator audio at hall")
+        # ... protected by the compiled SRTP calls on the hall's connection
+        hall = hub.plane.engine.branch(1).publisher
+        assert hall is not None and hall.video is not None
+        assert isinstance(hall.video.transport._tx_srtp, NativeSrtp)
         assert ("bob", "media.talkback.start", 1) in [a[:3] for a in hub.auth.audits]
         await viewer.close()
         viewer = None
