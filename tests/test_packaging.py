@@ -90,6 +90,7 @@ def _private_uses(source: str) -> tuple[set[str], set[str], set[str]]:
     for func in ast.walk(ast.parse(source)):
         if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
+        own.add(func.name)  # a method of the module's own classes (fastpath's transport)
         first = func.args.args[0] if func.args.args else None
         self_is_transport = bool(first and isinstance(first.annotation, ast.Name)
                                  and first.annotation.id == "RTCDtlsTransport")

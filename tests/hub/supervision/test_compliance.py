@@ -149,7 +149,10 @@ def test_a_branch_set_up_in_november_owes_nothing_for_january_to_october(client:
     assert cells[(old, "general_meeting", "2024-Q1")] == "not_held"
     with sessions(client)() as s:
         scheduler.run_checks(s, ctx.settings, MOVES, today=date(2024, 12, 28))
-        alerts = {b: {(a.kind, a.period_key) for a in s.scalars(select(ComplianceAlert).where(ComplianceAlert.branch_id == b))}
+        # 2024's periods only: the hub's own scheduler also checks today's (a reminder
+        # for this month's theme day when the tests run in its first days)
+        alerts = {b: {(a.kind, a.period_key) for a in s.scalars(select(ComplianceAlert).where(ComplianceAlert.branch_id == b))
+                      if a.period_key.startswith("2024")}
                   for b in (new, old)}
         # the December theme day (the 5th) fell after it was set up: missed; nothing before that,
         # and no reminder for the quarter it joined part-way
