@@ -358,7 +358,9 @@ class BatchedDatagramTransport(asyncio.DatagramTransport):
             return
         self._closing = True
         self._loop.remove_reader(self._fd)
-        self._sock.close()
+        # closed on the next turn of the loop: a close from inside a callback of
+        # drain() leaves the descriptor valid (not reused) for the rest of its batch
+        self._loop.call_soon(self._sock.close)
         self._loop.call_soon(self._protocol.connection_lost, None)
 
     def abort(self) -> None:

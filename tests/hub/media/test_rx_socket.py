@@ -208,3 +208,27 @@ async def test_the_loop_transport_is_closed_and_sends_go_out_of_the_same_port() 
         assert data == b"\x00hi" and addr == ("127.0.0.1", port)
     protocol.transport.close()
     await protocol.lost
+
+
+async def test_a_close_inside_a_batch_does_not_read_a_closed_descriptor() -> None:
+    """A callback that closes the transport (the connection ends on a datagram)
+    in the middle of a full batch: drain finishes on a descriptor that is still
+    valid, never one already closed (or, worse, reused by another socket)."""
+    protocol, _ = await batched_socket()
+    port = protocol.transport.get_extra_info("sockname")[1]
+    transport = protocol.transport
+    closed_at: list[int] = []
+
+    def closing(data: bytes, addr: Any) -> None:
+        if data == b"\x00close" and not closed_at:
+            closed_at.append(len(protocol.datagrams))
+            transport.close()
+        protocol.datagrams.append((data, addr))
+
+    transport._tap = type(transport._tap)(transport._tap.session, closing)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(40):  # more than one batch of 32, queued before the loop reads
+            sender.sendto(b"\x00close" if i == 5 else b"\x00" + bytes([i]), ("127.0.0.1", port))
+        await protocol.lost
+    assert closed_at == [5]
+    assert protocol.errors == [], protocol.errors  # no EBADF from a read after the close
