@@ -44,7 +44,9 @@ async def test_retention_per_meeting_type_keeps_flagged(hub: Hub) -> None:
     young_branch, _ = seed_meeting(hub, "branch", 9)
     old_flagged, _ = seed_meeting(hub, "branch", 400, flagged=True)
     old_other, _ = seed_meeting(hub, "lecture", 20)
-    assert housekeeping.apply_retention(hub.plane.recordings) == 1
+    # the hub's own housekeeping loop may get there first (its first pass runs in a
+    # thread from start-up, late on a busy machine): what counts is what is left
+    assert housekeeping.apply_retention(hub.plane.recordings) in (0, 1)
     assert recorded(hub, old_branch) == 0 and not (hub.data_dir / old_path).exists()
     assert recorded(hub, young_branch) == recorded(hub, old_flagged) == recorded(hub, old_other) == 1
 
