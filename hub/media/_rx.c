@@ -843,6 +843,11 @@ static PyTypeObject SessionType = {
 
 /* What a socket's datagram_received becomes: SRTP to the session, the rest
  * (STUN, DTLS, SRTCP) to the socket's own stock method. */
+/* SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type */
+static inline int is_srtp(const uint8_t *d, Py_ssize_t n) {
+    return n > 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 209);
+}
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -861,8 +866,7 @@ static PyObject *Tap_call(Tap *tap, PyObject *const *args, size_t nargsf, PyObje
             && tap->session->unprotect) {
         const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(args[0]);
         Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
-        /* SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type */
-        if (n > 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 209)) {
+        if (is_srtp(d, n)) {
             if (session_srtp(tap->session, d, n) < 0)
                 return NULL;
             Py_RETURN_NONE;
@@ -893,8 +897,7 @@ static PyObject *address(const struct sockaddr_storage *ss) {
 /* One datagram read by drain: as Tap_call, from a buffer (no bytes object
  * for SRTP). Returns 0, or -1 with a Python exception set. */
 static int tap_datagram(Tap *tap, const uint8_t *d, Py_ssize_t n, const struct sockaddr_storage *from) {
-    if (tap->session != NULL && tap->session->unprotect && n > 12 && d[0] > 127 && d[0] < 192
-            && !(d[1] > 191 && d[1] < 209))
+    if (tap->session != NULL && tap->session->unprotect && is_srtp(d, n))
         return session_srtp(tap->session, d, n);
     PyObject *stock = tap->stock;
     if (stock == NULL)
