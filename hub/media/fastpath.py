@@ -272,9 +272,14 @@ def compile_srtp(dtls: RTCDtlsTransport) -> bool:
     return done
 
 
+def _ice_protocols(dtls: RTCDtlsTransport) -> list[Any]:
+    """aioice's protocols (one per local socket) under `dtls`, or []."""
+    return getattr(getattr(dtls.transport, "_connection", None), "_protocols", None) or []
+
+
 def installed(dtls: RTCDtlsTransport) -> bool:
     """Whether `dtls`'s sockets are on the fast path (tests)."""
-    protocols = getattr(getattr(dtls.transport, "_connection", None), "_protocols", None) or []
+    protocols = _ice_protocols(dtls)
     return bool(protocols) and all(getattr(p, "_hub_fast_path", False) for p in protocols)
 
 
@@ -404,5 +409,5 @@ def _read_in_batches(protocol: StunProtocol, tap: Any) -> None:
 
 def batched(dtls: RTCDtlsTransport) -> list[BatchedDatagramTransport]:
     """`dtls`'s sockets read in batches (tests, counters)."""
-    protocols = getattr(getattr(dtls.transport, "_connection", None), "_protocols", None) or []
+    protocols = _ice_protocols(dtls)
     return [p.transport for p in protocols if isinstance(p.transport, BatchedDatagramTransport)]
