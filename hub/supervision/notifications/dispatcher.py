@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,8 +23,10 @@ log = logging.getLogger(__name__)
 
 class Dispatcher:
     def __init__(self, session_factory: sessionmaker[Session], settings: SmsGatewaySettings,
-                 gateway: SmsGateway | None = None, *, poll_seconds: float = 2.0) -> None:
+                 gateway: SmsGateway | None = None, *, poll_seconds: float = 2.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.session_factory = session_factory
+        self.clock = clock  # what "due" and backoff are measured against
         self.settings = settings
         self.gateway = gateway or SmsGateway(settings)
         self.poll_seconds = poll_seconds
@@ -38,10 +42,10 @@ class Dispatcher:
         """Attempt every message that is due; returns how many were attempted."""
         if not self.settings.enabled:
             return 0
-        ids = await asyncio.to_thread(self._db, service.due, now=utcnow())
+        ids = await asyncio.to_thread(self._db, service.due, now=self.clock())
         attempted = 0
         for nid in ids:
-            row = await asyncio.to_thread(self._db, lambda s, nid=nid: _snapshot(service.claim(s, notification_id=nid, now=utcnow())))
+            row = await asyncio.to_thread(self._db, lambda s, nid=nid: _snapshot(service.claim(s, notification_id=nid, now=self.clock())))
             if row is None:
                 continue  # another dispatcher took it
             attempted += 1
@@ -51,14 +55,14 @@ class Dispatcher:
             except GatewayError as exc:
                 log.warning("SMS %s attempt failed: %s", key, exc)
                 await asyncio.to_thread(self._db, service.mark_failed_attempt, notification_id=nid, error=str(exc),
-                                        retryable=exc.retryable, settings=self.settings, now=utcnow())
+                                        retryable=exc.retryable, settings=self.settings, now=self.clock())
             except Exception as exc:  # a bug in a template must not lose track of the row
                 log.exception("SMS %s attempt crashed", key)
                 await asyncio.to_thread(self._db, service.mark_failed_attempt, notification_id=nid,
                                         error=f"{exc.__class__.__name__}: {exc}", retryable=True,
-                                        settings=self.settings, now=utcnow())
+                                        settings=self.settings, now=self.clock())
             else:
-                await asyncio.to_thread(self._db, service.mark_sent, notification_id=nid, note=note, now=utcnow())
+                await asyncio.to_thread(self._db, service.mark_sent, notification_id=nid, note=note, now=self.clock())
         return attempted
 
     async def run_forever(self) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hub.db import utcnow
 from hub.members.models import Member
 from hub.supervision.config import SmsGatewaySettings
 from hub.supervision.notifications import service
@@ -116,12 +118,18 @@ async def drain(d: Dispatcher, client: TestClient, nid: int, rounds: int = 20) -
 async def test_sms_retried_after_a_gateway_error_and_delivered_once(client: TestClient, county: County, gateway: Gateway) -> None:
     nid = queue_sms(client, county)
     gateway.fail_calls = {1}
-    d = Dispatcher(sessions(client), sms_settings(gateway))
+    # The dispatcher's clock stands still until the test moves it: "not due yet"
+    # must not depend on how quickly a busy machine gets to the second pass.
+    now = [utcnow()]
+    d = Dispatcher(sessions(client), sms_settings(gateway), clock=lambda: now[0])
     assert await d.run_once() == 1
     first = row(client, nid)
     assert (first.status, first.attempts) == ("queued", 1)
     assert "HTTP 503" in (first.last_error or "") and first.next_attempt_at is not None
     assert await d.run_once() == 0  # backing off: not due yet
+    now[0] += timedelta(seconds=0.04)
+    assert await d.run_once() == 0  # still inside the first backoff (0.05 s)
+    now[0] += timedelta(seconds=0.02)
     await drain(d, client, nid)
     done = row(client, nid)
     assert (done.status, done.attempts, done.last_error) == ("sent", 2, None)
@@ -156,8 +164,6 @@ async def test_crash_mid_attempt_and_refusals(client: TestClient, county: County
     d = Dispatcher(sessions(client), sms_settings(gateway, body_template={"mobile": "{phone}", "msg": ["{text}"], "n": 1}))
     # A crash after `sending` was committed: recovery requeues with the same key.
     with sessions(client)() as s:
-        from hub.db import utcnow
-
         assert service.claim(s, notification_id=nid, now=utcnow()) is not None
         assert service.claim(s, notification_id=nid, now=utcnow()) is None  # nobody else may take it
     assert await d.run_once() == 0
