@@ -34,10 +34,11 @@ PART_SUFFIX = ".part"
 OPUS_SILENCE = b"\xfc\xff\xfe"
 OPUS_SILENCE_120MS = b"\xff\x06" + b"\xff\xfe" * 6
 SILENCE_LAG = 24_000  # audio this far (48 kHz samples) behind video: the hall sends none
-# Consecutive 20 ms Opus packets are stored three to a packet (60 ms, RFC 6716
-# 3.2.5 code 3): a third of the muxer calls for half of the packets a hall sends
-# (the muxer was the largest cost per packet of a recording hub), same audio.
-OPUS_FRAMES_PER_PACKET = 3
+# Consecutive 20 ms Opus packets are stored six to a packet (120 ms, the most
+# one packet may hold: RFC 6716 3.2.5 code 3, as OPUS_SILENCE_120MS): a sixth of
+# the muxer calls for three quarters of the packets a hall sends (each call into
+# the muxer was the largest cost per packet of a recording hub), same audio.
+OPUS_FRAMES_PER_PACKET = 6
 # samples (48 kHz) of one frame, by TOC configuration (RFC 6716 3.1, table 2)
 OPUS_FRAME_SAMPLES = {c: (480, 960, 1920, 2880)[c % 4] for c in range(12)} | \
     {c: (480, 960)[c % 2] for c in range(12, 16)} | {c: (120, 240, 480, 960)[c % 4] for c in range(16, 32)}

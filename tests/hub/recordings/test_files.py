@@ -90,9 +90,9 @@ def decode_opus(packets: list[bytes]) -> np.ndarray:
     return np.concatenate(pcm, axis=1)
 
 
-def test_opus_is_stored_three_frames_to_a_packet_and_decodes_to_the_same_sound(tmp_path: Path) -> None:
-    """20 ms packets are stored three to a code-3 packet (a third of the muxer's
-    work); a gap, a packet of another kind and the segment's end cut a group
+def test_opus_is_stored_six_frames_to_a_packet_and_decodes_to_the_same_sound(tmp_path: Path) -> None:
+    """20 ms packets are stored six to a code-3 packet (120 ms, the most a packet
+    may hold: a sixth of the muxer's calls); a gap, a packet of another kind and the segment's end cut a group
     short. What the file plays is what the hall sent, sample for sample."""
     units = baseline_stream(30)  # 2 s of video
     audio = opus_packets(2.0)
@@ -112,10 +112,10 @@ def test_opus_is_stored_three_frames_to_a_packet_and_decodes_to_the_same_sound(t
 
     with av.open(str(segment.path)) as f:
         stored = [(int(p.pts), bytes(p)) for p in f.demux(audio=0) if p.size]
-    # grouped: three frames a packet, except around the gap and at the end
-    assert len(stored) <= len(sent) // 3 + 4, len(stored)
-    assert [pts for pts, _ in stored][:3] == [0, 2880, 5760]
-    assert all(p[0] & 3 == 3 and p[1] & 0x3F == 3 for _, p in stored[:10])
+    # grouped: six frames a packet, except around the gap and at the end
+    assert len(stored) <= len(sent) // 6 + 4, len(stored)
+    assert [pts for pts, _ in stored][:3] == [0, 5760, 11520]
+    assert all(p[0] & 3 == 3 and p[1] & 0x3F == 6 for _, p in stored[:6])
     # the file's sound up to the gap is the hall's, sample for sample
     before_gap = [p for pts, p in stored if pts < 960 * 40]
     assert np.array_equal(decode_opus(before_gap), decode_opus(audio[:40]))
