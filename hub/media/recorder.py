@@ -6,9 +6,9 @@ pause recording while the live relay goes on; both resume by themselves at
 a keyframe once the disk has room again (checked at most once a second).
 
 Frames arrive on the event loop and are batched; the blocking muxing and
-fsync run as one ordered job chain per recorder on a shared thread pool, so
-hundreds of recorders cost a handful of threads and no per-frame thread
-hand-off. A finished segment goes to `on_finished` (the recordings domain
+fsync run as one ordered job chain per recorder on a shared thread pool
+(`JobChain`), so hundreds of recorders cost a handful of threads, no
+per-frame thread hand-off and no wake-up of the loop per batch. A finished segment goes to `on_finished` (the recordings domain
 verifies and indexes it). Frames that cannot be decoded (empty, or an H.264
 access unit without a start code: what reassembly after a loss can leave)
 are dropped, never written. A segment is cut at the first keyframe after
@@ -29,9 +29,11 @@ import asyncio
 import errno
 import logging
 import shutil
+import threading
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -149,8 +151,7 @@ class Recorder:
         self._seg_video_ts = 0
         self._last_video_ts = 0
         self._pending: list[MediaPacket] = []
-        self._jobs: asyncio.Queue[Callable[[], None] | None] = asyncio.Queue()
-        self._runner = asyncio.ensure_future(self._run_jobs())
+        self._jobs = JobChain(executor, asyncio.get_running_loop(), self._job_failed)
         self._last_kf_request = 0.0
         self._paused_at = 0.0
         self._params = b""
@@ -250,14 +251,13 @@ class Recorder:
         if self._writer is not None:
             self._finish_segment()
         self.state = "closed"
-        self._jobs.put_nowait(None)
-        await self._runner
+        await self._jobs.close()
 
     # -- internals -------------------------------------------------------------
     def _incident(self, kind: str, detail: str) -> None:
         report = self._on_incident
         if report is not None:
-            self._jobs.put_nowait(lambda: report(kind, detail))
+            self._jobs.put(lambda: report(kind, detail))
 
     def _ask_keyframe(self) -> None:
         now = time.monotonic()
@@ -329,7 +329,7 @@ class Recorder:
         def open_job() -> None:
             writer.real = SegmentWriter(self.directory, spec)
 
-        self._jobs.put_nowait(open_job)
+        self._jobs.put(open_job)
         self._writer = writer
         return True
 
@@ -338,7 +338,7 @@ class Recorder:
         self._pending = []
         if writer is None or not packets:
             return
-        self._jobs.put_nowait(lambda: writer.write(packets))
+        self._jobs.put(lambda: writer.write(packets))
 
     def _finish_segment(self, end_ts: int | None = None) -> None:
         self._flush()
@@ -354,23 +354,84 @@ class Recorder:
             if segment is not None:
                 self._on_finished(replace(segment, spec=replace(segment.spec, started_at=started_at)))
 
-        self._jobs.put_nowait(finish_job)
+        self._jobs.put(finish_job)
 
-    async def _run_jobs(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _job_failed(self, exc: BaseException) -> None:
+        """A write failure pauses recording, never the relay (on the loop)."""
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        log.warning("branch %s: recording paused: %s", self.branch_id, exc)
+        self._pause("disk_full" if full else "failed", "recording_failed",
+                    f"recording of branch {self.branch_id} paused: {exc}. It resumes by itself "
+                    "at the next keyframe the disk takes; check the hub's disk. Live video "
+                    "continues.")
+
+
+class JobChain:
+    """One recorder's blocking jobs, run in order and one at a time on a
+    shared executor.
+
+    The loop appends a job to a deque; when the chain is idle it also hands
+    the executor one `_drain`, which runs jobs until the deque is empty. The
+    loop hears back only when a job fails (`on_error`, through
+    call_soon_threadsafe) and when `close` waits for the last job. A job per
+    batch through `run_in_executor` cost the loop two futures, a wake-up and
+    a task switch each (hand-written: concurrent.futures has no serial
+    executor over a shared pool)."""
+
+    def __init__(self, executor: Executor, loop: asyncio.AbstractEventLoop,
+                 on_error: Callable[[BaseException], None]) -> None:
+        self._executor = executor
+        self._loop = loop
+        self._on_error = on_error
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+        self._draining = False  # a _drain is queued on, or running in, the executor
+
+    def put(self, job: Callable[[], None]) -> bool:
+        """Queue `job`; False (and `on_error`) when the pool is shut down."""
+        with self._lock:
+            self._jobs.append(job)
+            if self._draining:
+                return True
+            self._draining = True
+        try:
+            self._executor.submit(self._drain)
+        except RuntimeError as exc:  # the pool is shut down: the hub is stopping
+            with self._lock:
+                self._jobs.clear()
+                self._draining = False
+            self._on_error(exc)
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Wait until every job put so far has run."""
+        done = self._loop.create_future()
+
+        def finished() -> None:
+            if not done.done():  # close() may have been cancelled
+                done.set_result(None)
+
+        if self.put(lambda: self._tell(finished)):
+            await done
+
+    def _drain(self) -> None:
         while True:
-            job = await self._jobs.get()
-            if job is None:
-                return
+            with self._lock:
+                if not self._jobs:
+                    self._draining = False
+                    return
+                job = self._jobs.popleft()
             try:
-                await loop.run_in_executor(self._executor, job)
-            except Exception as exc:  # noqa: BLE001 - a write failure pauses recording, never the relay
-                full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-                log.warning("branch %s: recording paused: %s", self.branch_id, exc)
-                self._pause("disk_full" if full else "failed", "recording_failed",
-                            f"recording of branch {self.branch_id} paused: {exc}. It resumes by itself "
-                            "at the next keyframe the disk takes; check the hub's disk. Live video "
-                            "continues.")
+                job()
+            except Exception as exc:  # noqa: BLE001 - reported to the recorder, the chain goes on
+                self._tell(self._on_error, exc)
+
+    def _tell(self, fn: Callable[..., object], *args: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: nobody is left to tell
+            pass
 
 
 class _LazyWriter:
