@@ -55,6 +55,7 @@ class InProcessNode:
         self._cpu = metrics.CpuMeter()
         self.loop_lag = 0.0
         self.running = False
+        self._indexing = False  # a flush of the segment index is under way
         # the monitor's periodic report (a node process forwards it to the hub)
         self.on_report: Callable[[dict[str, Any]], None] = lambda report: metrics.apply_report(report)
 
@@ -200,9 +201,9 @@ class InProcessNode:
     def _make_recorder(self, branch: BranchMedia, meeting_id: str, meeting_type: str) -> Recorder:
         branch_id = branch.branch_id
 
-        def finished(seg: FinishedSegment) -> None:  # writer thread
-            if self.recordings.add_live_segment(meeting_id=meeting_id, branch_id=branch_id,
-                                                meeting_type=meeting_type, segment=seg):
+        def finished(seg: FinishedSegment) -> None:  # writer thread; indexed by _flush_index
+            if self.recordings.queue_live_segment(meeting_id=meeting_id, branch_id=branch_id,
+                                                  meeting_type=meeting_type, segment=seg):
                 self._call_threadsafe(self._segment_done, branch, seg.size)
 
         def incident(kind: str, detail: str) -> None:  # writer thread
@@ -231,6 +232,18 @@ class InProcessNode:
         recorder, branch.recorder = branch.recorder, None
         if recorder is not None:
             await recorder.close()
+            await self._flush_index()  # the meeting's last segments are findable when this returns
+
+    async def _flush_index(self) -> None:
+        """Commit the index rows of the segments finished since the last flush
+        (once a monitor tick, and when a recorder stops): one commit for all
+        halls. A failure is logged; the rows stay queued for the next one."""
+        if not self.recordings.live_segments_queued():
+            return
+        try:
+            await self.run_blocking(self.recordings.flush_live_segments)
+        except Exception:  # noqa: BLE001 - retried at the next tick
+            log.exception("recorded segments could not be indexed; retrying")
 
     # -- WHIP ---------------------------------------------------------------------------------
     async def publish(self, branch_id: int, device_id: int, offer: str) -> tuple[str, str]:
@@ -400,10 +413,19 @@ class InProcessNode:
                                       "cpu": self._cpu.percent(), "branches": {}}
             for branch in list(self.branches.values()):
                 report["branches"][branch.branch_id] = self._tick_branch(branch, now, dt, snapshot)
+            if not self._indexing:
+                self._indexing = True
+                self.spawn(self._index_tick())
             try:
                 self.on_report(report)
             except Exception:  # noqa: BLE001 - metrics never stop the monitor
                 log.exception("media metrics report failed")
+
+    async def _index_tick(self) -> None:
+        try:
+            await self._flush_index()
+        finally:
+            self._indexing = False
 
     def _tick_branch(self, branch: BranchMedia, now: float, dt: float,
                      snapshot: dict[int, tuple[int, int]]) -> dict[str, Any]:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import session_scope, utcnow
@@ -72,6 +75,17 @@ def covers(intervals: list[tuple[float, float]], start: float, end: float,
 # built once: a statement made per call (with its values) cost more in SQLAlchemy's
 # cache-key work than the insert itself
 _INSERT_SEGMENT = insert(cast(Table, RecordedSegment.__table__))
+MAX_QUEUED_ROWS = 50_000  # index rows waiting for the database (~20 min of 256 halls)
+
+
+@dataclass(frozen=True)
+class _LiveRow:
+    """A live segment's index row, queued for the next batch."""
+    meeting_id: str
+    branch_id: int
+    meeting_type: str
+    duration: float
+    values: dict[str, Any]
 
 
 class RecordingService:
@@ -94,6 +108,9 @@ class RecordingService:
         # the lookup: ~40 segments a second at 256 halls; bounded). Only retention
         # deletes that row, never for a meeting being recorded, and forgets it here.
         self._known_recordings: dict[str, None] = {}
+        self._rows: list[_LiveRow] = []  # live segments' index rows, committed in batches
+        self._rows_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self, *, housekeeping: bool = True) -> None:
@@ -135,10 +152,27 @@ class RecordingService:
 
     def add_live_segment(self, *, meeting_id: str, branch_id: int, meeting_type: str,
                          segment: FinishedSegment) -> bool:
-        """Verify and index a segment live media finished (written, fsynced;
-        its writer refused empty and undecodable frames, so a structural
-        check that the file is whole suffices here; uploads get the full
-        probe). A broken one is deleted and counted; returns whether it counts."""
+        """Verify and index a segment live media finished, committed at once;
+        returns whether it counts (see `queue_live_segment`)."""
+        if not self.queue_live_segment(meeting_id=meeting_id, branch_id=branch_id,
+                                       meeting_type=meeting_type, segment=segment):
+            return False
+        self.flush_live_segments()
+        return True
+
+    def queue_live_segment(self, *, meeting_id: str, branch_id: int, meeting_type: str,
+                           segment: FinishedSegment) -> bool:
+        """Verify a segment live media finished (written, fsynced; its writer
+        refused empty and undecodable frames, so a structural check that the
+        file is whole suffices here; uploads get the full probe) and queue its
+        index row for the next `flush_live_segments`. A broken one is deleted
+        and counted; returns whether it counts.
+
+        Rows are committed in batches because each commit of the embedded
+        database is an fsync: one a segment was the largest cost of indexing
+        (~40 segments a second at 256 halls). The file itself is durable
+        before its row is queued, and `housekeeping.recover` indexes a file
+        whose row a crash lost."""
         try:
             verify_written(segment.path)
         except ValueError as exc:
@@ -152,27 +186,69 @@ class RecordingService:
                                    at=segment.spec.started_at, kind="rejected", detail=str(exc))
             log.warning("live segment %s rejected: %s", segment.path.name, exc)
             return False
+        row = _LiveRow(meeting_id, branch_id, meeting_type, segment.duration, {
+            "id": segment.spec.segment_id, "meeting_id": meeting_id, "branch_id": branch_id,
+            "started_at": segment.spec.started_at, "duration": segment.duration,
+            "path": str(segment.path.relative_to(self.data_dir)), "size": segment.size,
+            "init_size": segment.init_size, "container": segment.path.suffix.lstrip("."),
+            "video_codec": segment.spec.video_codec, "source": "live",
+            "has_audio": segment.spec.has_audio,
+        })
+        with self._rows_lock:
+            self._rows.append(row)
+            if len(self._rows) > MAX_QUEUED_ROWS:  # the database has been failing for long
+                dropped = self._rows.pop(0)
+                log.error("live segment %s not indexed (the database keeps failing); it is "
+                          "indexed when the hub starts again", dropped.values["path"])
+        return True
+
+    def live_segments_queued(self) -> int:
+        return len(self._rows)
+
+    def flush_live_segments(self) -> int:
+        """Commit the queued index rows (blocking); returns how many. Rows a
+        failed commit leaves stay queued for the next flush, and the error is
+        raised."""
+        with self._flush_lock:  # one flush at a time: rows are committed in order
+            with self._rows_lock:
+                rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            try:
+                self._index_rows(rows)
+            except Exception:
+                # one row may be at fault: commit the others one by one
+                failed = []
+                for row in rows:
+                    try:
+                        self._index_rows([row])
+                    except IntegrityError as exc:  # never storable: retrying cannot help
+                        log.error("live segment %s not indexed: %s", row.values["path"], exc.orig)
+                    except Exception:  # noqa: BLE001 - the database is failing: kept for the next flush
+                        failed.append(row)
+                if failed:
+                    with self._rows_lock:
+                        self._rows[:0] = failed
+                    raise
+            return len(rows)
+
+    def _index_rows(self, rows: list[_LiveRow]) -> None:
         known = self._known_recordings
         with session_scope(self.session_factory) as s:
-            if meeting_id not in known:
-                store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
-                                       meeting_type=meeting_type, started_at=segment.spec.started_at)
+            for row in rows:
+                if row.meeting_id not in known:
+                    store.ensure_recording(s, meeting_id=row.meeting_id, branch_id=row.branch_id,
+                                           meeting_type=row.meeting_type,
+                                           started_at=row.values["started_at"])
             # a live segment's id is new (uuid4): no lookup before the insert, and a
             # plain INSERT (the ORM's unit of work cost more than the rest of it)
-            s.connection().execute(_INSERT_SEGMENT, {
-                "id": segment.spec.segment_id, "meeting_id": meeting_id, "branch_id": branch_id,
-                "started_at": segment.spec.started_at, "duration": segment.duration,
-                "path": str(segment.path.relative_to(self.data_dir)), "size": segment.size,
-                "init_size": segment.init_size, "container": segment.path.suffix.lstrip("."),
-                "video_codec": segment.spec.video_codec, "source": "live",
-                "has_audio": segment.spec.has_audio,
-            })
+            s.connection().execute(_INSERT_SEGMENT, [row.values for row in rows])
         if len(known) > 4096:
             known.clear()
-        known[meeting_id] = None
-        metrics.SEGMENTS.labels("live").inc()
-        metrics.SECONDS.labels("live").inc(segment.duration)
-        return True
+        for row in rows:
+            known[row.meeting_id] = None
+            metrics.SEGMENTS.labels("live").inc()
+            metrics.SECONDS.labels("live").inc(row.duration)
 
     # -- edge uploads (blocking) -----------------------------------------------------------
     def check_upload_target(self, *, branch_id: int, meta: UploadMeta) -> str | None:
