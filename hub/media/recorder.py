@@ -155,6 +155,7 @@ class Recorder:
         self._last_kf_request = 0.0
         self._paused_at = 0.0
         self._params = b""
+        self._dims: tuple[bytes, tuple[int, int]] | None = None  # the last SPS read, and what it said
         self.frames = 0
         self.frames_dropped = 0
         self.segments = 0
@@ -172,11 +173,18 @@ class Recorder:
                 return
             self._paused_at = time.monotonic()
             self.state = "waiting_keyframe"  # look at the disk again at this keyframe
+        new_params = False
         if key and codec == "h264":
             params = h264_parameter_sets(data)
             if params:
+                new_params = params != self._params
                 self._params = params
         writer = self._writer
+        if writer is not None and new_params:
+            # new parameter sets (the picture size changed): a segment's file holds one
+            # set (its header), so the next one starts here; the two meet
+            self._finish_segment(end_ts=ts - self._seg_video_ts)
+            writer = None
         if writer is not None:
             elapsed = (ts - self._seg_video_ts) / 90_000
             step = max(ts - self._last_video_ts, 0) / 90_000
@@ -276,6 +284,16 @@ class Recorder:
             self._alert(kind, message)
             self._incident("disk_full" if state == "disk_full" else "failed", message)
 
+    def _h264_dimensions(self, params: bytes) -> tuple[int, int] | None:
+        """h264_dimensions, read again only when the parameter sets change (the
+        SPS is read bit by bit in Python; a hall sends the same one all meeting)."""
+        cached = self._dims
+        if cached is not None and cached[0] == params:
+            return cached[1]
+        dims = h264_dimensions(params)
+        self._dims = (params, dims) if dims is not None else None
+        return dims
+
     def _open_segment(self, codec: str, data: bytes, wall: float, ts: int) -> bool:
         free = free_bytes_at(self.directory)
         if free < self.stop_free_bytes:
@@ -285,7 +303,7 @@ class Recorder:
                         "the hall keeps its own copy until the hub has the time range")
             return False
         try:
-            dims = h264_dimensions(self._params or data) if codec == "h264" else vp8_dimensions(data)
+            dims = self._h264_dimensions(self._params or data) if codec == "h264" else vp8_dimensions(data)
         except ValueError as exc:
             log.warning("branch %s: keyframe header unreadable (%s); waiting", self.branch_id, exc)
             dims = None

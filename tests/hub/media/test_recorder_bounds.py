@@ -123,3 +123,41 @@ async def test_frames_lost_before_a_cut_leave_no_hole(tmp_path: Path, h264_clip:
     assert abs(first.duration - 2.0) < 1e-6
     assert abs(second.spec.started_at.timestamp() - (wall0 + 2.0)) < 1e-3
     assert probe_segment(first.path, decode=True).has_audio
+
+
+async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: Path) -> None:
+    """The hall's camera changes resolution mid-meeting (a new SPS): the next
+    segment is labelled with the new size (the recorder reads an SPS again only
+    when it changes)."""
+    import av
+    import numpy as np
+
+    from tests.hub.media.peers import baseline_h264_encoder
+
+    def stream(width: int, height: int, frames: int) -> list[bytes]:
+        ctx = baseline_h264_encoder(width, height)
+        ctx.options = {**ctx.options, "g": "15"}
+        ctx.open()
+        out: list[bytes] = []
+        for i in range(frames):
+            image = np.full((height, width, 3), (i * 7) % 255, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            out += [bytes(p) for p in ctx.encode(frame)]
+        return out + [bytes(p) for p in ctx.encode(None)]
+
+    units = stream(320, 180, 45) + stream(640, 360, 45) + stream(320, 180, 45)
+    finished: list[FinishedSegment] = []
+    with ThreadPoolExecutor(2) as pool:
+        recorder = Recorder(branch_id=1, meeting_id="m", directory=tmp_path, segment_seconds=1.0,
+                            stop_free_bytes=0, executor=pool, on_finished=finished.append,
+                            request_keyframe=lambda: None, alert=lambda kind, msg: None)
+        for i, unit in enumerate(units):
+            recorder.push_video("h264", unit, i * 6000, h264_is_keyframe(unit), 1_800_000_000.0 + i / 15)
+        await recorder.close()
+    sizes = [(seg.spec.width, seg.spec.height) for seg in finished]
+    assert (640, 360) in sizes and sizes[0] == sizes[-1] == (320, 180), sizes
+    for seg in finished:
+        with av.open(str(seg.path)) as f:
+            stream = f.streams.video[0]
+            assert (stream.codec_context.width, stream.codec_context.height) == (seg.spec.width, seg.spec.height)
