@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session
+
 from hub.db import session_scope, utcnow
 from hub.recordings import store
 from hub.recordings.files import PART_SUFFIX, parse_segment_filename, probe_segment
@@ -42,34 +44,60 @@ def recover(svc: RecordingService) -> tuple[int, int]:
         except ValueError:
             pass
     with session_scope(svc.session_factory) as s:
-        known = store.indexed_paths(s)
-        for path in sorted(root.glob("*/*/*")):
-            rel = str(path.relative_to(svc.data_dir))
-            if rel in known or not path.is_file():
-                continue
-            try:
-                started_at, segment_id, _ = parse_segment_filename(path.name)
-                branch_id = int(path.parent.parent.name)
-                probed = probe_segment(path)
-            except ValueError as exc:
-                log.warning("recovery: ignoring %s (%s)", path, exc)
-                continue
-            meeting_id = path.parent.name
-            if store.get_segment(s, segment_id=segment_id) is not None:
-                continue
-            store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
-                                   meeting_type="default", started_at=started_at)
-            store.add_segment(s, segment=RecordedSegment(
-                id=segment_id, meeting_id=meeting_id, branch_id=branch_id,
-                started_at=started_at, duration=probed.duration, path=rel,
-                size=path.stat().st_size, init_size=probed.init_size,
-                container=probed.container, video_codec=probed.video_codec, source="live",
-                has_audio=probed.has_audio,
-            ))
-            indexed += 1
+        indexed = _index_files(svc, s, sorted(root.glob("*/*/*")), store.indexed_paths(s), "default")
     if discarded or indexed:
         log.info("recovery: %d partial segment(s) discarded, %d indexed", discarded, indexed)
     return discarded, indexed
+
+
+def index_orphans(svc: RecordingService, *, branch_id: int, meeting_id: str, meeting_type: str) -> int:
+    """Index the finished segment files of one meeting that have no row yet:
+    those a media node finished but had not indexed when it was killed (rows
+    are committed in batches). Called when a node starts recording a meeting,
+    so a hall that moves to another node brings its last segments back into
+    the index. `.part` files are left alone (another node may be writing)."""
+    directory = svc.recordings_dir / str(branch_id) / meeting_id
+    if not directory.is_dir():
+        return 0
+    with session_scope(svc.session_factory) as s:
+        known = {seg.path for seg in store.list_segments(s, meeting_id=meeting_id)}
+        indexed = _index_files(svc, s, sorted(directory.iterdir()), known, meeting_type)
+    if indexed:
+        log.info("branch %s: %d segment(s) of meeting %s indexed after its media node stopped",
+                 branch_id, indexed, meeting_id)
+    return indexed
+
+
+def _index_files(svc: RecordingService, s: Session, paths: list[Path], known: set[str],
+                 meeting_type: str) -> int:
+    """Index the finished segment files among `paths` (recordings/<branch>/<meeting>/<file>)
+    whose relative path is not in `known`; returns how many."""
+    indexed = 0
+    for path in paths:
+        rel = str(path.relative_to(svc.data_dir))
+        if rel in known or not path.is_file() or path.name.endswith(PART_SUFFIX):
+            continue
+        try:
+            started_at, segment_id, _ = parse_segment_filename(path.name)
+            branch_id = int(path.parent.parent.name)
+            probed = probe_segment(path)
+        except ValueError as exc:
+            log.warning("recovery: ignoring %s (%s)", path, exc)
+            continue
+        meeting_id = path.parent.name
+        if store.get_segment(s, segment_id=segment_id) is not None:
+            continue
+        store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
+                               meeting_type=meeting_type, started_at=started_at)
+        store.add_segment(s, segment=RecordedSegment(
+            id=segment_id, meeting_id=meeting_id, branch_id=branch_id,
+            started_at=started_at, duration=probed.duration, path=rel,
+            size=path.stat().st_size, init_size=probed.init_size,
+            container=probed.container, video_codec=probed.video_codec, source="live",
+            has_audio=probed.has_audio,
+        ))
+        indexed += 1
+    return indexed
 
 
 def _delete_meetings(svc: RecordingService, meeting_ids: list[str]) -> int:

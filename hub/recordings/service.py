@@ -135,9 +135,15 @@ class RecordingService:
 
     # -- fed by live media (blocking, writer threads) ----------------------------------
     def open_meeting(self, *, meeting_id: str, branch_id: int, meeting_type: str, started_at: datetime) -> None:
+        """The meeting's recording row, before its first segment; and, when the
+        meeting moves here from a media node that stopped, the segments that node
+        finished but had not indexed (`housekeeping.index_orphans`)."""
+        from hub.recordings.housekeeping import index_orphans
+
         with session_scope(self.session_factory) as s:
             store.ensure_recording(s, meeting_id=meeting_id, branch_id=branch_id,
                                    meeting_type=meeting_type, started_at=started_at)
+        index_orphans(self, branch_id=branch_id, meeting_id=meeting_id, meeting_type=meeting_type)
 
     def end_meeting(self, *, meeting_id: str, ended_at: datetime) -> None:
         with session_scope(self.session_factory) as s:
@@ -223,7 +229,8 @@ class RecordingService:
                     try:
                         self._index_rows([row])
                     except IntegrityError as exc:  # never storable: retrying cannot help
-                        log.error("live segment %s not indexed: %s", row.values["path"], exc.orig)
+                        # (or indexed already, by the node that took the hall over: index_orphans)
+                        log.error("live segment %s: its index row was refused (%s)", row.values["path"], exc.orig)
                     except Exception:  # noqa: BLE001 - the database is failing: kept for the next flush
                         failed.append(row)
                 if failed:

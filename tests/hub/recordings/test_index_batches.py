@@ -122,3 +122,30 @@ def test_a_row_lost_to_a_kill_is_indexed_at_start_up(engine: Engine, tmp_path: P
     restarted = service(engine, tmp_path)
     assert housekeeping.recover(restarted) == (0, 1)
     assert stored(engine) == 2
+
+
+def test_a_hall_moved_from_a_killed_node_brings_its_last_segments_into_the_index(
+        engine: Engine, tmp_path: Path) -> None:
+    """A supervised media node is killed with rows still queued; the node that
+    takes the hall over indexes those files when it opens the meeting, and
+    leaves alone the `.part` file of a segment being written."""
+    killed = service(engine, tmp_path)
+    meeting = "m-moved"
+    killed.open_meeting(meeting_id=meeting, branch_id=3, meeting_type="general_meeting",
+                        started_at=datetime(2026, 11, 30, 9, tzinfo=UTC))
+    segments = [live_segment(tmp_path, meeting, k) for k in range(3)]
+    assert killed.add_live_segment(meeting_id=meeting, branch_id=3, meeting_type="general_meeting",
+                                   segment=segments[0])
+    for seg in segments[1:]:
+        killed.queue_live_segment(meeting_id=meeting, branch_id=3, meeting_type="general_meeting", segment=seg)
+    del killed  # SIGKILL: two rows never committed
+    writing = segments[0].path.with_name("1796029300000-being-written.mp4.part")
+    writing.write_bytes(b"\0" * 64)
+    assert stored(engine) == 1
+    other = service(engine, tmp_path)  # the node the hall reconnects to
+    other.open_meeting(meeting_id=meeting, branch_id=3, meeting_type="general_meeting",
+                       started_at=datetime(2026, 11, 30, 9, 1, tzinfo=UTC))
+    assert stored(engine) == 3 and writing.exists()
+    other.open_meeting(meeting_id=meeting, branch_id=3, meeting_type="general_meeting",
+                       started_at=datetime(2026, 11, 30, 9, 1, tzinfo=UTC))
+    assert stored(engine) == 3  # nothing twice
