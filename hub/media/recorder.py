@@ -156,6 +156,7 @@ class Recorder:
         self._paused_at = 0.0
         self._params = b""
         self._dims: tuple[bytes, tuple[int, int]] | None = None  # the last SPS read, and what it said
+        self._seg_dims: tuple[int, int] | None = None  # the picture size of the segment being written
         self.frames = 0
         self.frames_dropped = 0
         self.segments = 0
@@ -180,9 +181,10 @@ class Recorder:
                 new_params = params != self._params
                 self._params = params
         writer = self._writer
-        if writer is not None and new_params:
-            # new parameter sets (the picture size changed): a segment's file holds one
-            # set (its header), so the next one starts here; the two meet
+        if writer is not None and new_params and self._size_changed():
+            # a new picture size: a segment's file is of one size (its header), so
+            # the next one starts here; the two meet. (Parameter sets also change
+            # with an encoder's bitrate, in its HRD fields: no cut for that.)
             self._finish_segment(end_ts=ts - self._seg_video_ts)
             writer = None
         if writer is not None:
@@ -284,6 +286,13 @@ class Recorder:
             self._alert(kind, message)
             self._incident("disk_full" if state == "disk_full" else "failed", message)
 
+    def _size_changed(self) -> bool:
+        try:
+            dims = self._h264_dimensions(self._params)
+        except ValueError:
+            return False  # an unreadable SPS: the segment goes on (it is read again at the next)
+        return dims is not None and dims != self._seg_dims
+
     def _h264_dimensions(self, params: bytes) -> tuple[int, int] | None:
         """h264_dimensions, read again only when the parameter sets change (the
         SPS is read bit by bit in Python; a hall sends the same one all meeting)."""
@@ -310,6 +319,7 @@ class Recorder:
         if dims is None:
             self._ask_keyframe()
             return False
+        self._seg_dims = dims
         spec = SegmentSpec(
             segment_id=str(uuid.uuid4()),
             branch_id=self.branch_id,

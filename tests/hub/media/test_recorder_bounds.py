@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from devices.media.capturetime import with_capture_time
-from hub.media.bitstream import h264_capture_time, h264_is_keyframe, is_keyframe, iter_nal_units
+from hub.media.bitstream import (
+    h264_capture_time,
+    h264_is_keyframe,
+    h264_parameter_sets,
+    is_keyframe,
+    iter_nal_units,
+)
 from hub.media.recorder import MAX_SEGMENT_SECONDS, Recorder, decodable
 from hub.recordings.files import FinishedSegment, probe_segment
 from tests.hub.media.peers import Clip
@@ -134,13 +140,16 @@ async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: 
 
     from tests.hub.media.peers import baseline_h264_encoder
 
-    def stream(width: int, height: int, frames: int) -> list[bytes]:
+    def stream(width: int, height: int, frames: int, bitrate: int = 200_000) -> list[bytes]:
         ctx = baseline_h264_encoder(width, height)
-        ctx.options = {**ctx.options, "g": "15"}
+        ctx.bit_rate = bitrate
+        ctx.options = {**ctx.options, "g": "15", "x264-params": "repeat-headers=1:nal-hrd=vbr:scenecut=0",
+                       "maxrate": str(bitrate), "bufsize": str(2 * bitrate)}
         ctx.open()
+        rng = np.random.default_rng(width + bitrate)
         out: list[bytes] = []
         for i in range(frames):
-            image = np.full((height, width, 3), (i * 7) % 255, dtype=np.uint8)
+            image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
             frame.pts = i
             out += [bytes(p) for p in ctx.encode(frame)]
@@ -159,5 +168,38 @@ async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: 
     assert (640, 360) in sizes and sizes[0] == sizes[-1] == (320, 180), sizes
     for seg in finished:
         with av.open(str(seg.path)) as f:
-            stream = f.streams.video[0]
-            assert (stream.codec_context.width, stream.codec_context.height) == (seg.spec.width, seg.spec.height)
+            video = f.streams.video[0]
+            assert (video.codec_context.width, video.codec_context.height) == (seg.spec.width, seg.spec.height)
+
+    # The encoder's bitrate changes (under congestion): new parameter sets (HRD
+    # fields), the same size. No extra cut: the same segments as without the change.
+    low, high = stream(320, 180, 45, 150_000), stream(320, 180, 45, 400_000)
+    assert h264_parameter_sets(low[0]) != h264_parameter_sets(high[0])
+
+    def with_params(unit: bytes, params: bytes) -> bytes:
+        if not h264_is_keyframe(unit):
+            return unit
+        rest = [nal for nal in iter_nal_units(unit) if nal[0] & 0x1F not in (7, 8)]
+        return params + b"".join(b"\x00\x00\x00\x01" + nal for nal in rest)
+
+    async def durations(units: list[bytes]) -> list[float]:
+        done: list[FinishedSegment] = []
+        with ThreadPoolExecutor(2) as pool:
+            recorder = Recorder(branch_id=1, meeting_id=f"m-{len(units)}-{id(units)}", directory=tmp_path,
+                                segment_seconds=6.0, stop_free_bytes=0, executor=pool, on_finished=done.append,
+                                request_keyframe=lambda: None, alert=lambda kind, msg: None)
+            for i, unit in enumerate(units):
+                recorder.push_video("h264", unit, i * 6000, h264_is_keyframe(unit), 1_800_000_000.0 + i / 15)
+            await recorder.close()
+        return [seg.duration for seg in done]
+
+    # a keyframe where the stream without the change goes on (no cut): the new
+    # parameter sets arrive there
+    base = low + low
+    same = await durations(base)
+    cuts = {round(sum(same[:k]), 3) for k in range(len(same) + 1)}
+    keys = [i for i, unit in enumerate(base) if i and h264_is_keyframe(unit) and round(i / 15, 3) not in cuts]
+    assert keys, same
+    at = keys[0]
+    changed = await durations(base[:at] + [with_params(u, h264_parameter_sets(high[0])) for u in base[at:]])
+    assert changed == same, (changed, same)
