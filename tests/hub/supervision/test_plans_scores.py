@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -19,6 +20,14 @@ from tests.hub.supervision.conftest import add_meeting, local, sessions
 
 # The hub's day is the county's (UTC+8 by default), not this machine's: from 16:00 UTC they differ.
 TODAY = today(SupervisionSettings().utc_offset_hours)
+
+
+@pytest.fixture(autouse=True)
+def _county_today() -> None:
+    """"Today" in county time when each test runs, not when the module was
+    imported: a suite that crosses the county's midnight (16:00 UTC) passes."""
+    global TODAY
+    TODAY = today(SupervisionSettings().utc_offset_hours)
 
 
 def plan_body(county: County, branch: str = "东城一村", **extra: object) -> dict:
