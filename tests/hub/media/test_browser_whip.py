@@ -66,8 +66,14 @@ async def test_chromium_publishes_and_is_recorded(tmp_path: Path) -> None:
                     await page.evaluate("() => window.pc.close()")
                 finally:
                     await browser.close()
-            info = (await client.get(f"/api/v1/meetings/{meeting_id}/recording",
-                                     headers={"X-User": "alice"})).json()
+            # segments are indexed in batches (at most a second after they are written)
+            deadline = time.monotonic() + 30
+            while True:
+                info = (await client.get(f"/api/v1/meetings/{meeting_id}/recording",
+                                         headers={"X-User": "alice"})).json()
+                if len(info["segments"]) >= 2 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
     finally:
         stop_bench_hub(proc)
     assert len(info["segments"]) >= 2 and info["segments"][0]["video_codec"] == "h264"
