@@ -48,8 +48,13 @@ async def test_chromium_plays_and_seeks_recording_with_gap(tmp_path: Path, h264_
                 if round_ == 0:
                     await asyncio.sleep(2.5)
             await asyncio.sleep(1.0)
-            info = (await client.get(f"/api/v1/meetings/{meeting_id}/recording",
-                                     headers={"X-User": "alice"})).json()
+            deadline = time.monotonic() + 30  # rows are indexed in batches, within a second or so
+            while True:
+                info = (await client.get(f"/api/v1/meetings/{meeting_id}/recording",
+                                         headers={"X-User": "alice"})).json()
+                if len(info["segments"]) >= target or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
         assert len(info["gaps"]) == 1
         total = sum(s["duration"] for s in info["segments"])
 
