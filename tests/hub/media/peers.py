@@ -47,6 +47,21 @@ def baseline_h264_encoder(width: int, height: int) -> av.CodecContext:
     return ctx
 
 
+def encode_random_frames(ctx: av.CodecContext, frames: int, seed: int) -> list[bytes]:
+    """Encode `frames` frames of seeded noise with the opened encoder `ctx`
+    (every frame differs: no two keyframes alike); the packets as bytes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out: list[bytes] = []
+    for i in range(frames):
+        image = rng.integers(0, 255, (ctx.height, ctx.width, 3), dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        out += [bytes(p) for p in ctx.encode(frame)]
+    return out + [bytes(p) for p in ctx.encode(None)]
+
+
 def make_clip(directory: Path, codec: str, size: str = "320x180", seconds: int = 4) -> Clip:
     """Encode a synthetic clip once with ffmpeg (1 s GOP) and keep its packets."""
     directory.mkdir(parents=True, exist_ok=True)

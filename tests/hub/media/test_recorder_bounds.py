@@ -136,9 +136,8 @@ async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: 
     segment is labelled with the new size (the recorder reads an SPS again only
     when it changes)."""
     import av
-    import numpy as np
 
-    from tests.hub.media.peers import baseline_h264_encoder
+    from tests.hub.media.peers import baseline_h264_encoder, encode_random_frames
 
     def stream(width: int, height: int, frames: int, bitrate: int = 200_000) -> list[bytes]:
         ctx = baseline_h264_encoder(width, height)
@@ -146,14 +145,7 @@ async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: 
         ctx.options = {**ctx.options, "g": "15", "x264-params": "repeat-headers=1:nal-hrd=vbr:scenecut=0",
                        "maxrate": str(bitrate), "bufsize": str(2 * bitrate)}
         ctx.open()
-        rng = np.random.default_rng(width + bitrate)
-        out: list[bytes] = []
-        for i in range(frames):
-            image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            out += [bytes(p) for p in ctx.encode(frame)]
-        return out + [bytes(p) for p in ctx.encode(None)]
+        return encode_random_frames(ctx, frames, seed=width + bitrate)
 
     units = stream(320, 180, 45) + stream(640, 360, 45) + stream(320, 180, 45)
     finished: list[FinishedSegment] = []

@@ -17,7 +17,7 @@ import numpy as np
 
 from hub.media.bitstream import H264_NAL_PPS, H264_NAL_SPS, h264_parameter_sets, iter_nal_units
 from hub.recordings.files import SegmentSpec, SegmentWriter
-from tests.hub.media.peers import baseline_h264_encoder
+from tests.hub.media.peers import baseline_h264_encoder, encode_random_frames
 
 W, H = 320, 180
 
@@ -27,15 +27,7 @@ def baseline_stream(frames: int) -> list[bytes]:
     encoder sends: parameter sets before every keyframe), one keyframe first."""
     ctx = baseline_h264_encoder(W, H)
     ctx.open()
-    rng = np.random.default_rng(7)
-    out: list[bytes] = []
-    for i in range(frames):
-        image = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        frame.pts = i
-        out += [bytes(p) for p in ctx.encode(frame)]
-    out += [bytes(p) for p in ctx.encode(None)]
-    return out
+    return encode_random_frames(ctx, frames, seed=7)
 
 
 def without_parameter_sets(annexb: bytes) -> bytes:
