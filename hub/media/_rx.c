@@ -841,11 +841,17 @@ static PyTypeObject SessionType = {
 
 /* -------------------------------------------------------------------- Tap */
 
-/* What a socket's datagram_received becomes: SRTP to the session, the rest
- * (STUN, DTLS, SRTCP) to the socket's own stock method. */
+/* What a socket's datagram_received becomes: SRTP to the session, SRTCP to
+ * `rtcp(data)` when one is given, the rest (STUN, DTLS) to the socket's own
+ * stock method. */
 /* SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type */
 static inline int is_srtp(const uint8_t *d, Py_ssize_t n) {
     return n > 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 209);
+}
+
+/* SRTCP: the same first byte, an RTCP packet type second (as aiortc's is_rtcp) */
+static inline int is_srtcp(const uint8_t *d, Py_ssize_t n) {
+    return n > 12 && d[0] > 127 && d[0] < 192 && d[1] > 191 && d[1] < 209;
 }
 
 typedef struct {
@@ -853,6 +859,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     Session *session;
     PyObject *stock;
+    PyObject *rtcp;  /* or NULL: SRTCP goes to stock */
     long long read, batches, too_large; /* drain's counters */
 } Tap;
 
@@ -871,6 +878,8 @@ static PyObject *Tap_call(Tap *tap, PyObject *const *args, size_t nargsf, PyObje
                 return NULL;
             Py_RETURN_NONE;
         }
+        if (tap->rtcp != NULL && is_srtcp(d, n))
+            return PyObject_CallOneArg(tap->rtcp, args[0]);
     }
     return PyObject_Vectorcall(tap->stock, args, nargsf, kw);
 }
@@ -902,6 +911,19 @@ static int tap_datagram(Tap *tap, const uint8_t *d, Py_ssize_t n, const struct s
     PyObject *stock = tap->stock;
     if (stock == NULL)
         return 0;
+    if (tap->rtcp != NULL && tap->session != NULL && is_srtcp(d, n)) {
+        PyObject *data = PyBytes_FromStringAndSize((const char *)d, n);
+        if (data == NULL)
+            return -1;
+        PyObject *rtcp = Py_NewRef(tap->rtcp); /* the callback may clear the tap */
+        PyObject *r = PyObject_CallOneArg(rtcp, data);
+        Py_DECREF(rtcp);
+        Py_DECREF(data);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
     PyObject *args[2];
     args[0] = PyBytes_FromStringAndSize((const char *)d, n);
     if (args[0] == NULL)
@@ -1019,8 +1041,8 @@ static PyMethodDef Tap_methods[] = {
 };
 
 static PyObject *Tap_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
-    PyObject *session, *stock;
-    if (!PyArg_ParseTuple(args, "O!O", &SessionType, &session, &stock))
+    PyObject *session, *stock, *rtcp = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O|O", &SessionType, &session, &stock, &rtcp))
         return NULL;
     Tap *tap = (Tap *)type->tp_alloc(type, 0);
     if (tap == NULL)
@@ -1028,18 +1050,21 @@ static PyObject *Tap_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     tap->vectorcall = (vectorcallfunc)Tap_call;
     tap->session = (Session *)Py_NewRef(session);
     tap->stock = Py_NewRef(stock);
+    tap->rtcp = rtcp == Py_None ? NULL : Py_NewRef(rtcp);
     return (PyObject *)tap;
 }
 
 static int Tap_traverse(Tap *tap, visitproc visit, void *arg) {
     Py_VISIT(tap->session);
     Py_VISIT(tap->stock);
+    Py_VISIT(tap->rtcp);
     return 0;
 }
 
 static int Tap_clear(Tap *tap) {
     Py_CLEAR(tap->session);
     Py_CLEAR(tap->stock);
+    Py_CLEAR(tap->rtcp);
     return 0;
 }
 
@@ -1071,7 +1096,7 @@ static PyTypeObject TapType = {
     .tp_vectorcall_offset = offsetof(Tap, vectorcall),
     .tp_call = (ternaryfunc)Tap_plain_call,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "Tap(session, stock): a socket's datagram_received(data, addr).",
+    .tp_doc = "Tap(session, stock, rtcp=None): a socket's datagram_received(data, addr).",
     .tp_new = Tap_new,
     .tp_traverse = (traverseproc)Tap_traverse,
     .tp_clear = (inquiry)Tap_clear,

@@ -19,7 +19,7 @@ from hub.media.config import MediaSettings
 from hub.media.errors import BadSdp, UnsupportedMedia
 from hub.media.ice import close_peer, offer_host_addresses, rtc_configuration
 from hub.media.passthrough import PassThroughReceiver
-from hub.media.relay import RelayTrack, TalkbackTrack
+from hub.media.relay import RelayTrack, TalkbackTrack, quiet_until_spoken
 from hub.media.sdp import answer_codec
 
 
@@ -67,6 +67,7 @@ async def open_publisher(
         talkback: TalkbackTrack | None = offered
         audio_t = pc.addTransceiver(offered, direction="sendrecv")
         audio_t.setCodecPreferences(_prefer("audio", ("opus",)))
+        quiet_until_spoken(audio_t.sender, offered)
         await _apply_offer(pc, sdp)
         video_rx = PassThroughReceiver.adopt(video_t.receiver) if video_t.mid is not None else None
         audio_rx = PassThroughReceiver.adopt(audio_t.receiver) if audio_t.mid is not None else None

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 import av
+from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 VIDEO_CLOCK = 90_000
@@ -102,11 +103,14 @@ class TalkbackTrack(RelayTrack):
     def __init__(self, maxsize: int = 50) -> None:
         super().__init__("audio", maxsize)
         self.talker: object | None = None
+        self.spoken = asyncio.Event()  # set at the first frame: see quiet_until_spoken
         self._talker_base = 0
         self._out_offset = 0
         self._last_out = -960
 
     def offer_from(self, talker: object, data: bytes, timestamp: int) -> None:
+        if not self.spoken.is_set():
+            self.spoken.set()
         if talker is not self.talker:
             self.talker = talker
             self._talker_base = timestamp
@@ -114,3 +118,27 @@ class TalkbackTrack(RelayTrack):
         out = self._out_offset + (timestamp - self._talker_base)
         self._last_out = out
         self.offer(data, out, True)
+
+
+def quiet_until_spoken(sender: RTCRtpSender, track: TalkbackTrack) -> None:
+    """Keep `sender` (a hall's talkback) from sending RTCP until an operator
+    first speaks. aiortc's sender reports every second from the start, a
+    sender report of nothing sent and an SDES; most meetings nobody talks
+    back, and at 256 halls those reports were ~2.5 % of the loop (py-spy).
+    From the first frame on it reports as aiortc does; a sender that never
+    sent owes no BYE. aiortc's `stop()` waits for the RTCP task to have
+    started, cancels it and waits for it to end: all three still hold."""
+    stock = sender._run_rtcp
+    started = sender._RTCRtpSender__rtcp_started  # type: ignore[attr-defined]
+    exited = sender._RTCRtpSender__rtcp_exited  # type: ignore[attr-defined]
+
+    async def run_rtcp() -> None:
+        started.set()
+        try:
+            await track.spoken.wait()
+        except asyncio.CancelledError:
+            exited.set()
+            return
+        await stock()
+
+    sender._run_rtcp = run_rtcp  # type: ignore[method-assign]

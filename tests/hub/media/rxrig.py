@@ -246,6 +246,12 @@ def sender() -> Callable[[bytes], bytes]:
     return protect
 
 
+def rtcp_sender() -> Callable[[bytes], bytes]:
+    """SRTCP protection with the same key (a sender's reports)."""
+    policy = pylibsrtp.Policy(key=KEY, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    return pylibsrtp.Session(policy).protect_rtcp
+
+
 def video_parameters(with_rtx: bool) -> RTCRtpReceiveParameters:
     feedback = [RTCRtcpFeedback(type="nack"), RTCRtcpFeedback(type="nack", parameter="pli")]
     codecs = [RTCRtpCodecParameters(
@@ -334,6 +340,7 @@ async def run(plan: Plan) -> Outcome:
         await rx.receive(parameters)  # registers it with the router and installs the fast path
         receivers[kind] = rx
     protect = sender()
+    protect_rtcp = rtcp_sender()
     datagrams = [protect(p) for p in plan.packets]
     delivered: set[int] = set()
     srtp_datagrams = refused = 0
@@ -356,6 +363,11 @@ async def run(plan: Plan) -> Outcome:
             elif action == "raw":
                 data = arg
                 refused += is_srtp(data)
+            elif action == "rtcp":  # plain RTCP, sent as SRTCP
+                data = protect_rtcp(arg)
+            elif action == "lsr":  # what each receiver keeps of the sender reports heard
+                log.append(("lsr", {k: dict(rx._RTCRtpReceiver__lsr)  # type: ignore[attr-defined]
+                                    for k, rx in receivers.items()}))
             elif action == "stats":
                 log.append(("stats", {k: stream_stats(rx) for k, rx in receivers.items()}))
             elif action == "sink":
