@@ -13,7 +13,8 @@
  *   NACK state, depacketise H.264 (RFC 6184: single NAL, FU-A, STAP-A) and
  *   put frames together (the rules of hub/media/assembler.py).
  *
- * Python is called once per complete frame (`sink(frame, rtp_timestamp)`),
+ * Python is called once per complete frame (`sink(frame, rtp_timestamp)`;
+ * audio can be handed over in groups instead: `group_sink`, `group`),
  * on a loss (`on_loss(ssrc)`: the caller sends a PLI) and on a gap
  * (`on_nack(ssrc, missing)`). Anything else (STUN, DTLS, SRTCP, an SSRC the
  * receiver has not adopted yet, RTX) goes to the Python callables it was
@@ -74,6 +75,10 @@ typedef struct {
     int nack;
     long long clock_rate;
     PyObject *sink, *on_loss, *on_nack;
+    /* audio in groups: with group > 1 and a group_sink, frames are held as
+       (payload, rtp_timestamp) tuples and handed over `group` at a time */
+    PyObject *group_sink, *held;
+    int group;
     /* statistics: aiortc.rtcrtpreceiver.StreamStatistics */
     int have_seq;
     unsigned base_seq, max_seq;
@@ -438,6 +443,31 @@ out:
     return 0;
 }
 
+/* Hand the held audio frames to group_sink (none held: nothing). */
+static int track_flush(Track *t) {
+    PyObject *held = t->held;
+    if (held == NULL)
+        return 0;
+    t->held = NULL;
+    int r = PyList_GET_SIZE(held) ? call2(t->group_sink, held, NULL) : 0;
+    Py_DECREF(held);
+    return r;
+}
+
+/* Hold one audio frame; the group goes out when it is full. */
+static int track_hold(Track *t, PyObject *data, PyObject *pts) {
+    if (t->held == NULL && (t->held = PyList_New(0)) == NULL)
+        return -1;
+    PyObject *frame = PyTuple_Pack(2, data, pts);
+    if (frame == NULL)
+        return -1;
+    int r = PyList_Append(t->held, frame);
+    Py_DECREF(frame);
+    if (r < 0)
+        return -1;
+    return PyList_GET_SIZE(t->held) >= t->group ? track_flush(t) : 0;
+}
+
 /* One RTP packet of this track (its header already parsed). */
 /* mode: 1 a packet of this track; 0 an RTX retransmission, unwrapped (aiortc
  * counts it in the RTX stream only); 2 counted, nothing else (what aiortc does
@@ -455,7 +485,9 @@ static int track_packet(Track *t, unsigned seq, uint32_t ts, int marker, const u
             return 0;
         PyObject *data = PyBytes_FromStringAndSize((const char *)payload, plen);
         PyObject *pts = data ? PyLong_FromUnsignedLong(ts) : NULL;
-        int r = pts ? call2(t->sink, data, pts) : -1;
+        int r = !pts ? -1
+            : t->group > 1 && t->group_sink != NULL && t->group_sink != Py_None ? track_hold(t, data, pts)
+            : call2(t->sink, data, pts);
         Py_XDECREF(pts);
         Py_XDECREF(data);
         return r;
@@ -494,6 +526,8 @@ static PyObject *Track_rtp(Track *t, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 static int Track_traverse(Track *t, visitproc visit, void *arg) {
+    Py_VISIT(t->held);
+    Py_VISIT(t->group_sink);
     Py_VISIT(t->sink);
     Py_VISIT(t->on_loss);
     Py_VISIT(t->on_nack);
@@ -501,6 +535,8 @@ static int Track_traverse(Track *t, visitproc visit, void *arg) {
 }
 
 static int Track_clear(Track *t) {
+    Py_CLEAR(t->held);
+    Py_CLEAR(t->group_sink);
     Py_CLEAR(t->sink);
     Py_CLEAR(t->on_loss);
     Py_CLEAR(t->on_nack);
@@ -584,6 +620,34 @@ CALLBACK(sink)
 CALLBACK(on_loss)
 CALLBACK(on_nack)
 
+static PyObject *get_group_sink(Track *t, void *c) { return Py_NewRef(t->group_sink ? t->group_sink : Py_None); }
+static int set_group_sink(Track *t, PyObject *v, void *c) {
+    if (track_flush(t) < 0) /* what is held goes to the sink it was held for */
+        return -1;
+    Py_XSETREF(t->group_sink, Py_XNewRef(v));
+    return 0;
+}
+static PyObject *get_group(Track *t, void *c) { return PyLong_FromLong(t->group); }
+static int set_group(Track *t, PyObject *v, void *c) {
+    long n = v ? PyLong_AsLong(v) : 1;
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 1 || n > 1000) {
+        PyErr_SetString(PyExc_ValueError, "group is 1 to 1000 frames");
+        return -1;
+    }
+    t->group = (int)n;
+    if (t->held != NULL && PyList_GET_SIZE(t->held) >= n)
+        return track_flush(t);
+    return 0;
+}
+
+static PyObject *Track_flush(Track *t, PyObject *unused) {
+    if (track_flush(t) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyGetSetDef Track_getset[] = {
     {"ssrc", (getter)get_ssrc, NULL, NULL, NULL},
     {"payload_type", (getter)get_payload_type, NULL, NULL, NULL},
@@ -603,12 +667,18 @@ static PyGetSetDef Track_getset[] = {
     {"sink", (getter)get_sink, (setter)set_sink, "sink(frame, rtp_timestamp)", NULL},
     {"on_loss", (getter)get_on_loss, (setter)set_on_loss, "on_loss(ssrc): ask for a keyframe", NULL},
     {"on_nack", (getter)get_on_nack, (setter)set_on_nack, "on_nack(ssrc, missing)", NULL},
+    {"group_sink", (getter)get_group_sink, (setter)set_group_sink,
+     "group_sink([(frame, rtp_timestamp), ...]): audio frames, `group` at a time", NULL},
+    {"group", (getter)get_group, (setter)set_group,
+     "audio frames per call of group_sink (1: each frame to sink); lowering it hands over what is held",
+     NULL},
     {NULL},
 };
 
 static PyMethodDef Track_methods[] = {
     {"rtp", (PyCFunction)(void (*)(void))Track_rtp, METH_FASTCALL,
      "rtp(sequence_number, timestamp, marker, payload): one packet parsed elsewhere"},
+    {"flush", (PyCFunction)Track_flush, METH_NOARGS, "hand the held audio frames to group_sink now"},
     {NULL},
 };
 
@@ -683,6 +753,7 @@ static PyObject *Session_add_track(Session *s, PyObject *args, PyObject *kw) {
     t->ssrc = (uint32_t)ssrc;
     t->payload_type = pt;
     t->enabled = 1;
+    t->group = 1;
     t->h264 = h264;
     t->nack = nack;
     t->clock_rate = rate > 0 ? rate : 90000;

@@ -21,6 +21,9 @@ class Track:
     sink: Callable[[bytes, int], None] | None
     on_loss: Callable[[int], None] | None
     on_nack: Callable[[int, list[int]], None] | None
+    group_sink: Callable[[list[tuple[bytes, int]]], None] | None
+    group: int
+    def flush(self) -> None: ...
     def rtp(self, sequence_number: int, timestamp: int, marker: Any, payload: bytes,
             mode: int = ..., /) -> None: ...
 

@@ -229,6 +229,7 @@ class InProcessNode:
         metrics.RECORDED_BYTES.labels(str(branch.branch_id)).inc(size)
 
     async def _stop_recorder(self, branch: BranchMedia) -> None:
+        branch.flush_audio()  # the sound held for a group is the meeting's last
         recorder, branch.recorder = branch.recorder, None
         if recorder is not None:
             await recorder.close()
@@ -267,6 +268,7 @@ class InProcessNode:
             log.info("branch %s: publisher %s replaced by %s", branch_id, old.session_id, pub.session_id)
             await self._close_publisher(branch, old)
         branch.publisher = pub
+        branch.audience_changed()
         for viewer in branch.viewers.values():
             if viewer.video is not None:
                 viewer.video.restart()
@@ -345,6 +347,7 @@ class InProcessNode:
         )
         viewer.operator_id = who.operator_id
         branch.viewers[viewer.session_id] = viewer
+        branch.audience_changed()
         # Logout, expiry or deactivation of the operator ends the view.
         viewer.unwatch = self.auth.watch(who, lambda: self.spawn(self._close_viewer(branch, viewer)))
 
@@ -381,6 +384,7 @@ class InProcessNode:
         if viewer.unwatch is not None:
             viewer.unwatch()
         branch.viewers.pop(viewer.session_id, None)
+        branch.audience_changed()
         self._end_talk(branch, viewer)
         metrics.VIEWERS.labels(str(branch.branch_id)).set(len(branch.viewers))
         for track in (viewer.video, viewer.audio):

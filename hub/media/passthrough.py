@@ -45,6 +45,7 @@ from hub.media.assembler import FrameAssembler
 from hub.media.bitstream import h264_depayload, h264_starts_access_unit
 
 FrameSink = Callable[[bytes, int], None]
+GroupSink = Callable[[list[tuple[bytes, int]]], None]
 _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
 
 
@@ -57,6 +58,8 @@ class PassThroughReceiver(RTCRtpReceiver):
     _depayload: Any
     _native: dict[int, Any]  # SSRC -> hub.media._rx.Track: its packets never reach Python
     _sink: FrameSink | None
+    _group_sink: GroupSink | None
+    _group: int
     _enabled_v: bool
 
     @classmethod
@@ -66,6 +69,8 @@ class PassThroughReceiver(RTCRtpReceiver):
         assert isinstance(receiver, PassThroughReceiver)
         receiver._native = {}
         receiver._enabled = enabled
+        receiver._group_sink = None
+        receiver._group = 1
         receiver.sink = None
         receiver.on_end = None
         receiver.codec_name = ""
@@ -91,6 +96,22 @@ class PassThroughReceiver(RTCRtpReceiver):
         for track in self._native.values():
             track.sink = sink
 
+    def group_audio(self, sink: GroupSink | None, group: int) -> None:
+        """Hand audio frames to `sink` as a list of (frame, rtp_timestamp),
+        `group` at a time, instead of each to `sink`: with the compiled path,
+        one Python call per group instead of per 20 ms frame. group=1 (someone
+        listens live) hands over what is held at once and goes back to `sink`.
+        The Python path always calls `sink` per frame."""
+        self._group_sink, self._group = sink, group
+        for track in self._native.values():
+            track.group_sink = sink
+            track.group = group
+
+    def flush_audio(self) -> None:
+        """Hand the audio frames held for a group over now."""
+        for track in self._native.values():
+            track.flush()
+
     @property  # type: ignore[override]
     def _enabled(self) -> bool:
         """aiortc's flag (False when the direction stops receiving), kept by
@@ -108,7 +129,8 @@ class PassThroughReceiver(RTCRtpReceiver):
         # routed in Python, where the router no longer knows this receiver
         session = fastpath.native_session(self.transport)
         if session is not None:
-            for ssrc in self._native:
+            for ssrc, track in self._native.items():
+                track.flush()
                 session.remove_track(ssrc)
         await super().stop()
 
@@ -198,6 +220,9 @@ class PassThroughReceiver(RTCRtpReceiver):
         except OverflowError:  # a sender cycling through SSRCs: the rest stay in Python
             return None
         track.sink = self._sink
+        if self._depayload is None:
+            track.group_sink = self._group_sink
+            track.group = self._group
         track.enabled = self._enabled_v
         track.on_loss = self._on_native_loss
         track.on_nack = self._on_native_nack

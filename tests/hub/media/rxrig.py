@@ -313,9 +313,11 @@ class Outcome:
                 for name, rx in self.receivers.items()}
 
 
-async def run(plan: Plan) -> Outcome:
+async def run(plan: Plan, audio_group: int = 1) -> Outcome:
     """Deliver `plan` to a fresh transport and receiver(s); the path taken is
-    whatever fastpath.install chooses (compiled unless fastpath._rx is None)."""
+    whatever fastpath.install chooses (compiled unless fastpath._rx is None).
+    audio_group > 1: audio is handed over in groups (logged as ("group", n)
+    before the group's frames)."""
     log: list[tuple[Any, ...]] = []
     protocol = StockProtocol(log)
     dtls = FakeDtls(protocol)
@@ -335,6 +337,13 @@ async def run(plan: Plan) -> Outcome:
             log.append(("nack", kind, ssrc, list(missing)))
 
         rx.sink = sinks[kind] = sink
+        if kind == "audio" and audio_group > 1:
+            def group_sink(frames: list[tuple[bytes, int]], sink: Any = sink) -> None:
+                log.append(("group", len(frames)))
+                for data, ts in frames:
+                    sink(data, ts)
+
+            rx.group_audio(group_sink, audio_group)
         rx._send_rtcp_pli = pli  # type: ignore[method-assign,assignment]
         rx._send_rtcp_nack = nack  # type: ignore[method-assign,assignment]
         await rx.receive(parameters)  # registers it with the router and installs the fast path
@@ -376,6 +385,9 @@ async def run(plan: Plan) -> Outcome:
                 receivers["video"]._enabled = arg
             elif action == "stop":
                 await receivers["video"].stop()
+            elif action == "audio_group":  # someone starts (1) or stops listening live
+                rx = receivers["audio"]
+                rx.group_audio(rx._group_sink, arg)
             else:
                 raise AssertionError(action)
             if data is not None:

@@ -4,6 +4,7 @@ publisher that vanishes, all with real aiortc peers on loopback."""
 from __future__ import annotations
 
 from hub.events import AlertRaised, KeyframeRequested, StreamStateChanged
+from hub.media.branch import AUDIO_GROUP
 from hub.media.fastpath import NativeSrtp
 from hub.media.relay import RelayTrack
 from tests.hub.media.conftest import Hub
@@ -21,6 +22,10 @@ async def test_viewer_receives_and_decodes_live_video(hub: Hub, h264_clip: Clip)
         assert hub.plane.viewers(1) == 1
         await wait_for(lambda: viewer.frames >= 20 and viewer.audio_frames >= 20, what="decoded frames")
         assert viewer.width == 320
+        # someone listens: the hall's sound is relayed frame by frame, not held for a group
+        hall = hub.plane.engine.branch(1).publisher
+        assert hall is not None and hall.audio is not None
+        assert [t.group for t in hall.audio._native.values()] == [1]
         # what the viewer decoded was protected by the compiled SRTP calls (hub/media/_rx.c)
         (session,) = hub.plane.engine.branch(1).viewers.values()
         dtls = session.pc.getTransceivers()[0].sender.transport
@@ -33,6 +38,7 @@ async def test_viewer_receives_and_decodes_live_video(hub: Hub, h264_clip: Clip)
     await wait_for(lambda: hub.plane.viewers(1) == 0, what="viewer gone")
     actions = [a[1] for a in hub.auth.audits]
     assert "media.watch.start" in actions and "media.watch.stop" in actions
+    assert [t.group for t in hall.audio._native.values()] == [AUDIO_GROUP]  # nobody listens
 
 
 async def test_talkback_reaches_the_hall(hub: Hub, h264_clip: Clip) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import random
 import types
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aiortc.codecs.h264 import h264_depayload
@@ -600,3 +601,32 @@ async def test_a_frame_of_more_than_1024_packets_is_given_up_in_c(
     assert python.receivers["video"].frames_dropped() == 0
     assert compiled.receivers["video"].frames_dropped() >= 1
     assert compiled.summary()["video"]["stats"] == python.summary()["video"]["stats"]
+
+
+async def test_audio_in_groups_is_the_same_audio() -> None:
+    """Audio handed over in groups (nobody listening live) is the same frames
+    in the same order; a group goes out full, what is held goes out when
+    grouping stops (someone listens) and when the receiver stops."""
+    plan = audio()  # 36 audio frames handed over (two lost, one twice, two empty)
+    plan.deliver(plan.opus(40, b"\x28" * 30), plan.opus(41, b"\x29" * 30))
+    plan.do("audio_group", 1)
+    for k in range(42, 49):  # each as it comes
+        plan.deliver(plan.opus(k, bytes([k]) * 30))
+    plan.do("audio_group", 6)
+    for k in range(49, 52):
+        plan.deliver(plan.opus(k, bytes([k]) * 30))
+    each = await run(plan)
+    grouped = await run(plan, audio_group=6)
+
+    def audio_frames(outcome: Outcome) -> list[tuple[Any, ...]]:
+        return [e for e in outcome.log if e[0] == "frame" and e[1] == "audio"]
+
+    assert audio_frames(grouped) == audio_frames(each)
+    assert len(audio_frames(each)) == 38 + 7 + 3
+    assert not [e for e in each.log if e[0] == "group"]
+    groups = [e[1] for e in grouped.log if e[0] == "group"]
+    # 38 frames in groups of 6 (2 held when grouping stops), the 7 in between one
+    # by one, then 3 held until the receiver stops
+    assert groups == [6] * 6 + [2, 3]
+    assert [e for e in grouped.log if e[0] == "frame" and e[1] == "video"] == \
+        [e for e in each.log if e[0] == "frame" and e[1] == "video"]
