@@ -185,7 +185,8 @@ def _receive_rtp(dtls: RTCDtlsTransport, unprotect: Callable[[bytes], bytes | No
         _dispatch(dtls, packet)
 
 
-_RTCP_SDES = 202
+_RTCP_SR, _RTCP_SDES = 200, 202
+_SR_HEAD = struct.Struct("!LQ")  # sender SSRC, NTP time
 
 
 def receive_rtcp(dtls: RTCDtlsTransport, data: bytes) -> None:
@@ -209,7 +210,17 @@ def receive_rtcp(dtls: RTCDtlsTransport, data: bytes) -> None:
         size = 4 * (int.from_bytes(plain[pos + 2:pos + 4], "big") + 1)
         if pos + size > end:
             return  # a truncated compound: the rest is dropped, as aiortc drops it whole
-        if plain[pos + 1] != _RTCP_SDES:
+        kind = plain[pos + 1]
+        if kind == _RTCP_SR and size == 28 and plain[pos] & 0x1F == 0:
+            # a sender report without report blocks (what a hall's senders send):
+            # its one recipient is the receiver of that source, told directly
+            ssrc, ntp = _SR_HEAD.unpack_from(plain, pos + 4)
+            on_sender_report = getattr(router.ssrc_table.get(ssrc), "on_sender_report", None)
+            if on_sender_report is not None:
+                on_sender_report(ssrc, ntp)
+                pos += size
+                continue
+        if kind != _RTCP_SDES:
             try:
                 packets = RtcpPacket.parse(plain[pos:pos + size])
             except ValueError:

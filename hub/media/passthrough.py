@@ -175,10 +175,14 @@ class PassThroughReceiver(RTCRtpReceiver):
         entry it builds from two `datetime`s: the hub reads no statistics);
         a BYE goes to aiortc's handler."""
         if isinstance(packet, RtcpSrPacket):
-            self._RTCRtpReceiver__lsr[packet.ssrc] = (packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
-            self._RTCRtpReceiver__lsr_time[packet.ssrc] = time.time()  # type: ignore[attr-defined]
+            self.on_sender_report(packet.ssrc, packet.sender_info.ntp_timestamp)
         else:
             asyncio.ensure_future(self._handle_rtcp_packet(packet))
+
+    def on_sender_report(self, ssrc: int, ntp: int) -> None:
+        """A sender report of `ssrc` sent at `ntp` (64-bit NTP time)."""
+        self._RTCRtpReceiver__lsr[ssrc] = (ntp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+        self._RTCRtpReceiver__lsr_time[ssrc] = time.time()  # type: ignore[attr-defined]
 
     def report_blocks(self) -> list[RtcpReceiverInfo]:
         """This receiver's RTCP report blocks, one per source (as aiortc's
