@@ -207,11 +207,6 @@ class SegmentWriter:
             # memory until it is written (a whole 6 s segment, ~300 kB per hall, without
             # this), and a killed hub's partial file has all but the last second
             options["frag_duration"] = "1000000"
-        # created here, where os.open lets go of the GIL: FFmpeg's own open, which PyAV
-        # calls holding it, then finds the file there. A new inode can take
-        # milliseconds on a busy ext4, and every other thread (the event loop's
-        # media) would wait that long.
-        os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
         self._out = av.open(str(self.tmp), "w", format=self.container_name, options=options)
         video = cast("av.VideoStream", self._out.add_stream_from_template(
             _template_stream(self.container_name, spec.video_codec)))
