@@ -449,7 +449,9 @@ static int track_flush(Track *t) {
     if (held == NULL)
         return 0;
     t->held = NULL;
-    int r = PyList_GET_SIZE(held) ? call2(t->group_sink, held, NULL) : 0;
+    PyObject *sink = Py_XNewRef(t->group_sink); /* the sink may replace itself */
+    int r = PyList_GET_SIZE(held) ? call2(sink, held, NULL) : 0;
+    Py_XDECREF(sink);
     Py_DECREF(held);
     return r;
 }
@@ -628,6 +630,7 @@ static int set_group_sink(Track *t, PyObject *v, void *c) {
     return 0;
 }
 static PyObject *get_group(Track *t, void *c) { return PyLong_FromLong(t->group); }
+static PyObject *get_held(Track *t, void *c) { return PyLong_FromSsize_t(t->held ? PyList_GET_SIZE(t->held) : 0); }
 static int set_group(Track *t, PyObject *v, void *c) {
     long n = v ? PyLong_AsLong(v) : 1;
     if (n == -1 && PyErr_Occurred())
@@ -672,6 +675,7 @@ static PyGetSetDef Track_getset[] = {
     {"group", (getter)get_group, (setter)set_group,
      "audio frames per call of group_sink (1: each frame to sink); lowering it hands over what is held",
      NULL},
+    {"held", (getter)get_held, NULL, "audio frames held for the next group", NULL},
     {NULL},
 };
 

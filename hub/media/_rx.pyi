@@ -23,6 +23,7 @@ class Track:
     on_nack: Callable[[int, list[int]], None] | None
     group_sink: Callable[[list[tuple[bytes, int]]], None] | None
     group: int
+    held: int
     def flush(self) -> None: ...
     def rtp(self, sequence_number: int, timestamp: int, marker: Any, payload: bytes,
             mode: int = ..., /) -> None: ...

@@ -8,6 +8,7 @@ handlers are the per-frame hot path, so they stay small.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from hub.media.passthrough import PassThroughReceiver
 from hub.media.recorder import Recorder
 from hub.media.relay import RelayTrack, TalkbackTrack
 
+log = logging.getLogger(__name__)
 OFFLINE, STALLED, LIVE = "offline", "stalled", "live"
 # Audio frames handed from the receive path to Python in one call while nobody
 # listens live (100 ms of 20 ms Opus frames held at most): one call per group
@@ -131,10 +133,6 @@ class BranchMedia:
         self.bytes_in += len(data)
         codec = pub.video_codec
         key = is_keyframe(codec, data)
-        if key and pub.audio is not None:
-            # the audio held for a group goes first: a keyframe may start a
-            # segment, and the sound before it belongs to the one before
-            pub.audio.flush_audio()
         if self.viewers:
             shift = pub.video_shift
             if shift is None:
@@ -194,10 +192,15 @@ class BranchMedia:
                                   1 if self.viewers else AUDIO_GROUP)
 
     def flush_audio(self) -> None:
-        """Hand the audio held for a group to the recorder now (it is closing)."""
+        """Hand the audio held for a group to the recorder now: before a segment
+        ends (Recorder's before_cut), the recorder closes or the publisher goes.
+        Never raises: it runs inside those."""
         pub = self.publisher
         if pub is not None and pub.audio is not None:
-            pub.audio.flush_audio()
+            try:
+                pub.audio.flush_audio()
+            except Exception:  # noqa: BLE001 - a lost 100 ms of sound, not a stopped recording
+                log.exception("branch %s: held audio could not be handed over", self.branch_id)
 
     def on_talkback(self, viewer: ViewerSession, data: bytes, rtp_ts: int) -> bool:
         """Forward a viewer's microphone frame to the hall. Returns True when

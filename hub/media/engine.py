@@ -221,6 +221,7 @@ class InProcessNode:
             on_incident=incident,
             request_keyframe=lambda: self.request_keyframe(branch_id),
             alert=lambda kind, msg: self.alert(branch_id, kind, msg),
+            before_cut=branch.flush_audio,
         )
 
     def _segment_done(self, branch: BranchMedia, size: int) -> None:
@@ -308,6 +309,7 @@ class InProcessNode:
             return
         pub.closing = True
         if branch.publisher is pub:
+            branch.flush_audio()  # the sound held for a group is the segment's last
             branch.publisher = None
             if branch.recorder is not None:
                 branch.recorder.publisher_changed()

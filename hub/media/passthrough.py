@@ -21,6 +21,7 @@ why they are spelled `_RTCRtpReceiver__...` here (and only here).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from hub.media import fastpath
 from hub.media.assembler import FrameAssembler
 from hub.media.bitstream import h264_depayload, h264_starts_access_unit
 
+log = logging.getLogger(__name__)
 FrameSink = Callable[[bytes, int], None]
 GroupSink = Callable[[list[tuple[bytes, int]]], None]
 _DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"h264": h264_depayload, "vp8": vp8_depayload}
@@ -128,11 +130,16 @@ class PassThroughReceiver(RTCRtpReceiver):
         # the compiled path gives this receiver's SSRCs up: what still arrives is
         # routed in Python, where the router no longer knows this receiver
         session = fastpath.native_session(self.transport)
-        if session is not None:
-            for ssrc, track in self._native.items():
-                track.flush()
-                session.remove_track(ssrc)
-        await super().stop()
+        try:
+            if session is not None:
+                for ssrc, track in self._native.items():
+                    try:
+                        track.flush()
+                    except Exception:  # noqa: BLE001 - the receiver stops all the same
+                        log.exception("held audio of SSRC %s could not be handed over", ssrc)
+                    session.remove_track(ssrc)
+        finally:
+            await super().stop()
 
     async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
         if self._RTCRtpReceiver__started:  # type: ignore[has-type]  # aiortc's private flag
@@ -379,10 +386,12 @@ class ReceiverReports:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(0.5 + random.random())
-            packet = self.packet()
-            if packet is None:
-                continue
             try:
+                packet = self.packet()
+                if packet is None:
+                    continue
                 await self._dtls._send_rtp(bytes(packet))
             except ConnectionError:
                 pass  # not connected (yet, or any more): the next report tries again
+            except Exception:  # noqa: BLE001 - the next report tries again
+                log.exception("RTCP receiver report not sent")

@@ -129,6 +129,7 @@ class Recorder:
         request_keyframe: Callable[[], None],
         alert: Callable[[str, str], None],
         on_incident: Callable[[str, str], None] | None = None,
+        before_cut: Callable[[], None] | None = None,
     ) -> None:
         self.branch_id = branch_id
         self.meeting_id = meeting_id
@@ -138,6 +139,9 @@ class Recorder:
         self._executor = executor
         self._on_finished = on_finished  # called in the writer thread
         self._on_incident = on_incident  # called in the writer thread
+        # called on the loop before a segment ends: the receive path hands over the
+        # sound it holds for a group (BranchMedia.flush_audio), which is this segment's
+        self._before_cut = before_cut
         self._request_keyframe = request_keyframe
         self._alert = alert
         self.state = "waiting_keyframe"
@@ -369,6 +373,8 @@ class Recorder:
         self._jobs.put(lambda: writer.write(packets))
 
     def _finish_segment(self, end_ts: int | None = None) -> None:
+        if self._before_cut is not None and self._writer is not None:
+            self._before_cut()
         self._flush()
         writer = self._writer
         self._writer = None

@@ -152,3 +152,28 @@ async def test_segments_start_at_keyframe_when_meeting_starts_mid_stream(hub: Hu
     for row in segments(hub, meeting_id):
         with av.open(str(hub.data_dir / row.path)) as c:
             assert next(iter(c.decode(video=0))).key_frame
+
+
+async def test_a_publisher_leaving_hands_over_the_sound_it_held(hub: Hub, h264_clip: Clip) -> None:
+    """The hall's link drops mid-meeting while nobody watches: the audio frames
+    the receive path held for a group (up to 100 ms) go into the segment the
+    drop ends, before the publisher is let go."""
+    meeting_id = start_meeting(hub, 1)
+    pub = await publish(hub.client, 1, "dev-1", h264_clip)
+    assert isinstance(pub, Publisher)
+    try:
+        await wait_for(lambda: hub.plane.engine.branch(1).recorded_segments >= 1, what="a segment")
+        branch = hub.plane.engine.branch(1)
+        hall = branch.publisher
+        assert hall is not None and hall.audio is not None and branch.recorder is not None
+        (track,) = hall.audio._native.values()
+        await wait_for(lambda: track.held > 0, what="audio held for a group")
+        held, before = track.held, branch.audio_frames
+        # what a dropped connection does (engine._drop_publisher), at a moment frames are held
+        await hub.plane.engine._close_publisher(branch, hall)
+        assert branch.audio_frames == before + held, "the held sound was thrown away"
+        assert track.held == 0
+        end_meeting(hub, 1, meeting_id)
+        await wait_recorder_closed(hub, 1)
+    finally:
+        await pub.close()

@@ -9,6 +9,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 import pytest
 
 from devices.media.capturetime import with_capture_time
@@ -192,3 +193,42 @@ async def test_a_new_picture_size_mid_meeting_is_recorded_at_its_size(tmp_path: 
     same = await durations(base)
     changed = await durations(base[:3] + [with_params(u, h264_parameter_sets(high[0])) for u in base[3:]])
     assert changed == same, (changed, same)
+
+
+async def test_sound_handed_over_before_each_cut_is_in_the_segment_it_ends(tmp_path: Path,
+                                                                          h264_clip: Clip) -> None:
+    """Before a segment ends (at a keyframe, at a hole in the stream, when the
+    recorder closes) the recorder asks for the sound the receive path holds
+    (`before_cut`: BranchMedia.flush_audio); what comes is in that segment."""
+    finished: list[FinishedSegment] = []
+    marker = b"\xf8" + b"\x11" * 40  # one 20 ms Opus frame (CELT FB), found again by its bytes
+    calls: list[float] = []
+    last_wall = [0.0]
+
+    def before_cut() -> None:
+        calls.append(last_wall[0])
+        recorder.push_audio(marker, last_wall[0])
+
+    with ThreadPoolExecutor(2) as pool:
+        recorder = Recorder(branch_id=1, meeting_id="m", directory=tmp_path, segment_seconds=1.0,
+                            stop_free_bytes=0, executor=pool, on_finished=finished.append,
+                            request_keyframe=lambda: None, alert=lambda kind, msg: None,
+                            before_cut=before_cut)
+        frames = h264_clip.video
+        wall0 = 1_800_000_000.0
+        ts = 0
+        for i in range(15 * 12):
+            data = frames[i % len(frames)]
+            ts += 6000 if i != 100 else 6000 + 2 * 90_000  # a 2 s hole before frame 100 (not a keyframe)
+            wall = wall0 + ts / 90_000
+            recorder.push_video("h264", data, ts, is_keyframe("h264", data), wall)
+            last_wall[0] = wall
+            if i % 30 == 0:
+                await asyncio.sleep(0)
+        await recorder.close()
+    assert 100 % 15 and len(finished) >= 5
+    assert len(calls) == len(finished)  # every segment's end asked, and only then
+    for seg in finished:
+        with av.open(str(seg.path)) as c:
+            packets = [bytes(p) for p in c.demux(audio=0) if p.size]
+        assert marker in packets, f"{seg.path.name}: the sound handed over before its end is not in it"
