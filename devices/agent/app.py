@@ -254,12 +254,10 @@ class EdgeApp:
         if self.kiosk_server is not None:
             self.kiosk_server.should_exit = True
         if self.reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.reader.close(), 5)
+            await _within(self.reader.close(), 5, "fingerprint reader close")
         await cancel_all([t for t in self.tasks if t.get_name() == "reader"])
         if self.media is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.media.stop(), 10)
+            await _within(self.media.stop(), 10, "media stop")
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=10)
             await cancel_all(list(pending))
@@ -383,3 +381,18 @@ class EdgeApp:
     @property
     def online(self) -> bool:
         return self.uplink.state is UplinkState.ONLINE
+
+
+async def _within(step: Awaitable[Any], seconds: float, what: str) -> None:
+    """Run a shutdown step for at most `seconds`, then cancel it, never waiting
+    on it for longer than cancel_all does: `asyncio.wait_for` waits for the
+    cancelled step to end, and a step that loses the cancel (Python 3.11's
+    wait_for race, a library that catches it) made it wait forever. A
+    failure is logged; shutdown goes on."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("%s took over %g s; cancelled", what, seconds)
+        await cancel_all([task])
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("%s failed: %s", what, task.exception())
