@@ -919,15 +919,14 @@ static PyTypeObject SessionType = {
 /* What a socket's datagram_received becomes: SRTP to the session, SRTCP to
  * `rtcp(data)` when one is given, the rest (STUN, DTLS) to the socket's own
  * stock method. */
-/* SRTP: first byte 128-191 (RFC 7983), second byte not an RTCP type */
-static inline int is_srtp(const uint8_t *d, Py_ssize_t n) {
-    return n > 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 209);
+/* RTP or RTCP: first byte 128-191 (RFC 7983); RTCP when the second byte is
+ * an RTCP packet type (as aiortc's is_rtcp) */
+static inline int is_rtp_or_rtcp(const uint8_t *d, Py_ssize_t n) {
+    return n > 12 && d[0] > 127 && d[0] < 192;
 }
-
-/* SRTCP: the same first byte, an RTCP packet type second (as aiortc's is_rtcp) */
-static inline int is_srtcp(const uint8_t *d, Py_ssize_t n) {
-    return n > 12 && d[0] > 127 && d[0] < 192 && d[1] > 191 && d[1] < 209;
-}
+static inline int rtcp_type(const uint8_t *d) { return d[1] > 191 && d[1] < 209; }
+static inline int is_srtp(const uint8_t *d, Py_ssize_t n) { return is_rtp_or_rtcp(d, n) && !rtcp_type(d); }
+static inline int is_srtcp(const uint8_t *d, Py_ssize_t n) { return is_rtp_or_rtcp(d, n) && rtcp_type(d); }
 
 typedef struct {
     PyObject_HEAD
