@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.netfabric import run_ip
+from tests.e2e.netfabric import free_net, run_ip
 
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
@@ -101,7 +101,7 @@ class LossyLink:
     def __init__(self, *, loss: float, delay: float) -> None:
         tag = secrets.token_hex(3)
         self.ns, self.edge_if, self.hub_if = f"blhub{tag}", f"blte{tag}", f"blth{tag}"
-        net = 1 + secrets.randbelow(250)
+        net = free_net("10.201")
         self.edge_ip, self.hub_ip = f"10.201.{net}.1", f"10.201.{net}.2"
         self.loss, self.delay = loss, delay
         self.proc: subprocess.Popen[bytes] | None = None

@@ -9,6 +9,7 @@ not files), and NATS on `host_ip`.
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 from dataclasses import dataclass, field
@@ -19,10 +20,25 @@ def run_ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
 
+_handed_out: set[str] = set()
+
+
+def free_net(prefix: str) -> int:
+    """A third octet for `prefix` (e.g. "10.200") that no address on this host
+    uses and this process has not handed out: links built side by side (three
+    halls at once) never share a subnet."""
+    shown = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, timeout=20).stdout
+    used = {int(m) for m in re.findall(re.escape(prefix) + r"\.(\d+)\.", shown)}
+    free = [n for n in range(1, 251) if n not in used and f"{prefix}.{n}" not in _handed_out]
+    net = free[secrets.randbelow(len(free))]
+    _handed_out.add(f"{prefix}.{net}")
+    return net
+
+
 @dataclass
 class Fabric:
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
-    net: int = field(default_factory=lambda: 1 + secrets.randbelow(250))
+    net: int = field(default_factory=lambda: free_net("10.201"))
     machines: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (netns, host veth, ip)
 
     @property

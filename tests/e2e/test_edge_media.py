@@ -31,7 +31,7 @@ from devices.agent.backoff import Backoff
 from devices.agent.uplink import UplinkState
 from devices.config import EdgeSettings, load_settings
 from tests.devices.agent.conftest import eventually
-from tests.e2e.netfabric import run_ip
+from tests.e2e.netfabric import free_net, run_ip
 
 ADMIN_PASSWORD = "county-admin-pw"
 PIN = "135790"
@@ -61,7 +61,7 @@ class HubLink:
     def __init__(self) -> None:
         tag = secrets.token_hex(3)
         self.ns, self.edge_if, self.hub_if = f"blhub{tag}", f"ble{tag}", f"blh{tag}"
-        net = 1 + secrets.randbelow(250)
+        net = free_net("10.200")
         self.edge_ip, self.hub_ip = f"10.200.{net}.1", f"10.200.{net}.2"
 
     def up(self) -> None:

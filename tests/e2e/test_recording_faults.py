@@ -48,7 +48,6 @@ from tests.e2e.test_edge_media import (
 )
 
 MB = 1024 * 1024
-pytestmark_timeout = pytest.mark.timeout(900)
 
 
 @contextlib.contextmanager
@@ -110,7 +109,7 @@ async def county(tmp_path: Path, *, recordings_mb: int = 512, env: dict[str, str
                 await hub.start()
                 yield link, hub, await build_branch(hub.base)
             finally:
-                hub.stop()
+                await asyncio.to_thread(hub.stop)  # off the loop: other halls are on the air
     finally:
         link.down()
 
@@ -189,8 +188,7 @@ async def run_meeting(app: Any, hub: Hub, c: dict[str, Any], seconds: float,
     return meeting_id
 
 
-@pytestmark_timeout
-async def test_steady_loss_and_delay(tmp_path: Path) -> None:
+async def steady_loss_and_delay(tmp_path: Path) -> None:
     """(a) 10 % of the packets lost and every other one 100 ms late, both ways,
     for the whole 80 s meeting; the link is clean again for the backfill."""
     link = LossyLink(loss=0.10, delay=0.100)
@@ -201,11 +199,11 @@ async def test_steady_loss_and_delay(tmp_path: Path) -> None:
         await assert_whole(hub, c["headers"], meeting_id, tmp_path)
 
 
-# ---- (b) to (f): one hub and one hall through four meetings, one fault each ----------
-# A hall holds meeting after meeting on the same agent and hub; sharing them keeps
-# what each meeting proves (every scenario is asserted whole, after its own backfill)
-# and saves three hub and agent set-ups. `recordings/` is a tmpfs of its own
-# throughout (f): every backfilled segment crosses filesystems.
+# ---- (b) to (f): a hall holds two meetings in turn, one fault each ----------
+# Two halls (one with the link faults, one with the hub faults) each hold meeting
+# after meeting on the same agent and hub; every scenario is asserted whole,
+# after its own backfill. `recordings/` is a tmpfs of its own throughout (f):
+# every backfilled segment crosses filesystems.
 
 async def ten_short_cuts(link: HubLink, hub: Hub, c: dict[str, Any], app: Any, tmp_path: Path) -> None:
     """(b) ten 5 s cuts of the hall's link."""
@@ -271,8 +269,9 @@ async def disk_full_for_45_s(link: HubLink, hub: Hub, c: dict[str, Any], app: An
 
     async def fill() -> None:
         await asyncio.sleep(5)
-        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", f"count={2 * RECORDINGS_MB}"],
-                       capture_output=True)  # stops at ENOSPC: the disk is full
+        await asyncio.to_thread(  # stops at ENOSPC: the disk is full
+            subprocess.run, ["dd", "if=/dev/zero", f"of={filler}", "bs=1M", f"count={2 * RECORDINGS_MB}"],
+            capture_output=True)
         await asyncio.sleep(45)
         filler.unlink()
 
@@ -286,15 +285,28 @@ async def disk_full_for_45_s(link: HubLink, hub: Hub, c: dict[str, Any], app: An
 RECORDINGS_MB = 96
 
 
-@pytest.mark.timeout(1800)
-async def test_a_hall_through_cuts_a_hub_kill_and_a_full_disk(tmp_path: Path) -> None:
-    """(b), (c), (d), (e), each a meeting of its own on one hub and one hall, with (f)
-    throughout; the disk-full meeting last (it fills the shared recordings disk)."""
+async def meetings_in_turn(tmp_path: Path, scenarios: tuple[Any, ...]) -> None:
+    """One hub and one hall through `scenarios`, each a meeting of its own,
+    with (f) throughout."""
     env = {"BRANCHLIVE_MEDIA__STOP_RECORDING_FREE_BYTES": str(2 * MB)}
     async with county(tmp_path, recordings_mb=RECORDINGS_MB, env=env) as (link, hub, c), \
             agent(tmp_path, hub.base, c["code"]) as app:
         data = tmp_path / "hub"
         assert (data / "recordings").stat().st_dev != (data / "uploads").stat().st_dev  # (f)
-        for scenario in (ten_short_cuts, a_60_s_cut, hub_killed, disk_full_for_45_s):
-            print(f"-- {scenario.__name__}")
+        for scenario in scenarios:
+            print(f"-- {tmp_path.name}: {scenario.__name__}")
             await scenario(link, hub, c, app, tmp_path)
+
+
+@pytest.mark.timeout(1200)
+async def test_three_halls_through_loss_cuts_a_hub_kill_and_a_full_disk(tmp_path: Path) -> None:
+    """Three halls on the air at once, as on a county's theme day, each with a
+    hub and a link of its own: (a) on a lossy link; (b) then (c) on a link that
+    is cut; (d) then (e) on a hub that is killed and whose disk fills (last:
+    it fills that hub's recordings disk). One hall's failure cancels the others."""
+    halls = {"lossy": None, "cut": (ten_short_cuts, a_60_s_cut), "hub": (hub_killed, disk_full_for_45_s)}
+    async with asyncio.TaskGroup() as group:
+        for name, scenarios in halls.items():
+            (tmp_path / name).mkdir()
+            group.create_task(steady_loss_and_delay(tmp_path / name) if scenarios is None
+                              else meetings_in_turn(tmp_path / name, scenarios), name=name)
