@@ -186,14 +186,15 @@ class InProcessNode:
             if branch.publisher is not None:
                 self.request_keyframe(branch_id)
 
-    async def close_meeting(self, branch_id: int, meeting_id: str) -> None:
+    async def close_meeting(self, branch_id: int, meeting_id: str, *, end: bool = True) -> None:
         branch = self.branch(branch_id)
         if branch.meeting is None or branch.meeting[0] != meeting_id:
             return
         branch.meeting = None
         ended = utcnow()
         await self._stop_recorder(branch)
-        await self.run_blocking(lambda: self.recordings.end_meeting(meeting_id=meeting_id, ended_at=ended))
+        if end:
+            await self.run_blocking(lambda: self.recordings.end_meeting(meeting_id=meeting_id, ended_at=ended))
 
     def recording_now(self) -> set[str]:
         return {b.meeting[0] for b in list(self.branches.values()) if b.meeting is not None}

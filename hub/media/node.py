@@ -64,7 +64,9 @@ class MediaNode(Protocol):
         """Record `branch_id` into `meeting_id` from now on; raises when the
         recording could not be started (the caller alerts and retries)."""
 
-    async def close_meeting(self, branch_id: int, meeting_id: str) -> None: ...
+    async def close_meeting(self, branch_id: int, meeting_id: str, *, end: bool = True) -> None:
+        """Stop recording `branch_id` into `meeting_id`; `end` also ends the
+        meeting's recording index (False: it goes on on another node)."""
 
     # -- state -------------------------------------------------------------------------
     def stream_state(self, branch_id: int) -> str:

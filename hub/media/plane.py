@@ -148,16 +148,23 @@ class MediaPlane:
 
     # -- routing ----------------------------------------------------------------------------------
     def node_for(self, branch_id: int) -> MediaNode:
-        """The node holding `branch_id`, else the rendezvous choice among the
-        nodes that are up (and from then on the one holding it)."""
+        """The node holding `branch_id` while it is up and can carry it, else
+        the rendezvous choice among the nodes that are up and have room for
+        another hall (and from then on the one holding it). A hall held by a
+        node that filled up while it was away (its own node died and came
+        back) goes where there is room, instead of being refused there."""
         node = self._holder.get(branch_id)
-        if node is not None and node.up:
+        if node is not None and node.up and (branch_id in node.held_branches() or self._has_room(node)):
             return node
         up = [n for n in self.nodes if n.up]
         if not up:
             raise Unavailable("no media node is up (they are restarting); retry in a few seconds")
-        node = self._holder[branch_id] = rendezvous(branch_id, up)
+        roomy = [n for n in up if self._has_room(n)]
+        node = self._holder[branch_id] = rendezvous(branch_id, roomy or up)
         return node
+
+    def _has_room(self, node: MediaNode) -> bool:
+        return len(node.held_branches()) < self.settings.max_publishers_per_process
 
     def _holding(self, branch_id: int) -> MediaNode | None:
         node = self._holder.get(branch_id)
@@ -254,8 +261,14 @@ class MediaPlane:
                 return
             try:
                 node = self.node_for(branch_id)
-                if self._recording_on.get(branch_id) == (node, meeting):
+                before = self._recording_on.get(branch_id)
+                if before == (node, meeting):
                     return
+                if before is not None and before[0] is not node and before[0].up:
+                    # the hall moved to another node while both are up: the old one
+                    # lets the meeting go without ending it (it goes on here)
+                    await before[0].close_meeting(branch_id, before[1][0], end=False)
+                    del self._recording_on[branch_id]
                 await node.open_meeting(branch_id, *meeting)
                 self._recording_on[branch_id] = (node, meeting)
                 if failures:

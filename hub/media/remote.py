@@ -223,8 +223,8 @@ class RemoteNode:
     async def open_meeting(self, branch_id: int, meeting_id: str, meeting_type: str) -> None:
         await self._meeting(branch_id, {"open": True, "meeting_id": meeting_id, "meeting_type": meeting_type})
 
-    async def close_meeting(self, branch_id: int, meeting_id: str) -> None:
-        await self._meeting(branch_id, {"open": False, "meeting_id": meeting_id})
+    async def close_meeting(self, branch_id: int, meeting_id: str, *, end: bool = True) -> None:
+        await self._meeting(branch_id, {"open": False, "meeting_id": meeting_id, "end": end})
 
     async def _meeting(self, branch_id: int, body: dict[str, Any]) -> None:
         await self._request("POST", f"/internal/meetings/{branch_id}", body=json.dumps(body).encode(),

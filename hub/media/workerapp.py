@@ -152,7 +152,7 @@ def create_node_app(name: str, settings: MediaSettings, data_dir: Path, database
             if body.get("open"):
                 await engine.open_meeting(branch_id, body["meeting_id"], body.get("meeting_type", "default"))
             else:
-                await engine.close_meeting(branch_id, body["meeting_id"])
+                await engine.close_meeting(branch_id, body["meeting_id"], end=body.get("end", True) is not False)
         except Exception as exc:  # noqa: BLE001 - the hub alerts and retries
             raise Unavailable(f"media node {name}: the meeting could not be "
                               f"{'opened' if body.get('open') else 'closed'} ({exc!r})") from None

@@ -43,9 +43,9 @@ SEGMENT_S = 1.0
 
 
 @pytest.fixture
-def media_settings() -> MediaSettings:
+def media_settings(request: pytest.FixtureRequest) -> MediaSettings:
     return MediaSettings(segment_seconds=SEGMENT_S, min_free_bytes=0, stop_recording_free_bytes=0,
-                         stall_seconds=1.5, offline_seconds=4.0, workers=2)
+                         stall_seconds=1.5, offline_seconds=4.0, workers=2, **getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -152,3 +152,47 @@ async def test_sigkill_of_a_node_moves_its_halls_and_recording_continues(hub: Hu
     assert lost <= SEGMENT_S + back_after + 0.5, f"{lost:.2f} s lost, reconnect took {back_after:.2f} s"
     assert sorted(gaps)[-2] < 0.5  # every other boundary is seamless
     print(f"node {doomed.name} killed: halls live again after {back_after:.1f} s, recording gap {lost:.2f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("media_settings", [{"max_publishers_per_process": 1}], indirect=True)
+async def test_a_hall_held_by_a_full_node_goes_back_to_its_restarted_node(hub: Hub, hub_url: str) -> None:
+    """Nodes of one hall each: when a node dies its hall's meeting is kept on
+    the other (full) node; when the hall publishes again it goes where there
+    is room, its restarted node, instead of being refused for good, and its
+    recording goes on there with the meeting still open."""
+    local = hub.plane.local_nodes
+    assert local is not None
+    doomed_branch = 1
+    doomed = rendezvous(doomed_branch, local.nodes)
+    other_branch = next(b for b in range(2, 9) if rendezvous(b, local.nodes) is not doomed)
+    survivor = next(n for n in local.nodes if n is not doomed)
+    index = local.nodes.index(doomed)
+    meeting_id = start_meeting(hub, doomed_branch)
+    start_meeting(hub, other_branch)
+    sources = [CaptureSource(lambda: PatternBackend(320, 180, 15)) for _ in range(2)]
+    sources += [CaptureSource(ToneBackend) for _ in range(2)]
+    for source in sources:
+        await source.start()
+    halls = [hall(hub_url, doomed_branch, sources[0], sources[2]),
+             hall(hub_url, other_branch, sources[1], sources[3])]
+    try:
+        for pub in halls:
+            await pub.start()
+        await wait_for(lambda: all(hub.plane.stream_state(b) == "live" for b in (doomed_branch, other_branch)),
+                       timeout=60, what="both halls live")
+        os.kill(local.processes[index].pid, signal.SIGKILL)
+        killed_wall = time.time()
+        await wait_for(lambda: hub.plane.stream_state(doomed_branch) == "offline", what="offline on the wall")
+        await wait_for(lambda: hub.plane.stream_state(doomed_branch) == "live", timeout=60,
+                       what="the hall live again, on its restarted node")
+        assert doomed_branch in doomed.held_branches() and survivor.held_branches() == {other_branch}
+        before = [r for r in segments(hub, meeting_id) if r.started_at.timestamp() < killed_wall]
+        await wait_for(lambda: len(segments(hub, meeting_id)) >= len(before) + 3, timeout=60,
+                       what="3 segments after the move")
+        assert hub.plane.stream_state(other_branch) == "live"
+    finally:
+        for pub in halls:
+            await pub.stop()
+        for source in sources:
+            await source.stop()
