@@ -26,6 +26,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +175,15 @@ class LocalNodes:
                 log.info("media node %s up on port %s (pid %s)", node.name, port,
                          self.processes[index].pid)
                 await self._until_dead(index)
+                proc = self.processes[index]
+                if proc is not None:  # its link may end first: its exit code, once it has one
+                    await asyncio.to_thread(proc.join, 2)
                 sup.died()
                 metrics.NODE_UP.labels(node.name).set(0)
                 await node.detach(died=True)
                 self.on_death(node)
                 self._alert("media_node_died",
-                            f"media node {node.name} exited (code {self.processes[index].exitcode}); "
+                            f"media node {node.name} {_ended(self.processes[index])}; "
                             f"its halls reconnect to another node; restarting it in {sup.delay():g} s")
             await self._end_process(index, graceful=False)
             delay = sup.back_off()
@@ -238,3 +242,12 @@ class LocalNodes:
         await asyncio.to_thread(proc.join, 10)
         proc.close()
         self.processes[index] = None
+
+
+def _ended(proc: BaseProcess | None) -> str:
+    code = proc.exitcode if proc is not None else None
+    if code is None:
+        return "stopped answering (its process is being ended)"
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"exited (code {code})"

@@ -15,8 +15,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import os
 import secrets
+import signal
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
@@ -33,6 +38,8 @@ from hub.media.errors import MediaAuthError, Unavailable
 from hub.media.remote import INTERNAL
 from hub.media.views import MediaRoute
 from hub.runtime import settle_after_startup
+
+log = logging.getLogger(__name__)
 
 FORWARDED_EVENTS = (StreamStateChanged, KeyframeRequested, AlertRaised)
 OUTBOX_LIMIT = 10_000  # the hub reads continuously; past this it is gone and we are dying anyway
@@ -168,6 +175,10 @@ def run_node(name: str, settings_json: str, data_dir: str, database_url: str, se
     the hub which port it got, serve."""
     import uvicorn
 
+    # its own session: a terminal's Ctrl-C reaches the hub alone, which stops its
+    # nodes in order (flushing their segments) instead of every node at once
+    os.setsid()
+    exit_with_parent(os.getppid())
     app = create_node_app(name, MediaSettings.model_validate_json(settings_json), Path(data_dir),
                           database_url, secret)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -179,3 +190,24 @@ def run_node(name: str, settings_json: str, data_dir: str, database_url: str, se
     settle_after_startup()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     asyncio.run(server.serve(sockets=[sock]))
+
+
+def exit_with_parent(parent: int, *, poll_s: float = 1.0, grace_s: float = 30.0) -> threading.Thread:
+    """Stop this node when the hub that started it is gone (killed with
+    SIGKILL: it could not stop its nodes). An orphaned node would go on
+    answering its halls' WHIP sessions and recording where the restarted hub
+    cannot see it. SIGTERM first (uvicorn runs the engine's stop: open
+    segments are flushed), then exit after `grace_s`. Written by hand: the
+    kernel's PR_SET_PDEATHSIG is not in the standard library and fires when
+    the spawning thread ends, not the process."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        log.warning("media node: the hub (pid %s) is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
