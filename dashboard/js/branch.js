@@ -90,6 +90,10 @@ export class BranchView {
     this.h.alerts.replaceChildren(...tile.alerts.map((a) => el("span.alert", { title: a.message }, alertLabel(a))));
     // talkback goes to a speaker the hall says is broken: say so where the operator presses
     this.pttFault.hidden = !tile.alerts.some((a) => a.kind === "hall_speaker_failed");
+    // the hall's video came back (its media node died and it moved to another,
+    // its link was cut): a live view that failed starts again by itself
+    if (tile.stream === "live" && this.lastStream !== "live" && this.videoFailed) this._startVideo();
+    this.lastStream = tile.stream;
     const mid = m ? m.id : null;
     if (mid !== this.meetingId) { this.meetingId = mid; this._loadAttendance(); }
     else if (m && (tile.on_leave || 0) !== this.leaves.size) this._loadLeaves();
@@ -105,6 +109,7 @@ export class BranchView {
   // ---- video and talkback -------------------------------------------------
   async _startVideo() {
     if (this.viewer) this.viewer.close();
+    this.videoFailed = false;
     this.retry.hidden = true;
     this.mediaMsg.hidden = false;
     this.mediaMsg.className = "media-msg";
@@ -112,8 +117,16 @@ export class BranchView {
     const viewer = new WhepViewer(this.video, this.branchId, { talk: true });
     this.viewer = viewer;
     viewer.onstate = (state) => {
-      if (state === "connected") { this.mediaMsg.hidden = true; }
-      if (state === "failed" || state === "disconnected") this._mediaError(t("media_failed"));
+      if (this.viewer !== viewer) return;
+      if (state === "connected") { this.mediaMsg.hidden = true; this.retry.hidden = true; this.videoFailed = false; }
+      if (state === "failed" || state === "disconnected") {
+        this._mediaError(t("media_failed"));
+        // the hall is still (or again) live on the wall: its media node may have
+        // gone, and the hub answers from another; try again in a moment
+        setTimeout(() => {
+          if (this.viewer === viewer && this.videoFailed && feed.tiles.get(this.branchId)?.stream === "live") this._startVideo();
+        }, 3000);
+      }
     };
     try {
       await viewer.start();
@@ -127,6 +140,7 @@ export class BranchView {
   }
 
   _mediaError(detail) {
+    this.videoFailed = true;
     this.mediaMsg.hidden = false;
     this.mediaMsg.className = "media-msg error";
     setText(this.mediaMsg, t("media_unavailable", { detail }));

@@ -172,3 +172,48 @@ def test_playback_shows_the_timeline_and_seeks_to_a_checkin(media_county: Any, b
         assert len(exported.body()) > 10_000
     finally:
         page.context.close()
+
+
+def test_live_view_comes_back_by_itself_after_the_media_node_dies(tmp_path: Any, browser: Any,
+                                                                  chromium_available: None) -> None:
+    """Two media nodes; the node carrying the hall is killed with SIGKILL while
+    an operator watches it: the view says the video failed, and when the hall
+    is live again (on the other node) the view plays again without ↻."""
+    import os
+    import signal
+
+    hub = bench.HubProcess(tmp_path / "hub", media=True,
+                           env={**MEDIA_ENV, "BRANCHLIVE_MEDIA__WORKERS": "2"}).start()
+    edge = bench.EdgeLoop()
+    hall = browser.new_context(bypass_csp=True)
+    page = None
+    try:
+        client = bench.admin_client(hub.url)
+        (branch,) = bench.seed_county(client, {"城关镇": ["东风村党支部"]}, members_per_branch=4)
+        sim = edge.run(bench.EdgeSim(hub.url, branch.token).connect())
+        edge.run(sim.start_meeting("party_lecture", "党课"))
+        publisher = hall.new_page()
+        publisher.goto(hub.url + "/ui/css/app.css")
+        publisher.evaluate(PUBLISH, {"branch": branch.id, "token": branch.token})
+        page = signed_in_page(browser, hub.url)
+        page.locator(f'.tile[data-id="{branch.id}"]').click()
+        playing = "(t) => { const v = document.getElementById('live-video'); return v && v.videoWidth > 0 && v.currentTime > t; }"
+        page.wait_for_function(playing, arg=0.5, timeout=WAIT)
+
+        nodes = client.get("/media/nodes").json()
+        (holder,) = [n for n in nodes if branch.id in n["branches"]]
+        os.kill(holder["pid"], signal.SIGKILL)
+        expect(page.locator("#media-msg.error")).to_be_visible(timeout=WAIT)
+        publisher.evaluate("window.publisher.close()")
+        publisher.evaluate(PUBLISH, {"branch": branch.id, "token": branch.token})  # the hall's reconnect
+
+        expect(page.locator("#media-msg")).to_be_hidden(timeout=WAIT)
+        t0 = page.evaluate("document.getElementById('live-video').currentTime")
+        page.wait_for_function(playing, arg=t0 + 1, timeout=WAIT)
+        client.close()
+    finally:
+        if page is not None:
+            page.context.close()
+        hall.close()
+        edge.close()
+        hub.stop()
