@@ -10,6 +10,7 @@ export class WallFeed {
   constructor() {
     this.tiles = new Map();          // branch_id -> tile (as the hub sent it)
     this.meetingTypes = [];
+    this.hubAlerts = [];             // the hub's own alerts (a media node died, the disk): {kind, message, at}
     this.clockOffset = 0;            // hub clock - local clock (s)
     this.up = false;
     this.attempt = 0;
@@ -21,10 +22,12 @@ export class WallFeed {
     this._tileSubs = new Set();      // fn(changedIds | null) ; null = everything changed
     this._checkinSubs = new Set();   // fn(checkinMessage)
     this._statusSubs = new Set();    // fn(up, attempt)
+    this._hubAlertSubs = new Set();  // fn(hubAlerts)
     this.onAuthLost = null;
   }
 
   onTiles(fn) { this._tileSubs.add(fn); return () => this._tileSubs.delete(fn); }
+  onHubAlerts(fn) { this._hubAlertSubs.add(fn); return () => this._hubAlertSubs.delete(fn); }
   onCheckin(fn) { this._checkinSubs.add(fn); return () => this._checkinSubs.delete(fn); }
   onStatus(fn) { this._statusSubs.add(fn); return () => this._statusSubs.delete(fn); }
 
@@ -137,7 +140,12 @@ export class WallFeed {
     if (msg.type === "snapshot") {
       this.tiles = new Map(msg.tiles.map((t) => [t.branch_id, t]));
       this.meetingTypes = msg.meeting_types || [];
+      this._setHubAlerts(msg.hub_alerts || []);
       return null;
+    }
+    if (msg.type === "hub_alerts") {
+      this._setHubAlerts(msg.alerts || []);
+      return undefined;
     }
     if (msg.type === "tile") {
       this.tiles.set(msg.tile.branch_id, msg.tile);
@@ -152,6 +160,8 @@ export class WallFeed {
     }
     return undefined;
   }
+
+  _setHubAlerts(alerts) { this.hubAlerts = alerts; for (const fn of this._hubAlertSubs) fn(alerts); }
 
   _emitTiles(changed) { for (const fn of this._tileSubs) fn(changed); }
 }

@@ -8,7 +8,7 @@ import { feed } from "./feed.js";
 import { onLangChange, t } from "./shell/i18n.js";
 import { buildTile, flushThumbs, loadThumb, patchState, patchTile, setThumbGap, setThumbHold, tickTile } from "./tile.js";
 import { chooseMode, DENSE, denseFont, fitDense } from "./wall-layout.js";
-import { clear, el, everySecond, setText, STATE_ORDER, stateLabel, zhCompare } from "./util.js";
+import { alertLabel, clear, el, everySecond, fmtTime, setText, STATE_ORDER, stateLabel, zhCompare } from "./util.js";
 
 const PREFS = "bl.wall";
 const RELAYOUT_MS = 1000;
@@ -55,9 +55,10 @@ export class WallView {
     this.ro.observe(this.scroller);
     this.unsubs = [
       feed.onTiles((changed) => this._onTiles(changed)),
+      feed.onHubAlerts(() => this._hubAlerts()),
       feed.onStatus(() => { this.tickAll = true; this._schedule(); }),
     ];
-    onLangChange(() => { this._texts(); for (const id of this.nodes.keys()) this.dirty.add(id); this.layoutDirty = true; this.headsDirty = true; this._schedule(); });
+    onLangChange(() => { this._texts(); this._hubAlerts(); for (const id of this.nodes.keys()) this.dirty.add(id); this.layoutDirty = true; this.headsDirty = true; this._schedule(); });
     this.stopTicker = everySecond(() => { this.tickAll = true; this._schedule(); });
     if (feed.tiles.size) this._onTiles(null);
   }
@@ -92,17 +93,28 @@ export class WallView {
     this.modeSeg = el("div.seg", { id: "wall-mode", role: "group" }, this.modeLabel, ...this.modeBtns);
     this.rotLink = el("a.button.rot-link", { id: "wall-rotation", href: "#/rotation", title: "r" });
     this.legendBtn = el("button.secondary", { type: "button", id: "wall-legend-btn", onclick: () => this._setPref("legend", !this.prefs.legend) });
+    // the hub's own alerts (a media node died, the recordings disk): Chinese label, the hub's text on hover
+    this.hubAlertBox = el("div.hub-alerts", { id: "hub-alerts", hidden: true });
     this.summary = el("div.summary");
     this.count = el("span.count", { id: "wall-count" });
     const bar = el("div.wall-bar", null, this.search, this.townSel, this.stateSel, this.sortSel,
       el("label.check", null, this.groupBox, this.groupText),
       el("label.check", null, this.alertBox, this.alertText),
-      this.modeSeg, this.rotLink, this.legendBtn, this.summary, this.count);
+      this.modeSeg, this.rotLink, this.legendBtn, this.hubAlertBox, this.summary, this.count);
     this.legend = el("div.legend", { id: "wall-legend" });
     this.scroller = el("div.wall-scroll", { id: "wall-grid" });
     this.root.classList.add("wall");
     this.root.append(bar, this.legend, this.scroller);
     this._texts();
+    this._hubAlerts();
+  }
+
+  _hubAlerts() {
+    const now = feed.hubNow();
+    const shown = feed.hubAlerts.filter((a) => now - Date.parse(a.at) / 1000 < 600);
+    this.hubAlertBox.replaceChildren(...shown.map((a) => el("span.alert", { title: a.message, dataset: { kind: a.kind } },
+      "⚠ ", alertLabel(a), " ", fmtTime(a.at))));
+    this.hubAlertBox.hidden = !shown.length;
   }
 
   /** Every fixed text of the wall, in the current language. */

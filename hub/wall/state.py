@@ -54,6 +54,9 @@ OVERDUE_AFTER = timedelta(minutes=15)
 # Alerts from elsewhere (the media plane) shown on a tile for this long;
 # compliance findings belong to the supervision pages, not the live wall.
 ALERT_SHOWN_FOR = timedelta(minutes=10)
+# Alerts of the hub itself (no branch) every operator's wall shows in its bar for
+# as long: a media node that died (its halls are moving), the recordings disk.
+HUB_ALERT_KINDS = frozenset({"media_node_died", "disk_low", "recordings_purged"})
 NOT_ON_WALL = ("compliance_", "reminder", "notice_", "headcount_low")
 FLUSH_SECONDS = 0.05
 # Faults in a hall's heartbeat the county must act on: check-ins at risk.
@@ -140,6 +143,7 @@ class WallState:
         self.ctx = ctx
         self.tiles: dict[int, Tile] = {}
         self.clients: set[WallClient] = set()
+        self.hub_alerts: dict[str, tuple[datetime, str]] = {}  # kind -> (when, message)
         self.queue_size = queue_size
         self._unsubscribe: list[Callable[[], None]] = []
         # Tiles changed since the last flush: a busy hall's tile is sent at
@@ -275,6 +279,14 @@ class WallState:
         branch_id = getattr(event, "branch_id", None)
         tile = self.tiles.get(branch_id) if branch_id is not None else None
         if tile is None:
+            if isinstance(event, AlertRaised) and branch_id is None and event.kind in HUB_ALERT_KINDS:
+                self.hub_alerts[event.kind] = (utcnow(), event.message)
+                message = {"type": "hub_alerts", "alerts": self._hub_alerts(utcnow()), "ts": time.time()}
+                for client in self.clients:
+                    try:
+                        client.queue.put_nowait(message)
+                    except asyncio.QueueFull:
+                        client.overflowed = True
             return
         extra: dict[str, Any] | None = None
         if isinstance(event, MeetingStarted):
@@ -337,7 +349,12 @@ class WallState:
         tiles = [t.to_json(self.ctx.settings, now) for t in self.tiles.values() if t.path.startswith(scope_path)]
         tiles.sort(key=lambda t: (t["township"], t["name"]))
         types = [{"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en} for t in self.ctx.settings.meeting_types]
-        return {"type": "snapshot", "tiles": tiles, "meeting_types": types, "ts": time.time()}
+        return {"type": "snapshot", "tiles": tiles, "meeting_types": types, "hub_alerts": self._hub_alerts(now),
+                "ts": time.time()}
+
+    def _hub_alerts(self, now: datetime) -> list[dict[str, str]]:
+        return [{"kind": kind, "message": message, "at": at.isoformat()}
+                for kind, (at, message) in sorted(self.hub_alerts.items()) if now - at < ALERT_SHOWN_FOR]
 
     def connect(self, scope_path: str) -> WallClient:
         client = WallClient(scope_path, asyncio.Queue(self.queue_size))

@@ -178,7 +178,8 @@ def test_live_view_comes_back_by_itself_after_the_media_node_dies(tmp_path: Any,
                                                                   chromium_available: None) -> None:
     """Two media nodes; the node carrying the hall is killed with SIGKILL while
     an operator watches it: the view says the video failed, and when the hall
-    is live again (on the other node) the view plays again without ↻."""
+    is live again (on the other node) the view plays again without ↻; the
+    wall's bar shows the node's death."""
     import os
     import signal
 
@@ -210,6 +211,11 @@ def test_live_view_comes_back_by_itself_after_the_media_node_dies(tmp_path: Any,
         expect(page.locator("#media-msg")).to_be_hidden(timeout=WAIT)
         t0 = page.evaluate("document.getElementById('live-video').currentTime")
         page.wait_for_function(playing, arg=t0 + 1, timeout=WAIT)
+        # and the wall's bar says, in Chinese, that a media node died
+        page.keyboard.press("Escape")
+        died = page.locator('#hub-alerts .alert[data-kind="media_node_died"]')
+        expect(died).to_contain_text("媒体节点故障", timeout=WAIT)
+        assert "node-" in (died.get_attribute("title") or "")  # which node, on hover
         client.close()
     finally:
         if page is not None:

@@ -117,6 +117,9 @@ export default {
   al_hall_camera_black: ["摄像头画面全黑", "Camera picture black"],
   al_hall_reader_fault: ["指纹仪故障", "Fingerprint reader fault"],
   ptt_speaker_fault: ["会场音箱故障：会场可能听不到您的讲话", "The hall's speaker has a fault: the hall may not hear you"],
+  al_media_node_died: ["媒体节点故障，相关村室正在切换", "Media node down; its halls are moving"],
+  al_disk_low: ["录像磁盘空间不足", "Recordings disk low"],
+  al_recordings_purged: ["磁盘不足，已清理旧录像", "Old recordings purged (disk full)"],
   al_other: ["告警", "Alert"],
   // Live video (WHEP) refused, by HTTP status (the media plane sends no code).
   whep_409: ["该会场当前没有推送视频，开始推流后即可观看", "This hall is not sending video; watch it once it is live"],
