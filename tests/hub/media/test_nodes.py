@@ -16,6 +16,9 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -72,30 +75,51 @@ def hall(url: str, branch_id: int, video: CaptureSource, audio: CaptureSource) -
                      audio_track=lambda: SourceAudioTrack(audio), video_codecs=("h264",))
 
 
+@dataclass
+class TwoHalls:
+    doomed: Any  # the node carrying `doomed_branch`
+    doomed_branch: int
+    other_branch: int  # a hall on the other node
+    meeting_id: str  # the doomed branch's meeting
+    halls: list[Publisher]
+
+
+@asynccontextmanager
+async def two_halls_on_two_nodes(hub: Hub, hub_url: str) -> AsyncIterator[TwoHalls]:
+    """Two halls, each in a meeting, live on different nodes (rendezvous over
+    both nodes, as the hub chooses); stopped on the way out."""
+    local = hub.plane.local_nodes
+    assert local is not None
+    doomed = rendezvous(1, local.nodes)
+    other_branch = next(b for b in range(2, 9) if rendezvous(b, local.nodes) is not doomed)
+    meeting_id = start_meeting(hub, 1)
+    start_meeting(hub, other_branch)
+    sources = [CaptureSource(lambda: PatternBackend(320, 180, 15)) for _ in range(2)]
+    sources += [CaptureSource(ToneBackend) for _ in range(2)]
+    for source in sources:
+        await source.start()
+    halls = [hall(hub_url, 1, sources[0], sources[2]), hall(hub_url, other_branch, sources[1], sources[3])]
+    try:
+        for pub in halls:
+            await pub.start()
+        await wait_for(lambda: all(hub.plane.stream_state(b) == "live" for b in (1, other_branch)),
+                       timeout=60, what="both halls live")
+        yield TwoHalls(doomed, 1, other_branch, meeting_id, halls)
+    finally:
+        for pub in halls:
+            await pub.stop()
+        for source in sources:
+            await source.stop()
+
+
 @pytest.mark.slow
 async def test_sigkill_of_a_node_moves_its_halls_and_recording_continues(hub: Hub, hub_url: str) -> None:
     local = hub.plane.local_nodes
     assert local is not None and [n.name for n in local.nodes] == ["node-0", "node-1"]
     assert all(s.state is NodeState.UP for s in local.supervision)
-    # two halls on different nodes (rendezvous over both nodes, as the hub chooses)
-    doomed_branch = 1
-    doomed = rendezvous(doomed_branch, local.nodes)
-    other_branch = next(b for b in range(2, 9) if rendezvous(b, local.nodes) is not doomed)
-    index = local.nodes.index(doomed)
-    meeting_id = start_meeting(hub, doomed_branch)
-    start_meeting(hub, other_branch)
-
-    sources = [CaptureSource(lambda: PatternBackend(320, 180, 15)) for _ in range(2)]
-    sources += [CaptureSource(ToneBackend) for _ in range(2)]
-    for source in sources:
-        await source.start()
-    halls = [hall(hub_url, doomed_branch, sources[0], sources[2]),
-             hall(hub_url, other_branch, sources[1], sources[3])]
-    try:
-        for pub in halls:
-            await pub.start()
-        await wait_for(lambda: all(hub.plane.stream_state(b) == "live" for b in (doomed_branch, other_branch)),
-                       timeout=60, what="both halls live")
+    async with two_halls_on_two_nodes(hub, hub_url) as two:
+        doomed, doomed_branch, other_branch, meeting_id = two.doomed, two.doomed_branch, two.other_branch, two.meeting_id
+        index = local.nodes.index(doomed)
         assert doomed.stream_state(doomed_branch) == "live"
         assert doomed_branch in doomed.held_branches() and other_branch not in doomed.held_branches()
         await wait_for(lambda: len(segments(hub, meeting_id)) >= 3, timeout=60, what="3 segments on the node")
@@ -137,12 +161,7 @@ async def test_sigkill_of_a_node_moves_its_halls_and_recording_continues(hub: Hu
         before = [r for r in segments(hub, meeting_id) if r.started_at.timestamp() < killed_wall]
         await wait_for(lambda: len(segments(hub, meeting_id)) >= len(before) + 3, timeout=60,
                        what="3 segments after the move")
-    finally:
-        for pub in halls:
-            await pub.stop()
-        for source in sources:
-            await source.stop()
-    assert all(pub.state is PublisherState.STOPPED for pub in halls)
+    assert all(pub.state is PublisherState.STOPPED for pub in two.halls)
 
     rows = segments(hub, meeting_id)
     gaps = [(b.started_at.timestamp() - (a.started_at.timestamp() + a.duration))
@@ -163,24 +182,10 @@ async def test_a_hall_held_by_a_full_node_goes_back_to_its_restarted_node(hub: H
     recording goes on there with the meeting still open."""
     local = hub.plane.local_nodes
     assert local is not None
-    doomed_branch = 1
-    doomed = rendezvous(doomed_branch, local.nodes)
-    other_branch = next(b for b in range(2, 9) if rendezvous(b, local.nodes) is not doomed)
-    survivor = next(n for n in local.nodes if n is not doomed)
-    index = local.nodes.index(doomed)
-    meeting_id = start_meeting(hub, doomed_branch)
-    start_meeting(hub, other_branch)
-    sources = [CaptureSource(lambda: PatternBackend(320, 180, 15)) for _ in range(2)]
-    sources += [CaptureSource(ToneBackend) for _ in range(2)]
-    for source in sources:
-        await source.start()
-    halls = [hall(hub_url, doomed_branch, sources[0], sources[2]),
-             hall(hub_url, other_branch, sources[1], sources[3])]
-    try:
-        for pub in halls:
-            await pub.start()
-        await wait_for(lambda: all(hub.plane.stream_state(b) == "live" for b in (doomed_branch, other_branch)),
-                       timeout=60, what="both halls live")
+    async with two_halls_on_two_nodes(hub, hub_url) as two:
+        doomed, doomed_branch, other_branch, meeting_id = two.doomed, two.doomed_branch, two.other_branch, two.meeting_id
+        survivor = next(n for n in local.nodes if n is not doomed)
+        index = local.nodes.index(doomed)
         os.kill(local.processes[index].pid, signal.SIGKILL)
         killed_wall = time.time()
         await wait_for(lambda: hub.plane.stream_state(doomed_branch) == "offline", what="offline on the wall")
@@ -191,8 +196,3 @@ async def test_a_hall_held_by_a_full_node_goes_back_to_its_restarted_node(hub: H
         await wait_for(lambda: len(segments(hub, meeting_id)) >= len(before) + 3, timeout=60,
                        what="3 segments after the move")
         assert hub.plane.stream_state(other_branch) == "live"
-    finally:
-        for pub in halls:
-            await pub.stop()
-        for source in sources:
-            await source.stop()
