@@ -40,7 +40,7 @@ class EdgeSettings(BaseSettings):
     )
 
     hub_url: str = Field(
-        default="http://127.0.0.1:8000",
+        default="http://127.0.0.1:8600",  # the hub's own default port
         title="Hub URL",
         description="Base URL of the county hub (http:// or https://); the WebSocket "
         "link goes to /ws/edge on the same host (ws:// or wss://).",
@@ -192,7 +192,7 @@ class EdgeSettings(BaseSettings):
     def _check_hub_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL with a host, e.g. http://hub:8000")
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. http://hub:8600")
         return value.rstrip("/")
 
     @field_validator("admin_pin")
