@@ -49,6 +49,8 @@ typedef int (*unprotect_fn)(void *ctx, void *hdr, int *len);
 #define HISTORY 128            /* aiortc's RTP_HISTORY_SIZE: NACK window */
 #define BUF_CAP 1500           /* largest datagram decrypted here (pylibsrtp's buffer too) */
 #define MAX_TRACKS 8
+#define HOLD_FRAMES 8          /* hub/media/assembler.py PacketHold: frames held behind a gap */
+#define HOLD_PACKETS 256       /* sequence numbers a hold spans (a power of two) */
 
 static inline int u16_gt(unsigned a, unsigned b) {
     return (a > b && a - b < 0x8000) || (a < b && b - a > 0x8000);
@@ -65,6 +67,13 @@ typedef struct {
     uint32_t gen;
     uint32_t off, len;
 } Slot;
+
+typedef struct {
+    uint16_t seq;
+    int marker;
+    uint32_t ts, len;
+    uint8_t data[];
+} Held;
 
 typedef struct {
     PyObject_HEAD
@@ -90,6 +99,10 @@ typedef struct {
     unsigned nack_max;
     int n_missing;
     uint16_t missing[HISTORY + 1];
+    /* packet order: hub/media/assembler.py PacketHold */
+    int hold_have_next, hold_n, hold_ends;
+    unsigned hold_next;
+    Held **hold; /* HOLD_PACKETS slots by sequence number, made at the first gap */
     /* frame assembly: hub/media/assembler.py */
     int have_cur, have_done, have_start, have_marker;
     uint32_t cur_ts, done_ts;
@@ -443,6 +456,98 @@ out:
     return 0;
 }
 
+/* One video packet in sequence order (hub/media/assembler.py PacketHold):
+ * held behind a missing one until a retransmission fills the gap or
+ * HOLD_FRAMES frames have ended behind it; then on to video_packet. */
+static int video_in_order(Track *t, unsigned seq, uint32_t ts, int marker, const uint8_t *payload,
+                          uint32_t plen) {
+    if (!payload_ok(payload, plen))
+        return 0; /* not a packet of any frame: dropped, as in Python */
+    if (!t->hold_have_next) {
+        t->hold_next = seq;
+        t->hold_have_next = 1;
+    }
+    unsigned nxt = t->hold_next, distance = (seq - nxt) & 0xFFFF;
+    if (distance >= 0x8000) /* older than the one awaited: the assembler ignores it */
+        return video_packet(t, seq, ts, marker, payload, plen);
+    if (t->hold_n == 0 && (distance == 0 || distance >= HOLD_PACKETS)) {
+        /* the common case: nothing held, the packet awaited (or far ahead) */
+        t->hold_next = (seq + 1) & 0xFFFF;
+        return video_packet(t, seq, ts, marker, payload, plen);
+    }
+    const unsigned mask = HOLD_PACKETS - 1;
+    if (t->hold == NULL && (t->hold = PyMem_Calloc(HOLD_PACKETS, sizeof(Held *))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Held *out[HOLD_PACKETS + 1];
+    int n = 0;
+    Held *h = t->hold[seq & mask];
+    if (distance < HOLD_PACKETS && h != NULL && h->seq == seq)
+        return 0; /* a duplicate of a held packet */
+    Held *mine = PyMem_Malloc(sizeof(Held) + plen);
+    if (mine == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    mine->seq = (uint16_t)seq;
+    mine->ts = ts;
+    mine->marker = marker ? 1 : 0;
+    mine->len = plen;
+    memcpy(mine->data, payload, plen);
+    if (distance >= HOLD_PACKETS) { /* too far ahead to hold: what is held goes, in order */
+        for (unsigned i = 0; i < HOLD_PACKETS && t->hold_n; i++) {
+            unsigned s = (nxt + i) & 0xFFFF;
+            if ((h = t->hold[s & mask]) != NULL && h->seq == s) {
+                out[n++] = h;
+                t->hold[s & mask] = NULL;
+                t->hold_n--;
+            }
+        }
+        t->hold_ends = 0;
+        nxt = seq;
+    }
+    t->hold[seq & mask] = mine;
+    t->hold_n++;
+    t->hold_ends += mine->marker;
+    for (;;) {
+        while ((h = t->hold[nxt & mask]) != NULL && h->seq == nxt) {
+            out[n++] = h;
+            t->hold[nxt & mask] = NULL;
+            t->hold_n--;
+            t->hold_ends -= h->marker;
+            nxt = (nxt + 1) & 0xFFFF;
+        }
+        if (t->hold_n == 0 || t->hold_ends < HOLD_FRAMES)
+            break;
+        for (unsigned i = 1; i < HOLD_PACKETS; i++) { /* the gap is given up: on to the nearest held */
+            unsigned s = (nxt + i) & 0xFFFF;
+            if ((h = t->hold[s & mask]) != NULL && h->seq == s) {
+                nxt = s;
+                break;
+            }
+        }
+    }
+    t->hold_next = nxt;
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        if (r == 0)
+            r = video_packet(t, out[i]->seq, out[i]->ts, out[i]->marker, out[i]->data, out[i]->len);
+        PyMem_Free(out[i]);
+    }
+    return r;
+}
+
+static void hold_free(Track *t) {
+    if (t->hold == NULL)
+        return;
+    for (int i = 0; i < HOLD_PACKETS; i++)
+        PyMem_Free(t->hold[i]);
+    PyMem_Free(t->hold);
+    t->hold = NULL;
+    t->hold_n = t->hold_ends = 0;
+}
+
 /* Hand the held audio frames to group_sink (none held: nothing). */
 static int track_flush(Track *t) {
     PyObject *held = t->held;
@@ -496,7 +601,7 @@ static int track_packet(Track *t, unsigned seq, uint32_t ts, int marker, const u
     }
     if (t->nack && nack_add(t, seq) && send_nack(t) < 0)
         return -1;
-    return video_packet(t, seq, ts, marker, payload, plen);
+    return video_in_order(t, seq, ts, marker, payload, plen);
 }
 
 static PyObject *Track_rtp(Track *t, PyObject *const *args, Py_ssize_t nargs) {
@@ -548,6 +653,7 @@ static int Track_clear(Track *t) {
 static void Track_dealloc(Track *t) {
     PyObject_GC_UnTrack(t);
     Track_clear(t);
+    hold_free(t);
     PyMem_Free(t->slots);
     PyMem_Free(t->arena);
     Py_TYPE(t)->tp_free((PyObject *)t);

@@ -12,6 +12,12 @@ A packet with a newer timestamp while a frame is incomplete means that
 frame lost a packet for good: it is dropped and `add` reports the loss so
 the caller can ask for a keyframe (PLI). Packets of older frames are late
 (e.g. a retransmission that lost the race) and ignored.
+
+In front of it, `PacketHold` gives the packets in sequence order, holding
+those behind a missing one for up to HOLD_FRAMES frames: the time the NACK's
+retransmission takes over a village uplink (a round trip of 100 ms and more
+is longer than the 67 ms between two frames at 15 fps). Without it every
+lost packet cost its frame and the frames up to the next keyframe.
 """
 
 from __future__ import annotations
@@ -82,3 +88,53 @@ class FrameAssembler:
         self.frames += 1
         self.guessed = guessed
         return frame, lost
+
+
+HOLD_FRAMES = 8  # frames held behind a missing packet while its retransmission comes
+HOLD_PACKETS = 256  # sequence numbers a hold spans at most (the C ring's size)
+
+Packet = tuple[int, int, bool, bytes]  # sequence number, timestamp, marker, payload
+
+
+class PacketHold:
+    """A video track's packets in sequence order (pure; hub/media/_rx.c does
+    the same in C). A packet behind a gap is held until the gap is filled (a
+    retransmission) or HOLD_FRAMES frames have ended behind it, then the gap
+    is given up. A packet older than the one awaited (a duplicate, a
+    retransmission too late) goes through at once: the assembler ignores it."""
+
+    __slots__ = ("_next", "_held", "_ends")
+
+    def __init__(self) -> None:
+        self._next: int | None = None  # the sequence number awaited
+        self._held: dict[int, Packet] = {}
+        self._ends = 0  # held packets with the marker bit: frames ended behind the gap
+
+    def push(self, seq: int, ts: int, marker: bool, data: bytes) -> list[Packet]:
+        """The packets that can go on now, in order."""
+        nxt = seq if self._next is None else self._next
+        distance = (seq - nxt) & 0xFFFF
+        if distance >= 0x8000:
+            return [(seq, ts, marker, data)]
+        out: list[Packet] = []
+        held = self._held
+        if distance >= HOLD_PACKETS:  # too far ahead to hold: what is held goes, in order
+            out.extend(held[s] for s in sorted(held, key=lambda s: (s - nxt) & 0xFFFF))
+            held.clear()
+            self._ends = 0
+            nxt = seq
+        if seq in held:
+            return out  # a duplicate of a held packet
+        held[seq] = (seq, ts, marker, data)
+        self._ends += marker
+        while True:
+            while nxt in held:
+                packet = held.pop(nxt)
+                self._ends -= packet[2]
+                out.append(packet)
+                nxt = (nxt + 1) & 0xFFFF
+            if not held or self._ends < HOLD_FRAMES:
+                break
+            nxt = min(held, key=lambda s: (s - nxt) & 0xFFFF)  # the gap is given up
+        self._next = nxt
+        return out

@@ -42,7 +42,7 @@ from aiortc.rtp import (
 )
 
 from hub.media import fastpath
-from hub.media.assembler import FrameAssembler
+from hub.media.assembler import FrameAssembler, PacketHold
 from hub.media.bitstream import h264_depayload, h264_starts_access_unit
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class PassThroughReceiver(RTCRtpReceiver):
     media_ssrc: int | None
     _pt_table: dict[int, tuple[object, bool]]
     _assembler: FrameAssembler
+    _hold: PacketHold
     _depayload: Any
     _native: dict[int, Any]  # SSRC -> hub.media._rx.Track: its packets never reach Python
     _sink: FrameSink | None
@@ -79,6 +80,7 @@ class PassThroughReceiver(RTCRtpReceiver):
         receiver.media_ssrc = None
         receiver._pt_table = {}
         receiver._assembler = FrameAssembler()
+        receiver._hold = PacketHold()
         receiver._depayload = None
         # aiortc made a 512-slot jitter buffer and a bandwidth estimator (a
         # 1000-bucket rate counter, ~100 kB) for a decoding receiver; this
@@ -301,17 +303,19 @@ class PassThroughReceiver(RTCRtpReceiver):
         except ValueError:
             return
         assembler = self._assembler
-        frame, lost = assembler.add(packet.sequence_number, packet.timestamp, bool(packet.marker), data)
-        if frame is not None and assembler.guessed and self.codec_name == "h264" \
-                and not h264_starts_access_unit(frame):
-            # the frame's first packets were lost (its start was not known after an
-            # earlier loss): what is left cannot be decoded, and is never passed on
-            frame, lost = None, True
-            assembler.dropped += 1
-        if lost:
-            asyncio.ensure_future(self._send_rtcp_pli(packet.ssrc))
-        if frame is not None and self._sink is not None:
-            self._sink(frame, packet.timestamp)
+        for seq, ts, marker, part in self._hold.push(packet.sequence_number, packet.timestamp,
+                                                      bool(packet.marker), data):
+            frame, lost = assembler.add(seq, ts, marker, part)
+            if frame is not None and assembler.guessed and self.codec_name == "h264" \
+                    and not h264_starts_access_unit(frame):
+                # the frame's first packets were lost (its start was not known after an
+                # earlier loss): what is left cannot be decoded, and is never passed on
+                frame, lost = None, True
+                assembler.dropped += 1
+            if lost:
+                asyncio.ensure_future(self._send_rtcp_pli(packet.ssrc))
+            if frame is not None and self._sink is not None:
+                self._sink(frame, ts)
 
     def frames_dropped(self) -> int:
         """Frames given up as incomplete, on either receive path."""

@@ -32,6 +32,7 @@ from aiortc.rtp import HeaderExtensionsMap
 from av.video.frame import PictureType
 from pylibsrtp._binding import ffi, lib
 
+from hub.media.assembler import HOLD_FRAMES
 from hub.media.passthrough import PassThroughReceiver
 from tests.hub.media.peers import baseline_h264_encoder
 
@@ -184,6 +185,13 @@ class Plan:
         self.audio_seq += 1
         return self.add(rtp(seq, 5000 + k * AUDIO_TICKS, payload, ssrc=AUDIO_SSRC, pt=AUDIO_PT,
                             marker=k == 0, **kw))
+
+    def coda(self, after: int) -> None:
+        """HOLD_FRAMES clean frames after frame `after` (payloads 1, 2, ...
+        again): the stream goes on, so what the packet hold keeps behind a gap
+        that is never filled is given up and passed on, as in a meeting."""
+        for i in range(1, HOLD_FRAMES + 1):
+            self.deliver(*self.frame(i, ts=self.ts(after + i)))
 
     def deliver(self, *indices: int) -> None:
         self.steps += [("srtp", i) for i in indices]

@@ -14,6 +14,7 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
+from hub.media.assembler import HOLD_FRAMES
 from hub.media.bitstream import h264_starts_access_unit, iter_nal_units
 from hub.media.passthrough import PassThroughReceiver
 from tests.hub.media.peers import baseline_h264_encoder
@@ -73,7 +74,7 @@ def packets(units: list[bytes]) -> list[list[RtpPacket]]:
 
 async def test_a_frame_whose_first_packets_were_lost_is_not_passed_on() -> None:
     rx, frames, plis = receiver()
-    units = encoded_frames(4)
+    units = encoded_frames(4 + HOLD_FRAMES)
     rtp = packets(units)
     assert all(len(f) >= 3 for f in rtp[1:])  # every frame spans several packets
     for p in rtp[0]:
@@ -84,14 +85,15 @@ async def test_a_frame_whose_first_packets_were_lost_is_not_passed_on() -> None:
     # frame 2 loses its first packet (the FU-A start): what is left is a NAL unit's tail
     for p in rtp[2][1:]:
         await rx._handle_rtp_packet(p, arrival_time_ms=0)
-    # frame 3 arrives whole
-    for p in rtp[3]:
-        await rx._handle_rtp_packet(p, arrival_time_ms=0)
+    # frame 3 and the next ones arrive whole (held until the gaps are given up)
+    for frame in rtp[3:]:
+        for p in frame:
+            await rx._handle_rtp_packet(p, arrival_time_ms=0)
     await asyncio.sleep(0)  # the keyframe requests are sent from tasks of their own
     nals = [list(iter_nal_units(f)) for f in frames]
-    assert nals[0] == list(iter_nal_units(units[0])) and nals[-1] == list(iter_nal_units(units[3]))
+    assert nals[0] == list(iter_nal_units(units[0])) and nals[1] == list(iter_nal_units(units[3]))
     assert all(h264_starts_access_unit(f) for f in frames), [f[:6].hex() for f in frames]
-    assert len(frames) == 2 and len(plis) == 2  # frames 1 and 2 lost, a keyframe asked for each
+    assert len(frames) == 2 + HOLD_FRAMES and len(plis) == 2  # frames 1 and 2 lost, a keyframe asked for each
     assert rx._assembler.dropped == 2
 
 

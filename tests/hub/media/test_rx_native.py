@@ -44,6 +44,7 @@ from aiortc.rtp import (
 )
 
 from hub.media import fastpath
+from hub.media.assembler import HOLD_FRAMES
 from tests.hub.media.rxrig import (
     AUDIO_SSRC,
     FRAME_TICKS,
@@ -82,6 +83,7 @@ def first_packet_lost() -> Plan:
     for k in range(8):
         f = p.frame(k)
         p.deliver(*(f[1:] if k in (2, 6) else f))  # 6: the STAP-A with SPS and PPS
+    p.coda(7)
     return p
 
 
@@ -100,6 +102,7 @@ def marker_then_first_lost() -> Plan:
     for k in range(6):
         f = p.frame(k)
         p.deliver(*(f[:-1] if k == 1 else f[1:] if k == 2 else f))
+    p.coda(5)
     return p
 
 
@@ -139,6 +142,7 @@ def sequence_wrap() -> Plan:
     p = Plan(seq=65530)
     for k in range(8):
         p.deliver(*[i for i in p.frame(k) if p.info[i][0] != 0])
+    p.coda(7)
     return p
 
 
@@ -146,6 +150,7 @@ def timestamp_wrap() -> Plan:
     p = Plan(ts0=(1 << 32) - 3 * FRAME_TICKS + 17)
     f = [p.frame(k) for k in range(8)]
     p.deliver(*f[0], *f[1], *f[2][:-1], *f[3], *f[4][1:], *f[5], f[4][0], *f[6], *f[7])
+    p.coda(7)
     return p
 
 
@@ -183,6 +188,26 @@ def jumps() -> Plan:
     half = p.ts(7) + (1 << 31)
     p.deliver(*p.frame(9, ts=half))  # half the range ahead: not newer, stragglers too
     p.deliver(*p.frame(10, ts=half - 1), *p.frame(11, ts=half - 1 + FRAME_TICKS))
+    return p
+
+
+def held_behind_a_gap() -> Plan:
+    """The packet hold (no RTX): a packet that comes two frames late, by
+    itself, completes its frame and the two held behind it; a duplicate of a
+    held packet; held across the sequence number wrap; a jump of 300 while
+    packets are held (they go on at once, in order); a packet that never
+    comes is given up once HOLD_FRAMES frames have ended behind it."""
+    p = Plan()
+    p.seq = 65530
+    f = [p.frame(k) for k in range(4)]
+    p.deliver(*f[0], *f[1][:1], *f[1][2:], *f[2], f[2][0], *f[3][:2])
+    p.deliver(f[1][1], *f[3][2:])
+    g = [p.frame(k) for k in range(4, 6)]
+    p.seq = (p.seq + 300) & 0xFFFF
+    h = [p.frame(k) for k in range(6, 12)]
+    p.deliver(*g[0][1:], *g[1], *h[0])
+    p.deliver(*h[1][:1], *h[1][2:], *h[2], *h[3], *h[4], *h[5])
+    p.coda(11)
     return p
 
 
@@ -235,6 +260,7 @@ def parameter_sets() -> Plan:
     p.deliver(*p.frame(9)[:-1])
     p.deliver(*p.frame(10, extra={0: [aud, sei]})[1:])
     p.deliver(*p.frame(11))
+    p.coda(11)
     return p
 
 
@@ -389,7 +415,7 @@ def rtx() -> Plan:
     p.deliver(*f[0])
     p.deliver(*f[1][:2], *f[1][3:], p.retransmit(f[1][2]))  # completes frame 1
     p.deliver(*f[2][:-1], p.retransmit(f[2][-1]))  # the marker packet, retransmitted
-    p.deliver(*f[3][1:], *f[4], p.retransmit(f[3][0]))  # too late: frame 3 was given up
+    p.deliver(*f[3][1:], *f[4], p.retransmit(f[3][0]))  # in time: frame 3 and 4 were held for it
     p.deliver(*f[5][:2], p.retransmit(f[5][0]), *f[5][2:])  # a packet that had arrived
     p.deliver(p.rtx_packet(b"", p.ts(5), padding=200))  # padding only (bandwidth probing)
     p.deliver(p.rtx_packet(b"\x01", p.ts(5)))  # too short to hold a sequence number
@@ -473,7 +499,7 @@ SCENARIOS: dict[str, Callable[[], Plan]] = {
         duplicates, sequence_wrap, timestamp_wrap, jumps, stray_markers, padding, parameter_sets,
         malformed, empty_payloads, forged_and_replayed, non_srtp, extensions_and_csrc, audio,
         sender_reports,
-        rtx, sink_detached, many_ssrcs,
+        rtx, held_behind_a_gap, sink_detached, many_ssrcs,
         # where the first compiled path differed (see above)
         unknown_payload_type, receiver_disabled, receiver_stopped, oversized_datagram,
     )
@@ -527,6 +553,7 @@ def check_python_path(name: str, python: Outcome) -> None:
     """What the reference (Python) path must have done in some scenarios, so
     that no scenario passes by both paths doing nothing."""
     units = [expected_frame(k) for k in range(12)]
+    coda = units[1:HOLD_FRAMES + 1]  # Plan.coda's frames, after the ones asserted
     frames = [d for d, _ in python.frames()]
     assert all(e[0] != "raised" for e in python.log)
     if name == "clean":
@@ -550,25 +577,32 @@ def check_python_path(name: str, python: Outcome) -> None:
         assert not [e for e in python.log if e[0] == "stock"]
         assert frames == units[:3]
     if name == "first_packet_lost":
-        assert frames == [units[k] for k in (0, 1, 3, 4, 5, 7)]
+        assert frames == [units[k] for k in (0, 1, 3, 4, 5, 7)] + coda
     if name == "marker_then_first_lost":
-        assert frames == [units[0], units[3], units[4], units[5]]
+        assert frames == [units[0], units[3], units[4], units[5]] + coda
     if name == "rtx":
-        assert frames == [units[k] for k in (0, 1, 2, 4, 5, 7, 8, 9)]
+        # every retransmission came within the hold: no frame lost, no keyframe asked for
+        assert frames == units[:10]
+        assert not [e for e in python.log if e[0] == "pli"]
     if name == "audio":
         assert len(python.frames("audio")) == 40 - 2 - 2  # 2 lost, 2 empty
     if name == "sequence_wrap":
         assert stream_stats(python.receivers["video"])[VIDEO_SSRC][2] == 1 << 16
-        assert frames == units[1:8]
+        assert frames == units[1:8] + coda
     if name == "timestamp_wrap":
-        assert [ts for _, ts in python.frames()][-1] < FRAME_TICKS * 8
+        assert [ts for _, ts in python.frames()][-1] < FRAME_TICKS * (8 + HOLD_FRAMES)
     if name == "parameter_sets":
         sps_pps = h264_depayload(payloads()[6][0])
         three = digest(sps_pps + b"".join(h264_depayload(p) for p in payloads()[3]))
         assert frames[:5] == units[:3] + [three, units[4]]
-        assert len(frames) == 9 and frames[-1] == units[11]  # 6, 8 and 10 passed on
+        assert len(frames) == 9 + len(coda) and frames[8] == units[11]  # 6, 8 and 10 passed on
     if name in ("receiver_stopped", "receiver_disabled"):
         assert units[2] not in frames and units[3] not in frames
+    if name == "held_behind_a_gap":
+        # 4 lost its first packet; 6 begins after the jump, where the assembler does not
+        # look for it (as without the hold); 7's packet never came
+        assert frames == [units[k] for k in (0, 1, 2, 3, 5, 8, 9, 10, 11)] + coda
+        assert len([e for e in python.log if e[0] == "pli"]) == 3
     if name == "many_ssrcs":
         assert frames == units
 
