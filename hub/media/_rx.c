@@ -10,8 +10,10 @@
  *   decrypt (libsrtp, through the function pylibsrtp already loaded: its
  *   address is handed in, so nothing is linked twice), parse the fixed RTP
  *   header, find the track by SSRC, keep aiortc's receiver statistics and
- *   NACK state, depacketise H.264 (RFC 6184: single NAL, FU-A, STAP-A) and
- *   put frames together (the rules of hub/media/assembler.py).
+ *   NACK state, put video packets in sequence order (holding those behind a
+ *   missing one while its retransmission comes: PacketHold), depacketise
+ *   H.264 (RFC 6184: single NAL, FU-A, STAP-A) and put frames together (the
+ *   rules of hub/media/assembler.py).
  *
  * Python is called once per complete frame (`sink(frame, rtp_timestamp)`;
  * audio can be handed over in groups instead: `group_sink`, `group`),
