@@ -281,12 +281,8 @@ class WallState:
         if tile is None:
             if isinstance(event, AlertRaised) and branch_id is None and event.kind in HUB_ALERT_KINDS:
                 self.hub_alerts[event.kind] = (utcnow(), event.message)
-                message = {"type": "hub_alerts", "alerts": self._hub_alerts(utcnow()), "ts": time.time()}
-                for client in self.clients:
-                    try:
-                        client.queue.put_nowait(message)
-                    except asyncio.QueueFull:
-                        client.overflowed = True
+                self.broadcast("/", {"type": "hub_alerts", "alerts": self._hub_alerts(utcnow()),
+                                     "ts": time.time()}, everyone=True)
             return
         extra: dict[str, Any] | None = None
         if isinstance(event, MeetingStarted):
@@ -364,9 +360,10 @@ class WallState:
     def disconnect(self, client: WallClient) -> None:
         self.clients.discard(client)
 
-    def broadcast(self, path: str, message: dict[str, Any]) -> None:
+    def broadcast(self, path: str, message: dict[str, Any], *, everyone: bool = False) -> None:
+        """To the clients whose scope holds `path` (`everyone`: to every client)."""
         for client in self.clients:
-            if not path.startswith(client.scope_path):
+            if not everyone and not path.startswith(client.scope_path):
                 continue
             try:
                 client.queue.put_nowait(message)

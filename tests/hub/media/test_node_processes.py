@@ -8,29 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
 
-T = TypeVar("T")
-
-
-def until(value: Callable[[], T], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = value()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout} s")
-        time.sleep(0.2)
+from branchlive.hub_process import free_port
+from tests.e2e.test_hall_agreement import until
 
 
 def nodes_of(pid: int) -> list[int]:
@@ -67,9 +53,7 @@ def answers(base: str) -> bool:
 
 @pytest.mark.slow
 def test_nodes_have_their_own_session_and_stop_when_the_hub_is_killed(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, BRANCHLIVE_MEDIA__WORKERS="2", BRANCHLIVE_ADMIN_PASSWORD="county-admin-pw")
     log = open(tmp_path / "hub.log", "wb")
     hub = subprocess.Popen([sys.executable, "-m", "branchlive.cli", "hub", "--host", "127.0.0.1",
